@@ -1,0 +1,1 @@
+"""Redis side of the cluster: key schema, job store, leases and fencing, Lamport clock, events."""
