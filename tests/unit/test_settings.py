@@ -1,0 +1,49 @@
+"""Settings: environment overrides, validation, and explicit overrides winning."""
+
+from __future__ import annotations
+
+import pytest
+
+from tsp_celery.settings import DEFAULT_REDIS_URL, Settings
+
+pytestmark = pytest.mark.timeout(10)
+
+
+def test_defaults_without_environment():
+    s = Settings.from_env({})
+    assert s.redis_url == DEFAULT_REDIS_URL
+    assert s.lease_renew_ms * 2 <= s.lease_ttl_ms
+
+
+def test_environment_is_read_and_typed():
+    s = Settings.from_env(
+        {
+            "TSP_CELERY_REDIS_URL": "rediss://:secret@cache.example:6380/2",
+            "TSP_CELERY_MAX_NODES": "500",
+            "TSP_CELERY_HEARTBEAT_TTL_S": "2.5",
+            "TSP_CELERY_PREFIX": "staging",
+        }
+    )
+    assert s.redis_url.startswith("rediss://:secret@")
+    assert s.max_nodes == 500
+    assert s.heartbeat_ttl_s == 2.5
+    assert s.prefix == "staging"
+
+
+def test_explicit_override_beats_environment_and_none_is_ignored():
+    env = {"TSP_CELERY_REDIS_URL": "redis://a:6379/0"}
+    assert Settings.from_env(env, redis_url="redis://b:6379/1").redis_url == "redis://b:6379/1"
+    assert Settings.from_env(env, redis_url=None).redis_url == "redis://a:6379/0"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"redis_url": "http://localhost:6379"},
+        {"lease_ttl_ms": 1000, "lease_renew_ms": 800},
+        {"max_nodes": 0},
+    ],
+)
+def test_invalid_settings_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        Settings(**kwargs)
