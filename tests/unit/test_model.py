@@ -26,10 +26,10 @@ def test_coordinate_types(kind, diagonal):
 
 def test_rounding_rules_differ_between_types():
     p = [[0, 0], [1, 1]]  # sqrt(2) = 1.414...
-    assert Problem.from_coords(p + [[5, 5]], "EUC_2D").distances([0], [1])[0] == 1
-    assert Problem.from_coords(p + [[5, 5]], "CEIL_2D").distances([0], [1])[0] == 2
+    assert Problem.from_coords([*p, [5, 5]], "EUC_2D").distances([0], [1])[0] == 1
+    assert Problem.from_coords([*p, [5, 5]], "CEIL_2D").distances([0], [1])[0] == 2
     # ATT: sqrt(2/10) = 0.447 -> nint 0 < 0.447 -> 1
-    assert Problem.from_coords(p + [[5, 5]], "ATT").distances([0], [1])[0] == 1
+    assert Problem.from_coords([*p, [5, 5]], "ATT").distances([0], [1])[0] == 1
 
 
 def test_geo_uses_tsplib_formula():
@@ -51,7 +51,8 @@ def test_submatrix_matches_pairwise_distances():
     i, j = rng.integers(0, 700, 50), rng.integers(0, 700, 50)
     assert np.array_equal(m[i, j], p.distances(i, j))
     assert np.array_equal(m, m.T)
-    assert p.tour_length(np.arange(700)) == int(m[np.arange(700), np.roll(np.arange(700), -1)].sum())
+    order = np.arange(700)
+    assert p.tour_length(order) == int(m[order, np.roll(order, -1)].sum())
 
 
 def test_explicit_matrix_problem():

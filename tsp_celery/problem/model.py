@@ -68,7 +68,7 @@ class Problem:
     def from_coords(
         cls, xy: np.ndarray | list, edge_weight_type: str = FLOAT_EUCLIDEAN, name: str = "coords"
     ) -> Problem:
-        """A problem from an (n, 2) or (n, 3) array; float Euclidean unless a TSPLIB type is given."""
+        """A problem from an (n, 2) or (n, 3) array; float Euclidean unless a type is given."""
         return cls(name=name, edge_weight_type=edge_weight_type, coords=np.asarray(xy, float))
 
     @classmethod
@@ -149,7 +149,7 @@ class Problem:
         return t
 
     def content_hash(self) -> str:
-        """SHA-256 of the distance-defining content, the instance's identity in the cluster store."""
+        """SHA-256 of what defines the distances: the instance's identity in the cluster store."""
         if not self._hash:
             h = hashlib.sha256(self.edge_weight_type.encode())
             data = self.matrix if self.matrix is not None else self.coords
