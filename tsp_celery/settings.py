@@ -58,7 +58,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"Expected a redis://, rediss:// or unix:// URL, not {self.redis_url!r}.")
+            raise ValueError(f"Expected a redis://, rediss:// or unix:// URL: {self.redis_url!r}.")
         if self.lease_renew_ms * 2 > self.lease_ttl_ms:
             raise ValueError("Expected lease_renew_ms <= lease_ttl_ms / 2.")
         for name in ("retention_s", "max_nodes", "max_instance_bytes", "lease_ttl_ms",
