@@ -1,0 +1,170 @@
+"""Per-job event log: a Redis Stream of Lamport-stamped events, read back in causal order.
+
+Stream ids give the order in which Redis saw the appends; the Lamport stamp gives the causal
+order across nodes (a worker's "unit started" may reach Redis after the coordinator's next event
+yet still be caused by an earlier one). ``read`` therefore sorts by (lamport, node).
+
+State changes a leader makes together with an event go through one fenced script
+(``append(..., fence=..., record=...)``): the lease check, the job-record HSET and the XADD happen
+atomically, so a deposed leader can neither change state nor leave a misleading event behind.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+from tsp_celery.cluster.keys import Keys
+from tsp_celery.cluster.lamport import LamportClock
+from tsp_celery.cluster.lease import FENCE_CHECK_LUA, call_fenced
+
+
+class EventType(str, Enum):
+    SUBMITTED = "submitted"
+    ADMITTED = "admitted"
+    ROUND_PLANNED = "round_planned"
+    UNIT_STARTED = "unit_started"
+    UNIT_FINISHED = "unit_finished"
+    IMPROVED = "improved"
+    ROUND_MERGED = "round_merged"
+    LEADER_CHANGED = "leader_changed"
+    UNIT_LOST = "unit_lost"
+    UNIT_FAILED = "unit_failed"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINAL_EVENTS = frozenset({EventType.DONE, EventType.FAILED, EventType.CANCELLED})
+
+# KEYS: lease, stream, job record. ARGV: fence ('' = unfenced), maxlen, type, node, lamport,
+# wall, data JSON, then field/value pairs to HSET on the job record.
+# Returns the stream id, or a FENCED error when the lease is not exactly `fence`.
+_APPEND = FENCE_CHECK_LUA + """
+for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
+return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'type', ARGV[3], 'node', ARGV[4],
+                  'lamport', ARGV[5], 'wall', ARGV[6], 'data', ARGV[7])
+"""
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of a job's log. ``type`` is an EventType, or the raw text of an unknown type."""
+
+    id: str
+    job_id: str
+    type: EventType | str
+    node: str
+    lamport: int
+    wall: float
+    data: dict = field(default_factory=dict)
+
+    @property
+    def sort_key(self) -> tuple[int, str, str]:
+        return (self.lamport, self.node, self.id)
+
+    def to_dict(self) -> dict:
+        kind = self.type.value if isinstance(self.type, EventType) else self.type
+        return {"id": self.id, "job_id": self.job_id, "type": kind, "node": self.node,
+                "lamport": self.lamport, "wall": self.wall, "data": self.data}
+
+    @classmethod
+    def from_entry(cls, job_id: str, entry_id: object, fields: Mapping) -> Event:
+        """Parse a stream entry; a malformed one still parses (readers must never crash on it)."""
+        f = {_text(k): _text(v) for k, v in fields.items()}
+        try:
+            kind: EventType | str = EventType(f.get("type", ""))
+        except ValueError:
+            kind = f.get("type", "")
+        try:
+            data = json.loads(f.get("data") or "{}")
+            data = data if isinstance(data, dict) else {"value": data}
+        except ValueError:
+            data = {"raw": f.get("data")}
+        try:
+            lamport = int(f.get("lamport", 0))
+        except ValueError:
+            lamport = 0
+        try:
+            wall = float(f.get("wall", 0.0))
+        except ValueError:
+            wall = 0.0
+        return cls(_text(entry_id), job_id, kind, f.get("node", ""), lamport, wall, data)
+
+
+class EventLog:
+    """Append to and read the per-job event streams (bounded by ``MAXLEN ~ maxlen``)."""
+
+    def __init__(self, redis, keys: Keys, maxlen: int = 10_000) -> None:
+        if maxlen < 1:
+            raise ValueError("Expected maxlen >= 1.")
+        self.redis = redis
+        self.keys = keys
+        self.maxlen = int(maxlen)
+        self._append = redis.register_script(_APPEND)
+
+    def append(self, job_id: str, type: EventType | str, node: str, lamport: int,
+               data: dict | None = None, *, fence: str | None = None,
+               record: Mapping[str, object] | None = None) -> str:
+        """Append one event; returns its stream id.
+
+        With ``fence``, the append (and the ``record`` fields HSET on the job record, if given)
+        happens only while the lease value is exactly ``fence``; else FencedWriteError.
+        """
+        kind = type.value if isinstance(type, EventType) else str(type)
+        args: list[object] = [fence or "", self.maxlen, kind, node, int(lamport),
+                              f"{time.time():.6f}", json.dumps(data or {}, separators=(",", ":"))]
+        for name, value in (record or {}).items():
+            args += [name, value if isinstance(value, (str, bytes, int, float)) else
+                     json.dumps(value)]
+        keys = [self.keys.lease(), self.keys.job_events(job_id), self.keys.job(job_id)]
+        return _text(call_fenced(self._append, keys, args, fence))
+
+    def emit(self, job_id: str, type: EventType | str, clock: LamportClock,
+             data: dict | None = None, **kwargs: object) -> str:
+        """Append a local event of ``clock``'s node, stamped with a fresh tick."""
+        return self.append(job_id, type, clock.node_id, clock.tick(), data, **kwargs)
+
+    def read(self, job_id: str) -> list[Event]:
+        """The whole retained log, in (lamport, node) order."""
+        entries = self.redis.xrange(self.keys.job_events(job_id), "-", "+")
+        return sorted((Event.from_entry(job_id, i, f) for i, f in entries),
+                      key=lambda e: e.sort_key)
+
+    def follow(self, job_id: str, block_ms: int = 1000, *,
+               until_final: bool = True) -> Iterator[Event]:
+        """The log so far in causal order, then new events as they arrive (XREAD BLOCK).
+
+        With ``until_final`` the iterator ends after the job's done/failed/cancelled event.
+        """
+        stream = self.keys.job_events(job_id)
+        last_id = "0-0"
+        history = self.redis.xrange(stream, "-", "+")
+        if history:
+            last_id = _text(history[-1][0])
+        events = sorted((Event.from_entry(job_id, i, f) for i, f in history),
+                        key=lambda e: e.sort_key)
+        for event in events:
+            yield event
+        if until_final and any(e.type in FINAL_EVENTS for e in events):
+            return
+        while True:
+            reply = self.redis.xread({stream: last_id}, block=block_ms, count=100)
+            for _name, entries in reply or []:
+                for entry_id, fields in entries:
+                    last_id = _text(entry_id)
+                    event = Event.from_entry(job_id, entry_id, fields)
+                    yield event
+                    if until_final and event.type in FINAL_EVENTS:
+                        return
+
+    def max_lamport(self, job_id: str) -> int:
+        """Highest stamp in the job's log (0 if empty): a new leader's clock starts past it."""
+        return max((e.lamport for e in self.read(job_id)), default=0)
