@@ -38,6 +38,10 @@ class Keys:
         """String: a unit's tour (or improved segment) as int32 bytes."""
         return f"{self.prefix}:job:{{{job_id}}}:unit:{unit_id}:tour"
 
+    def round_base(self, job_id: str, round_no: int) -> str:
+        """String: the best tour when a round was planned (its segments are cut from it)."""
+        return f"{self.prefix}:job:{{{job_id}}}:round:{round_no}:base"
+
     def job_rounds(self, job_id: str) -> str:
         """Hash: round number -> JSON of the round plan and its outcome."""
         return f"{self.prefix}:job:{{{job_id}}}:rounds"
