@@ -92,6 +92,10 @@ class Keys:
         """String with TTL: one worker process's heartbeat (JSON: host, pid, slots, unit)."""
         return f"{self.prefix}:worker:{worker_id}"
 
+    def workers(self) -> str:
+        """Sorted set: worker id -> last heartbeat time (finds live workers without SCAN)."""
+        return f"{self.prefix}:workers"
+
     def worker_pattern(self) -> str:
         return f"{self.prefix}:worker:*"
 
