@@ -1,0 +1,126 @@
+"""Health of a deployment, as probes and operators ask for it: Redis, leader, live workers.
+
+Each role checks only what restarting or un-routing *that* process could fix, so a probe does
+not fail for someone else's fault more than it must:
+
+- ``worker``: Redis answers a PING (a worker without its broker can do nothing).
+- ``coordinator``: Redis answers and some coordinator holds a fresh leader lease; with
+  ``node_id``, also that this coordinator's own heartbeat is fresh (it is alive as leader or
+  standby, not wedged).
+- ``any`` (the default, for operators and "is the cluster ready to solve?"): Redis, a leader,
+  and at least one live worker.
+
+``min_workers`` overrides the live-worker requirement for any role (default 1 for ``any``,
+0 otherwise). The check is read-only apart from the stale-entry pruning done by
+``read_coordinators``, and never takes longer than a few round trips of ``timeout_s``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import redis as redis_lib
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from tsp_celery.cluster.keys import Keys
+from tsp_celery.cluster.lease import read_coordinators, read_leader
+from tsp_celery.settings import Settings
+
+ROLES = ("any", "coordinator", "worker")
+DEFAULT_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class Health:
+    """Outcome of one check: ``ok`` plus a one-line ``reason`` and the facts behind it."""
+
+    ok: bool
+    reason: str
+    role: str
+    redis_ok: bool
+    leader: dict | None = None
+    workers: int | None = None
+    node: dict | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def redacted_url(url: str) -> str:
+    """The URL with any password replaced by ``***``, fit for logs and probe output."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def connect(url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> redis_lib.Redis:
+    """A client that fails fast: short socket timeouts and no retries (a probe must not hang)."""
+    return redis_lib.Redis.from_url(url, socket_connect_timeout=timeout_s,
+                                    socket_timeout=timeout_s, retry=Retry(NoBackoff(), 0))
+
+
+def count_workers(client: redis_lib.Redis, keys: Keys) -> int:
+    """Live worker heartbeats: each key expires by itself, so every key found is alive."""
+    return sum(1 for _ in client.scan_iter(match=keys.worker_pattern(), count=1000))
+
+
+def check_health(settings: Settings, role: str = "any", *, min_workers: int | None = None,
+                 node_id: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> Health:
+    """Run the checks of ``role`` (see the module docstring) against ``settings.redis_url``."""
+    if role not in ROLES:
+        raise ValueError(f"Expected a role in {ROLES}, got {role!r}.")
+    if min_workers is None:
+        min_workers = 1 if role == "any" else 0
+    url = redacted_url(settings.redis_url)
+    client = connect(settings.redis_url, timeout_s)
+    try:
+        try:
+            client.ping()
+        except redis_lib.RedisError as exc:
+            return Health(False, f"Redis unreachable at {url}: {exc}", role, redis_ok=False)
+        try:
+            return _check_cluster(client, Keys(settings.prefix), settings, role, min_workers,
+                                  node_id)
+        except redis_lib.RedisError as exc:
+            return Health(False, f"Redis error at {url}: {exc}", role, redis_ok=False)
+    finally:
+        client.close()
+
+
+def _check_cluster(client: redis_lib.Redis, keys: Keys, settings: Settings, role: str,
+                   min_workers: int, node_id: str | None) -> Health:
+    facts: list[str] = ["Redis up"]
+    leader = None
+    if role in ("coordinator", "any"):
+        try:
+            leader = read_leader(client, keys)
+        except ValueError as exc:
+            return Health(False, f"leader lease is corrupt: {exc}", role, True)
+        if leader is None or leader["ttl_ms_left"] <= 0:
+            return Health(False, f"no leader: no coordinator holds the lease {keys.lease()}",
+                          role, True, leader)
+        facts.append(f"leader {leader['node_id']} (term {leader['term']}, "
+                     f"lease {leader['ttl_ms_left'] / 1000:.1f} s left)")
+    node = None
+    if role == "coordinator" and node_id is not None:
+        stale_s = settings.lease_ttl_ms / 1000.0
+        node = read_coordinators(client, keys, stale_s=stale_s).get(node_id)
+        if node is None:
+            return Health(False, f"coordinator {node_id} has no heartbeat in the last "
+                          f"{stale_s:g} s", role, True, leader)
+        facts.append(f"{node_id} alive as {node.get('role', '?')} "
+                     f"({time.time() - float(node['seen_at']):.1f} s ago)")
+    workers = None
+    if min_workers > 0:
+        workers = count_workers(client, keys)
+        if workers < min_workers:
+            return Health(False, f"{workers} live worker(s), need at least {min_workers}", role,
+                          True, leader, workers, node)
+        facts.append(f"{workers} live worker(s)")
+    return Health(True, "ok: " + ", ".join(facts), role, True, leader, workers, node)
