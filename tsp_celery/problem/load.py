@@ -1,0 +1,35 @@
+"""``load_problem``: one entry point for every instance file, dispatched by content.
+
+A file is TSPLIB when a line starts with a TSPLIB keyword followed by ':' or the end of the line
+(``NAME:``, ``DIMENSION :``, ``NODE_COORD_SECTION`` ...); anything else is read as a plain
+coordinate file. The extension is not consulted: ``.txt`` TSPLIB files and ``.tsp`` CSVs exist.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from tsp_celery.problem.coords import parse_coords
+from tsp_celery.problem.model import Problem
+from tsp_celery.problem.textfile import read_text
+from tsp_celery.problem.tsplib import parse_tsplib
+
+_TSPLIB_KEYWORD = re.compile(
+    r"^[ \t]*(NAME|TYPE|COMMENT|DIMENSION|EDGE_WEIGHT_TYPE|EDGE_WEIGHT_FORMAT|"
+    r"NODE_COORD_SECTION|EDGE_WEIGHT_SECTION|TOUR_SECTION)[ \t]*(:|\r?$)",
+    re.M | re.I,
+)
+
+
+def is_tsplib(text: str) -> bool:
+    """True when ``text`` has a TSPLIB keyword line (see the module docstring)."""
+    return _TSPLIB_KEYWORD.search(text) is not None
+
+
+def load_problem(path: str | os.PathLike[str]) -> Problem:
+    """The instance in ``path``: TSPLIB ``.tsp`` or a plain coordinate file, by content."""
+    text = read_text(path)
+    if is_tsplib(text):
+        return parse_tsplib(text, str(path))
+    return parse_coords(text, str(path))
