@@ -1,0 +1,56 @@
+"""Pictures are real PNG/SVG files of some size; explicit instances get a clear refusal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tsp_celery.errors import TspCeleryError
+from tsp_celery.plot import plot_tour, plot_trace
+from tsp_celery.problem import Problem, load_problem
+from tsp_celery.result import Result
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def solved(examples_dir):
+    problem = load_problem(examples_dir / "berlin52.tsp")
+    tour = np.arange(problem.n)
+    length = problem.tour_length(tour)
+    result = Result(tour=tour, length=length, name=problem.name, optimum=7542, elapsed=3.0,
+                    trace=[(0.2, length * 1.2), (1.5, length)], lower_bound=7000.0)
+    return problem, result
+
+
+@pytest.mark.parametrize("ext", [".png", ".svg"])
+def test_tour_picture(tmp_path, solved, ext):
+    problem, result = solved
+    path = plot_tour(result, problem, tmp_path / f"tour{ext}")
+    data = path.read_bytes()
+    assert len(data) > 10_000
+    if ext == ".png":
+        assert data.startswith(PNG_MAGIC)
+    else:
+        assert b"<svg" in data[:1000]
+        assert data.count(b"<path") > 1
+
+
+def test_trace_picture(tmp_path, solved):
+    _, result = solved
+    data = plot_trace(result, tmp_path / "trace.png").read_bytes()
+    assert data.startswith(PNG_MAGIC) and len(data) > 10_000
+
+
+def test_matrix_instance_has_no_tour_picture(tmp_path):
+    problem = Problem.from_matrix(np.ones((4, 4)) - np.eye(4))
+    result = Result(tour=[0, 1, 2, 3], length=4)
+    with pytest.raises(TspCeleryError, match="no coordinates"):
+        plot_tour(result, problem, tmp_path / "m.png")
+    assert not (tmp_path / "m.png").exists()
+
+
+def test_picture_extension_checked(tmp_path, solved):
+    problem, result = solved
+    with pytest.raises(ValueError, match=r"\.png or \.svg"):
+        plot_tour(result, problem, tmp_path / "tour.jpg")
