@@ -1,0 +1,138 @@
+"""The planner's choices: exact for tiny n, islands when the matrix fits, segments beyond."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tsp_celery.plan import PlanInput, RoundPlan, plan_round
+from tsp_celery.solver.budget import matrix_bytes
+from tsp_celery.solver.units import fits_matrix_budget
+
+GIB = 1 << 30
+
+
+def plan(**kw):
+    base = dict(n=1000, slots=2, remaining_s=10.0, round_no=0, seed=7)
+    base.update(kw)
+    return plan_round(PlanInput(**base))
+
+
+@pytest.mark.parametrize("n", [3, 5, 14, 16])
+def test_tiny_instances_get_one_exact_unit(n):
+    p = plan(n=n, slots=4)
+    assert p.kind == "exact"
+    assert [u.kind for u in p.units] == ["exact"]
+    assert 0 < p.units[0].budget_s <= 10.0
+    assert p.deadline_s > p.units[0].budget_s
+
+
+def test_medium_instances_get_one_island_per_slot_with_distinct_seeds():
+    p = plan(n=17, slots=3)
+    assert p.kind == "island"
+    assert len(p.units) == 3
+    assert {u.kind for u in p.units} == {"island"}
+    assert len({u.seed for u in p.units}) == 3
+    assert len({u.unit_id for u in p.units}) == 3
+
+
+def test_fair_share_over_active_jobs():
+    assert len(plan(slots=8, active_jobs=2).units) == 4
+    assert len(plan(slots=8, active_jobs=3).units) == 2
+    assert len(plan(slots=2, active_jobs=5).units) == 1
+
+
+def test_island_units_fit_the_remaining_time():
+    for remaining in (1.0, 3.0, 10.0, 60.0, 600.0):
+        for n in (20, 200, 2000, 5000):
+            p = plan(n=n, remaining_s=remaining)
+            assert p.units[0].budget_s <= max(remaining, 0.5)
+            assert p.deadline_s >= p.units[0].budget_s
+
+
+def test_island_slices_grow_with_n_and_small_n_gets_several_rounds():
+    small = plan(n=52, remaining_s=10.0).units[0].budget_s
+    large = plan(n=1500, remaining_s=60.0).units[0].budget_s
+    assert small < large
+    assert small <= 10.0 / 3  # tiny instances converge fast: several rounds fit in 10 s
+
+
+def test_no_runt_round_at_the_end():
+    # When what would be left after this slice is too short to be useful, the slice takes it.
+    p = plan(n=1500, remaining_s=10.0)
+    assert p.units[0].budget_s >= 8.0
+
+
+def test_stagnation_lengthens_island_slices():
+    fresh = plan(n=300, remaining_s=60.0).units[0].budget_s
+    stale = plan(n=300, remaining_s=60.0, last_improved=False).units[0].budget_s
+    assert stale > fresh
+
+
+def test_seeds_are_deterministic_and_differ_between_rounds_and_jobs():
+    a = plan(seed=1, round_no=3)
+    assert a == plan(seed=1, round_no=3)
+    assert {u.seed for u in a.units}.isdisjoint({u.seed for u in plan(seed=1, round_no=4).units})
+    assert {u.seed for u in a.units}.isdisjoint({u.seed for u in plan(seed=2, round_no=3).units})
+
+
+def test_large_instances_need_a_tour_first():
+    with pytest.raises(ValueError, match="initial_tour"):
+        plan(n=50_000, matrix_budget_bytes=GIB)
+
+
+def _segments(p, n):
+    covered = []
+    for u in p.units:
+        covered += [(u.start + k) % n for k in range(u.size)]
+    return covered
+
+
+def test_segment_rounds_cover_the_tour_with_disjoint_fitting_segments():
+    n, budget = 50_000, GIB
+    p = plan(n=n, has_tour=True, matrix_budget_bytes=budget, remaining_s=600.0, slots=2)
+    assert p.kind == "segment"
+    assert len(p.units) > 2  # more segments than slots: they queue
+    covered = _segments(p, n)
+    assert len(covered) == len(set(covered)) == n
+    assert all(fits_matrix_budget(u.size + 1, budget) for u in p.units)
+    assert len({u.seed for u in p.units}) == len(p.units)
+
+
+def test_tiny_matrix_budget_makes_small_segments():
+    budget = matrix_bytes(300)  # room for only a few hundred nodes per matrix
+    assert not fits_matrix_budget(2000, budget)
+    p = plan(n=2000, has_tour=True, matrix_budget_bytes=budget, remaining_s=30.0)
+    assert p.kind == "segment"
+    assert all(fits_matrix_budget(u.size + 1, budget) for u in p.units)
+    assert sorted(_segments(p, 2000)) == list(range(2000))
+
+
+def test_segment_cut_points_shift_between_rounds():
+    kw = dict(n=50_000, has_tour=True, matrix_budget_bytes=GIB, remaining_s=600.0)
+    starts = [{u.start for u in plan(round_no=r, **kw).units} for r in range(3)]
+    assert starts[0] != starts[1] != starts[2]
+    offset = plan(round_no=0, segment_offset=123, **kw)
+    assert offset.units[0].start == 123
+
+
+def test_short_budget_plans_only_the_segments_that_fit():
+    n = 50_000
+    p = plan(n=n, has_tour=True, matrix_budget_bytes=GIB, remaining_s=3.0, slots=2)
+    waves = -(-len(p.units) // 2)
+    assert waves * p.units[0].budget_s <= 3.0
+    assert p.deadline_s >= waves * p.units[0].budget_s
+
+
+def test_round_plan_json_round_trip():
+    for p in (plan(n=10), plan(n=500, slots=3),
+              plan(n=50_000, has_tour=True, matrix_budget_bytes=GIB, round_no=2)):
+        back = RoundPlan.from_dict(json.loads(json.dumps(p.to_dict())))
+        assert back == p
+
+
+@pytest.mark.parametrize("bad", [dict(n=2), dict(slots=0), dict(active_jobs=0), dict(round_no=-1)])
+def test_bad_input_is_refused(bad):
+    with pytest.raises(ValueError, match="Expected"):
+        plan(**bad)

@@ -1,0 +1,134 @@
+"""The round planner: from (size, worker slots, time left) to the next round of work units.
+
+Pure functions, shared by the embedded pool and the cluster coordinator:
+- n <= 16: one exact Held–Karp unit, proven optimal, done in one round;
+- the full matrix fits the budget: an island round, one fast-tsp run per slot of this job's fair
+  share, each with its own seed. fast-tsp has no warm start, so one long run beats several short
+  ones once n is in the thousands; slices grow with n and the last round absorbs the rest of the
+  budget instead of leaving a runt;
+- beyond the budget: a segment round, the current tour cut into disjoint paths that fit the
+  budget, cut points shifted every round, more segments than slots queueing on the slots.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+from tsp_celery.plan.model import PlanInput, RoundPlan
+from tsp_celery.solver.exact import MAX_EXACT_NODES
+from tsp_celery.solver.units import UnitSpec, fits_matrix_budget
+
+# Held–Karp's limit, from the solver that runs it.
+EXACT_MAX_N = MAX_EXACT_NODES
+EXACT_BUDGET_S = 30.0
+# Shortest unit worth dispatching: fast-tsp needs a few hundred ms to set up candidates.
+MIN_UNIT_S = 0.5
+# Island slice = ISLAND_BASE_S + ISLAND_S_PER_NODE * n: ~1.5 s for berlin52, ~10 s for n = 1000,
+# the whole budget beyond a few thousand nodes (measured fast-tsp convergence on this machine).
+ISLAND_BASE_S = 1.0
+ISLAND_S_PER_NODE = 0.009
+# Segments: fast-tsp converges on a ~1000-node path in about two seconds.
+SEGMENT_TARGET_NODES = 1000
+SEGMENT_MIN_NODES = 8
+SEGMENT_S_PER_NODE = 0.002
+# Leave time for at least this many segment rounds, so cut points move at least once.
+SEGMENT_MIN_ROUNDS = 2
+# The cut points advance by this fraction of a segment each round (golden ratio: no short cycle).
+SEGMENT_SHIFT = 0.618
+
+
+def plan_round(inp: PlanInput) -> RoundPlan:
+    """Plan round ``inp.round_no``: exact, island or segment, depending on n and the budget."""
+    if inp.n <= EXACT_MAX_N:
+        return _exact_round(inp)
+    if fits_matrix_budget(inp.n, inp.matrix_budget_bytes):
+        return _island_round(inp)
+    if not inp.has_tour:
+        raise ValueError(
+            f"Expected a base tour for n = {inp.n} (beyond the matrix budget): "
+            "build one with solver.units.initial_tour first."
+        )
+    return _segment_round(inp)
+
+
+def unit_seed(job_seed: int, round_no: int, index: int) -> int:
+    """A unit's seed: a stable hash of (job seed, round, unit index), the same on every node."""
+    digest = hashlib.blake2b(f"{job_seed}:{round_no}:{index}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "little") & 0x7FFFFFFF
+
+
+def usable_s(remaining_s: float) -> float:
+    """Time the units of a round may use: the rest goes to dispatch and merging."""
+    reserve = min(2.0, 0.2 + 0.05 * max(remaining_s, 0.0))
+    return max(remaining_s - reserve, MIN_UNIT_S)
+
+
+def deadline_s(wall_s: float) -> float:
+    """How long to wait for a round whose units need ``wall_s`` of wall time."""
+    return wall_s + 1.0 + 0.1 * wall_s
+
+
+def island_slice_s(n: int, remaining_s: float, last_improved: bool = True) -> float:
+    """Wall seconds for each island unit: grows with n, doubled after a round without gain."""
+    usable = usable_s(remaining_s)
+    want = ISLAND_BASE_S + ISLAND_S_PER_NODE * n
+    if not last_improved:
+        want *= 2.0
+    if usable - want < 0.5 * want:
+        return usable
+    return max(want, MIN_UNIT_S)
+
+
+def segment_size(n: int, matrix_budget_bytes: int) -> int:
+    """Nodes per segment: the target size, smaller when its matrix (plus the dummy) won't fit."""
+    lo, hi = SEGMENT_MIN_NODES, min(SEGMENT_TARGET_NODES, n)
+    if hi <= lo or not fits_matrix_budget(lo + 1, matrix_budget_bytes):
+        return max(3, min(lo, n))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits_matrix_budget(mid + 1, matrix_budget_bytes):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _exact_round(inp: PlanInput) -> RoundPlan:
+    budget = min(usable_s(inp.remaining_s), EXACT_BUDGET_S)
+    unit = UnitSpec(f"r{inp.round_no}-u0", "exact", unit_seed(inp.seed, inp.round_no, 0), budget)
+    return RoundPlan(inp.round_no, "exact", (unit,), deadline_s(budget))
+
+
+def _island_round(inp: PlanInput) -> RoundPlan:
+    budget = island_slice_s(inp.n, inp.remaining_s, inp.last_improved)
+    units = tuple(
+        UnitSpec(f"r{inp.round_no}-u{i}", "island", unit_seed(inp.seed, inp.round_no, i), budget)
+        for i in range(inp.share)
+    )
+    return RoundPlan(inp.round_no, "island", units, deadline_s(budget))
+
+
+def _segment_round(inp: PlanInput) -> RoundPlan:
+    n, share = inp.n, inp.share
+    size = segment_size(n, inp.matrix_budget_bytes)
+    count = math.ceil(n / size)
+    waves = math.ceil(count / share)
+    usable = usable_s(inp.remaining_s)
+    budget = min(SEGMENT_S_PER_NODE * size, usable / (waves * SEGMENT_MIN_ROUNDS))
+    budget = max(budget, MIN_UNIT_S)
+    # Too little time for the whole tour: plan the waves that fit; the next round's shifted cut
+    # points reach the rest.
+    waves_fit = max(1, min(waves, int(usable // budget)))
+    count_fit = min(count, waves_fit * share)
+    offset = inp.segment_offset + int(inp.round_no * SEGMENT_SHIFT * size)
+    units = []
+    start = offset
+    for i in range(count_fit):
+        length = n // count + (1 if i < n % count else 0)
+        seed = unit_seed(inp.seed, inp.round_no, i)
+        units.append(UnitSpec(f"r{inp.round_no}-u{i}", "segment", seed, budget,
+                              start=start % n, size=length))
+        start += length
+    wall = math.ceil(count_fit / share) * budget
+    return RoundPlan(inp.round_no, "segment", tuple(units), deadline_s(wall))
