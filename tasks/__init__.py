@@ -1,0 +1,11 @@
+"""The Celery app and its tasks: ``celery -A tasks worker`` / ``celery -A tasks flower``.
+
+Tasks are thin: unpack ids from the message, fetch what they need from Redis, call
+``tsp_celery.solver``, store the result, return a small JSON summary. Configuration comes from
+the environment (``TSP_CELERY_REDIS_URL``, ``TSP_CELERY_PREFIX``...) through Settings.
+"""
+
+from tasks import bound, merge, signals, units  # noqa: F401  (registers tasks and signals)
+from tasks.celeryapp import app
+
+__all__ = ["app"]

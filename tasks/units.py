@@ -1,0 +1,120 @@
+"""Solver tasks: one work unit of a round, and the initial tour of a large instance.
+
+Messages carry ids, a UnitSpec dict, a Lamport stamp and the planning leader's fence — never
+arrays. Algorithmic failures are stored as a failed unit record and returned as a summary, so
+the chord still fires; only infrastructure errors (Redis down) raise.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from celery.exceptions import SoftTimeLimitExceeded
+
+from tasks.celeryapp import app
+from tasks.progress import Progress
+from tasks.runtime import runtime
+from tsp_celery.cluster.celery_config import INITIAL_TASK, SOLVE_TASK
+from tsp_celery.cluster.events import EventType
+from tsp_celery.errors import JobNotFoundError, TspCeleryError
+from tsp_celery.solver.units import UnitSpec, initial_tour, run_unit
+
+log = logging.getLogger(__name__)
+
+# A unit delivered more often than this kept killing its worker: give it up (it is recorded as
+# failed, so the round closes without it).
+MAX_DELIVERIES = 3
+
+
+def _stale_reason(store, job_id: str, round_no: int) -> str | None:
+    """Why running this unit is pointless now (job over or cancelled, round closed), or None."""
+    try:
+        rec = store.record(job_id)
+    except JobNotFoundError:
+        return "job not found"
+    if rec["status"] != "running":
+        return f"job is {rec['status']}"
+    if rec["cancel_requested"]:
+        return "job cancel requested"
+    if store.round_merged(job_id, round_no) is not None:
+        return f"round {round_no} already closed"
+    return None
+
+
+@app.task(name=SOLVE_TASK, bind=True)
+def solve_unit(self, job_id: str, round_no: int, instance: str, unit: dict, lamport: int = 0,
+               fence: str = "", deadline_at: float | None = None) -> dict:
+    """Run one unit and store its result (first write wins); return a small JSON summary."""
+    rt = runtime()
+    rt.clock.observe(lamport)
+    spec = UnitSpec.from_dict(unit)
+    worker = self.request.hostname or rt.clock.node_id
+    summary = {"job_id": job_id, "round": round_no, "unit_id": spec.unit_id, "ok": False}
+    attempts = rt.store.count_attempt(self.request.id or spec.unit_id)
+    if attempts > MAX_DELIVERIES:
+        return _fail(rt, job_id, round_no, spec, worker, attempts,
+                     f"gave up after {MAX_DELIVERIES} deliveries (it kept killing its worker)")
+    reason = _stale_reason(rt.store, job_id, round_no)
+    if reason:
+        return {**summary, "skipped": reason}
+    rt.events.emit(job_id, EventType.UNIT_STARTED, rt.clock,
+                   {"round": round_no, "unit": spec.unit_id, "worker": worker,
+                    "attempt": attempts})
+    progress = Progress(self, {"job_id": job_id, "round": round_no, "unit_id": spec.unit_id,
+                               "kind": spec.kind, "budget_s": spec.budget_s, "worker": worker})
+    progress.report(force=True, phase="started")
+    try:
+        problem = rt.problems.get(instance)
+        base = rt.store.base_tour(job_id, round_no) if spec.kind == "segment" else None
+        if spec.kind == "segment" and base is None:
+            raise ValueError(f"round {round_no} has no base tour")
+        result = run_unit(problem, spec, base, matrix_budget_bytes=rt.settings.matrix_budget_bytes,
+                          deadline=deadline_at, on_progress=progress)
+    except (SoftTimeLimitExceeded, TspCeleryError, ValueError, MemoryError) as exc:
+        return _fail(rt, job_id, round_no, spec, worker, attempts, f"{type(exc).__name__}: {exc}")
+    # The record carries the stamp of the "finished" event, so the merge stamps after it.
+    stamp = rt.clock.tick()
+    record = {**result.summary(), "ok": True, "worker": worker, "attempt": attempts,
+              "lamport": stamp}
+    stored = rt.store.record_unit(job_id, round_no, spec.unit_id, record, result.tour)
+    rt.events.append(job_id, EventType.UNIT_FINISHED, rt.clock.node_id, stamp,
+                     {"round": round_no, "unit": spec.unit_id, "worker": worker,
+                      "length": record["length"], "stored": stored})
+    progress.report(force=True, phase="finished", length=record["length"])
+    return {**summary, "ok": True, "length": record["length"], "stored": stored,
+            "elapsed_s": record.get("elapsed_s")}
+
+
+def _fail(rt, job_id: str, round_no: int, spec: UnitSpec, worker: str, attempts: int,
+          error: str) -> dict:
+    log.warning("unit %s of job %s failed: %s", spec.unit_id, job_id, error)
+    stamp = rt.clock.tick()
+    record = {"unit_id": spec.unit_id, "kind": spec.kind, "ok": False, "error": error,
+              "worker": worker, "attempt": attempts, "lamport": stamp}
+    rt.store.record_unit(job_id, round_no, spec.unit_id, record, None)
+    rt.events.append(job_id, EventType.UNIT_FAILED, rt.clock.node_id, stamp,
+                     {"round": round_no, "unit": spec.unit_id, "worker": worker, "error": error})
+    return {"job_id": job_id, "round": round_no, "unit_id": spec.unit_id, "ok": False,
+            "error": error}
+
+
+@app.task(name=INITIAL_TASK, bind=True)
+def build_initial_tour(self, job_id: str, instance: str, seed: int = 0,
+                       lamport: int = 0) -> dict:
+    """Matrix-free construction for instances beyond the matrix budget; committed by CAS."""
+    rt = runtime()
+    rt.clock.observe(lamport)
+    started = time.monotonic()
+    problem = rt.problems.get(instance)
+    tour = problem.validate_tour(initial_tour(problem, seed,
+                                              matrix_budget_bytes=rt.settings.matrix_budget_bytes))
+    length = problem.tour_length(tour)
+    rec = rt.store.record(job_id)
+    elapsed = max(time.time() - rec.get("admitted_at", time.time()), 0.0)
+    committed = rt.store.commit_best(job_id, tour, length, 0, elapsed, False, "initial")
+    if committed is True:
+        rt.events.emit(job_id, EventType.IMPROVED, rt.clock, {"round": 0, "length": length,
+                                                             "engine": "initial"})
+    return {"job_id": job_id, "length": length, "committed": committed is True,
+            "elapsed_s": round(time.monotonic() - started, 3)}

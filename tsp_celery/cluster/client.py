@@ -1,0 +1,191 @@
+"""The client side of the cluster: submit, status, watch, result, cancel, list jobs and workers.
+
+Used by the CLI, by ``tsp_celery.api.solve(..., cluster=url)`` and by tests. Clients never lead:
+their only writes are the submit and cancel scripts and unfenced "submitted"/"cancelled" events.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from tsp_celery.cluster.connection import connect
+from tsp_celery.cluster.events import EventLog, EventType
+from tsp_celery.cluster.job import JobParams, JobStatus
+from tsp_celery.cluster.keys import Keys
+from tsp_celery.cluster.lamport import LamportClock
+from tsp_celery.cluster.lease import read_leader
+from tsp_celery.cluster.store import JobStore
+from tsp_celery.cluster.workers import live_workers
+from tsp_celery.errors import ClusterError, JobFailedError, TspCeleryError
+from tsp_celery.problem import Problem
+from tsp_celery.result import Result
+from tsp_celery.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# solve(): give up on a queued job (and cancel it) when no coordinator or no worker has been
+# alive for this long — a synchronous caller would otherwise wait forever.
+NOBODY_HOME_S = 15.0
+
+
+class ClusterClient:
+    """One deployment (Redis URL + key prefix), seen from a client."""
+
+    def __init__(self, settings: Settings | None = None, *, redis_url: str | None = None,
+                 redis=None) -> None:
+        self.settings = settings or Settings.from_env(redis_url=redis_url)
+        self.redis = redis if redis is not None else connect(self.settings.redis_url)
+        self.keys = Keys(self.settings.prefix)
+        self.store = JobStore(self.redis, self.keys, self.settings)
+        self.events = EventLog(self.redis, self.keys)
+        self.clock = LamportClock(f"client:{socket.gethostname()}:{os.getpid()}")
+
+    # -- cluster facts --------------------------------------------------------------------------
+    def leader(self) -> dict | None:
+        """The live leader coordinator (node_id, term, ...), or None when no coordinator leads."""
+        return read_leader(self.redis, self.keys)
+
+    def workers(self) -> list[dict[str, Any]]:
+        """Live workers: id, host, pid, slots, queues, units running now, last seen."""
+        return live_workers(self.redis, self.keys)
+
+    # -- jobs -----------------------------------------------------------------------------------
+    def submit(self, problem: Problem, params: JobParams | Mapping[str, Any] | None = None) -> str:
+        """Queue ``problem``; returns the job id. Works (and stays queued) with no coordinator."""
+        params = JobParams.coerce(params)
+        stamp = self.clock.tick()  # in the record too, so admission is stamped after it
+        job_id = self.store.submit(problem, params, lamport=stamp)
+        self.events.append(job_id, EventType.SUBMITTED, self.clock.node_id, stamp,
+                           {"name": problem.name, "n": problem.n, "params": params.to_dict()})
+        return job_id
+
+    def status(self, job_id: str) -> dict[str, Any]:
+        """Stable keys: job_id, status, best_length, round, elapsed, then details."""
+        rec = self.store.record(job_id)
+        params = JobParams.from_dict(rec["params"])
+        now = time.time()
+        started = rec.get("admitted_at")
+        elapsed = 0.0 if started is None else (rec.get("finished_at") or now) - started
+        best = rec.get("best_length")
+        gap = None
+        if best is not None and params.target:
+            gap = 100.0 * (best - params.target) / params.target
+        return {
+            "job_id": job_id,
+            "status": rec["status"],
+            "best_length": best,
+            "round": rec.get("round", 0),
+            "elapsed": round(max(elapsed, 0.0), 3),
+            "name": rec.get("name", ""),
+            "n": rec.get("n"),
+            "rounds_done": rec.get("rounds_done", 0),
+            "time_s": params.time_s,
+            "target": params.target,
+            "gap_pct": gap,
+            "priority": params.priority,
+            "proven_optimal": rec["proven_optimal"],
+            "cancel_requested": rec["cancel_requested"],
+            "created_at": rec.get("created_at"),
+            "admitted_at": started,
+            "finished_at": rec.get("finished_at"),
+            "error": rec.get("error") or None,
+        }
+
+    def jobs(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Status of the most recent jobs; ids whose records expired are dropped from the index."""
+        out, gone = [], []
+        for job_id in self.store.job_ids(limit):
+            try:
+                out.append(self.status(job_id))
+            except TspCeleryError:
+                gone.append(job_id)
+        self.store.forget(gone)
+        return out
+
+    def cancel(self, job_id: str) -> str:
+        """Cancel: a queued job at once; a running one within its current round."""
+        status = self.store.cancel(job_id)
+        if status == JobStatus.CANCELLED.value:
+            self.events.emit(job_id, EventType.CANCELLED, self.clock, {"by": "client"})
+        return status
+
+    def result(self, job_id: str) -> Result:
+        """The job's best tour as a Result (a running job gives its best so far)."""
+        rec = self.store.record(job_id)
+        if rec["status"] == JobStatus.FAILED.value:
+            raise JobFailedError(f"job {job_id} failed: {rec.get('error') or 'no reason given'}")
+        tour = self.store.best_tour(job_id)
+        if tour is None:
+            raise TspCeleryError(f"job {job_id} is {rec['status']} and has no tour yet")
+        params = JobParams.from_dict(rec["params"])
+        status = self.status(job_id)
+        rounds = self.store.rounds(job_id)
+        trace = [(o["at"], o["best_after"]) for o in
+                 (r["merged"] for r in rounds.values() if r["merged"]) if o.get("improved")]
+        best_at = rec.get("best_at") or 0.0
+        if not trace or trace[-1][1] != rec["best_length"]:
+            trace.append((best_at, rec["best_length"]))
+        bound = self.store.get_bound(rec["instance"]) or {}
+        return Result(
+            tour=tour, length=rec["best_length"], proven_optimal=rec["proven_optimal"],
+            time_to_best=best_at, elapsed=status["elapsed"], engine=rec.get("engine", ""),
+            seed=params.seed, trace=sorted(trace), lower_bound=bound.get("value"),
+            lower_bound_proven=bool(bound.get("proven", False)), optimum=params.target,
+            name=rec.get("name", ""),
+            stats={"job_id": job_id, "status": rec["status"], "rounds": rec.get("rounds_done", 0),
+                   "cluster": True},
+        )
+
+    # -- waiting --------------------------------------------------------------------------------
+    def wait(self, job_id: str, on_progress: Callable[[dict], None] | None = None, *,
+             poll_s: float = 0.25, timeout_s: float | None = None,
+             give_up_unattended: bool = False) -> dict[str, Any]:
+        """Poll until the job is final; ``on_progress(status)`` on every change. Returns status.
+
+        With ``give_up_unattended``, a job still queued while no coordinator or no worker has
+        been alive for NOBODY_HOME_S is cancelled and ClusterError raised.
+        """
+        started = time.monotonic()
+        last: tuple | None = None
+        unattended_since: float | None = None
+        while True:
+            status = self.status(job_id)
+            key = (status["status"], status["best_length"], status["round"])
+            if on_progress is not None and key != last:
+                on_progress(status)
+            last = key
+            if JobStatus(status["status"]).is_final:
+                return status
+            now = time.monotonic()
+            if give_up_unattended and status["status"] == JobStatus.QUEUED.value:
+                missing = self.missing_service()
+                if missing is None:
+                    unattended_since = None
+                elif unattended_since is None:
+                    unattended_since = now
+                elif now - unattended_since > NOBODY_HOME_S:
+                    self.cancel(job_id)
+                    raise ClusterError(f"{missing}: job {job_id} was cancelled")
+            if timeout_s is not None and now - started > timeout_s:
+                raise TimeoutError(f"job {job_id} still {status['status']} after {timeout_s} s")
+            time.sleep(poll_s)
+
+    def missing_service(self) -> str | None:
+        """'no coordinator is alive' / 'no worker is alive', or None when both are there."""
+        if self.leader() is None:
+            return "no coordinator is alive (start `tsp-celery coordinator`)"
+        if not self.workers():
+            return "no worker is alive (start `celery -A tasks worker`)"
+        return None
+
+    def solve(self, problem: Problem, params: JobParams | Mapping[str, Any] | None = None,
+              on_progress: Callable[[dict], None] | None = None) -> Result:
+        """Submit, wait for the end, return the Result (JobFailedError if the job failed)."""
+        job_id = self.submit(problem, params)
+        self.wait(job_id, on_progress, give_up_unattended=True)
+        return self.result(job_id)

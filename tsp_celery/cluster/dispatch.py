@@ -1,0 +1,61 @@
+"""Sending work to the workers: a round as one flat chord, plus the initial-tour and bound tasks.
+
+Tasks are sent by name through an app built from the shared configuration, so the coordinator
+never imports the ``tasks`` package. Task ids are derived from (job, unit), which makes Flower
+readable and keys each unit's delivery counter.
+"""
+
+from __future__ import annotations
+
+from celery import Celery, chord
+
+from tsp_celery.cluster.celery_config import (
+    BOUND_TASK,
+    INITIAL_TASK,
+    MERGE_TASK,
+    SOLVE_TASK,
+    make_app,
+    unit_limits,
+)
+from tsp_celery.plan import RoundPlan
+from tsp_celery.settings import Settings
+
+
+class Dispatcher:
+    """Publishes the coordinator's tasks."""
+
+    def __init__(self, settings: Settings, app: Celery | None = None) -> None:
+        self.app = app or make_app(settings)
+
+    def send_round(self, job_id: str, instance: str, plan: RoundPlan, fence: str,
+                   lamport: int, units_deadline_at: float | None = None) -> str:
+        """``group(units) | merge_round`` for one round; returns the chord's group id.
+
+        ``units_deadline_at`` (wall clock) cuts short a unit that starts late, e.g. after
+        waiting in the queue, so the round can still close on time.
+        """
+        common = {"job_id": job_id, "round_no": plan.round_no, "instance": instance,
+                  "lamport": lamport}
+        header = []
+        for unit in plan.units:
+            soft, hard = unit_limits(unit.budget_s)
+            header.append(self.app.signature(
+                SOLVE_TASK, kwargs={**common, "unit": unit.to_dict(), "fence": fence,
+                                    "deadline_at": units_deadline_at},
+                task_id=f"{job_id}-{unit.unit_id}", soft_time_limit=soft, time_limit=hard))
+        body = self.app.signature(MERGE_TASK, kwargs={**common, "fence": fence},
+                                  task_id=f"{job_id}-r{plan.round_no}-merge")
+        result = chord(header)(body)
+        return str(result.parent.id if result.parent is not None else result.id)
+
+    def send_initial(self, job_id: str, instance: str, seed: int, lamport: int) -> str:
+        res = self.app.send_task(INITIAL_TASK, kwargs={"job_id": job_id, "instance": instance,
+                                                       "seed": seed, "lamport": lamport})
+        return str(res.id)
+
+    def send_bound(self, instance: str, budget_s: float, seed: int, lamport: int) -> str:
+        soft, hard = unit_limits(budget_s)
+        res = self.app.send_task(BOUND_TASK, kwargs={"instance": instance, "budget_s": budget_s,
+                                                     "seed": seed, "lamport": lamport},
+                                 soft_time_limit=soft, time_limit=hard)
+        return str(res.id)

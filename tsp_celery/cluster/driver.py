@@ -1,0 +1,188 @@
+"""One active job, driven round by round without blocking: each ``step`` does what is due now.
+
+Per step: if a round is in flight, see whether it was merged, or close it at its deadline (or at
+once on cancel) with what arrived; between rounds, check the stop criteria and plan the next
+round (or, for an instance beyond the matrix budget, have a worker build the first tour).
+Every write is fenced with the leader's lease value; all state lives in Redis, so a successor
+rebuilds the same driver with ``JobDriver.resume``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from tsp_celery.cluster.celery_config import MAX_UNIT_BUDGET_S
+from tsp_celery.cluster.events import EventType
+from tsp_celery.cluster.job import JobParams, JobStatus
+from tsp_celery.cluster.merging import merge_round
+from tsp_celery.errors import JobNotFoundError
+from tsp_celery.plan import PlanInput, RoundPlan, plan_round
+from tsp_celery.plan.planner import EXACT_MAX_N, MIN_UNIT_S
+from tsp_celery.solver.units import fits_matrix_budget
+
+if TYPE_CHECKING:
+    from tsp_celery.coordinator import Coordinator
+
+log = logging.getLogger(__name__)
+
+# Time for the chord body to run after the round's own deadline before the coordinator closes
+# the round itself.
+MERGE_GRACE_S = 1.5
+# Wait this long for a worker to build the first tour of a large instance before asking again.
+INITIAL_TOUR_WAIT_S = 120.0
+
+
+@dataclass
+class InFlight:
+    """The round being run: its plan and when to stop waiting for it (wall clock, shared)."""
+
+    plan: RoundPlan
+    deadline_at: float
+
+
+class JobDriver:
+    """State machine of one running job, owned by the leader's coordinator loop."""
+
+    def __init__(self, coord: Coordinator, rec: dict) -> None:
+        self.c = coord
+        self.job_id = rec["job_id"]
+        self.params = JobParams.from_dict(rec["params"])
+        self.n = rec["n"]
+        self.instance = rec["instance"]
+        self.admitted_at = rec.get("admitted_at") or time.time()
+        self.round: InFlight | None = None
+        self.next_round = rec.get("round", 0) + 1
+        self.initial_sent_at: float | None = None
+
+    @classmethod
+    def resume(cls, coord: Coordinator, rec: dict) -> JobDriver:
+        """Rebuild a driver from the record: an unmerged last round is awaited to its deadline."""
+        driver = cls(coord, rec)
+        last = rec.get("round", 0)
+        if last:
+            entry = coord.store.rounds(driver.job_id).get(last, {})
+            if entry.get("plan") and entry.get("merged") is None:
+                driver.round = InFlight(RoundPlan.from_dict(entry["plan"]["plan"]),
+                                        float(entry["plan"]["deadline_at"]))
+        return driver
+
+    # -- the step ---------------------------------------------------------------------------------
+    def step(self, fence: str) -> bool:
+        """Do what is due; False once the job is over (final, or gone)."""
+        try:
+            rec = self.c.store.record(self.job_id)
+        except JobNotFoundError:
+            return False
+        if rec["status"] != JobStatus.RUNNING.value:
+            return False
+        if self.round is not None:
+            if not self._round_over(rec, fence):
+                return True
+            rec = self.c.store.record(self.job_id)
+        reason = self._stop_reason(rec)
+        if reason is not None:
+            self._finish(rec, reason, fence)
+            return False
+        self._start_round(rec, fence)
+        return True
+
+    def _round_over(self, rec: dict, fence: str) -> bool:
+        """True once the round in flight is closed (by the chord, or here at its deadline)."""
+        assert self.round is not None
+        plan = self.round.plan
+        merged = self.c.store.round_merged(self.job_id, plan.round_no)
+        if merged is None:
+            cancel = rec["cancel_requested"]
+            if not cancel and time.time() < self.round.deadline_at:
+                return False
+            closer = "cancel" if cancel else "deadline"
+            problem = self.c.problems.get(self.instance)
+            merge_round(self.c.store, problem, self.job_id, plan, fence, closer=closer,
+                        events=self.c.events, clock=self.c.clock)
+        else:
+            self.c.clock.observe(merged.get("lamport", 0))
+        self.c.store.drop_round_scratch(self.job_id, plan.round_no,
+                                        [u.unit_id for u in plan.units])
+        self.round = None
+        return True
+
+    def _stop_reason(self, rec: dict) -> str | None:
+        p = self.params
+        best = rec.get("best_length")
+        if rec["cancel_requested"]:
+            return "cancelled"
+        if rec["proven_optimal"]:
+            return "proven optimal"
+        if p.target is not None and best is not None and best <= p.target:
+            return "target reached"
+        if p.stall_rounds is not None and rec.get("stall", 0) >= p.stall_rounds:
+            return f"no improvement in {p.stall_rounds} rounds"
+        if self.remaining_s() < MIN_UNIT_S:
+            return "time budget used"
+        return None
+
+    def remaining_s(self) -> float:
+        return self.params.time_s - (time.time() - self.admitted_at)
+
+    # -- rounds -----------------------------------------------------------------------------------
+    def _needs_initial_tour(self, rec: dict) -> bool:
+        return (rec.get("best_length") is None and self.n > EXACT_MAX_N
+                and not fits_matrix_budget(self.n, self.c.settings.matrix_budget_bytes))
+
+    def _start_round(self, rec: dict, fence: str) -> None:
+        slots = self.c.slots()
+        if slots < 1:
+            return  # no live worker: wait (the time budget keeps running)
+        if self._needs_initial_tour(rec):
+            now = time.time()
+            if self.initial_sent_at is None or now - self.initial_sent_at > INITIAL_TOUR_WAIT_S:
+                self.initial_sent_at = now
+                self.c.dispatcher.send_initial(self.job_id, self.instance, self.params.seed,
+                                               self.c.clock.tick())
+            return
+        remaining = self.remaining_s()
+        inp = PlanInput(n=self.n, slots=slots, remaining_s=remaining, round_no=self.next_round,
+                        seed=self.params.seed, active_jobs=max(1, self.c.active_count()),
+                        has_tour=rec.get("best_length") is not None,
+                        matrix_budget_bytes=self.c.settings.matrix_budget_bytes,
+                        last_improved=rec.get("stall", 0) == 0)
+        plan = plan_round(inp)
+        cap = min(MAX_UNIT_BUDGET_S, max(remaining, MIN_UNIT_S))
+        plan = replace(plan, units=tuple(replace(u, budget_s=min(u.budget_s, cap))
+                                         for u in plan.units))
+        now = time.time()
+        deadline_at = now + plan.deadline_s + MERGE_GRACE_S
+        record = {"plan": plan.to_dict(), "fence": fence, "planned_at": now,
+                  "deadline_at": deadline_at, "slots": slots, "active_jobs": inp.active_jobs}
+        status = self.c.store.plan_round(self.job_id, plan.round_no, record, fence)
+        if status != "ok":
+            return  # the job left the running state meanwhile; the next step sees it
+        self.round = InFlight(plan, deadline_at)
+        self.next_round = plan.round_no + 1
+        self.c.events.emit(self.job_id, EventType.ROUND_PLANNED, self.c.clock,
+                           {"round": plan.round_no, "kind": plan.kind,
+                            "units": [u.unit_id for u in plan.units],
+                            "budget_s": plan.budget_s, "deadline_s": plan.deadline_s,
+                            "slots": slots}, fence=fence)
+        try:
+            self.c.dispatcher.send_round(self.job_id, self.instance, plan, fence,
+                                         self.c.clock.value, now + plan.deadline_s)
+        except Exception as exc:  # broker trouble: the deadline closes the round
+            log.warning("job %s round %s: dispatch failed: %s", self.job_id, plan.round_no, exc)
+
+    def _finish(self, rec: dict, reason: str, fence: str) -> None:
+        if reason == "cancelled":
+            status, kind, error = JobStatus.CANCELLED, EventType.CANCELLED, ""
+        elif rec.get("best_length") is None:
+            status, kind = JobStatus.FAILED, EventType.FAILED
+            error = f"no tour found before the stop ({reason}); were workers alive?"
+        else:
+            status, kind, error = JobStatus.DONE, EventType.DONE, ""
+        final = self.c.store.finish(self.job_id, status, fence, error)
+        self.c.events.emit(self.job_id, kind, self.c.clock,
+                           {"reason": reason, "best_length": rec.get("best_length"),
+                            "rounds": rec.get("rounds_done", 0), "error": error}, fence=fence)
+        log.info("job %s %s: %s (best %s)", self.job_id, final, reason, rec.get("best_length"))

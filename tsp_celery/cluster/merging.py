@@ -1,0 +1,124 @@
+"""Closing a round: read what its units stored, merge it, commit the best, record the outcome.
+
+One function for both closers: the merge task (the chord body, on a worker) and the coordinator
+(at the round's deadline, when the body never fired or units never came back). It reads the
+unit records, never the chord's argument list, so duplicates and lost parts do not matter; it is
+idempotent: a second close of the same round may commit a shorter tour but records nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import fields
+from typing import Any
+
+import numpy as np
+
+from tsp_celery.cluster.events import EventLog, EventType
+from tsp_celery.cluster.lamport import LamportClock
+from tsp_celery.cluster.store import JobStore
+from tsp_celery.errors import TourError
+from tsp_celery.plan import RoundPlan
+from tsp_celery.problem import Problem
+from tsp_celery.solver.units import UnitResult, apply_results
+
+log = logging.getLogger(__name__)
+_RESULT_FIELDS = {f.name for f in fields(UnitResult)}
+
+
+def collect(store: JobStore, job_id: str, plan: RoundPlan) -> tuple[list[UnitResult], dict]:
+    """The round's stored unit results, and which units are missing or failed."""
+    records = store.unit_records(job_id, plan.round_no)
+    results: list[UnitResult] = []
+    missing, failed = [], {}
+    for spec in plan.units:
+        rec = records.get(spec.unit_id)
+        if rec is None:
+            missing.append(spec.unit_id)
+            continue
+        tour = store.unit_tour(job_id, spec.unit_id) if rec.get("ok") else None
+        if tour is None:
+            failed[spec.unit_id] = rec.get("error", "no tour stored")
+            continue
+        kwargs = {k: v for k, v in rec.items() if k in _RESULT_FIELDS}
+        results.append(UnitResult(**{**kwargs, "tour": tour}))
+    stamps = [int(r.get("lamport", 0)) for r in records.values()]
+    return results, {"missing": missing, "failed": failed, "max_lamport": max(stamps, default=0)}
+
+
+def merge_round(store: JobStore, problem: Problem, job_id: str, plan: RoundPlan, fence: str, *,
+                closer: str, events: EventLog | None = None,
+                clock: LamportClock | None = None) -> dict[str, Any] | None:
+    """Close round ``plan.round_no`` with what arrived. Returns the outcome, or None if the round
+    was already closed. Raises FencedWriteError if ``fence`` is no longer the leader's lease."""
+    if store.round_merged(job_id, plan.round_no) is not None:
+        return None
+    rec = store.record(job_id)
+    results, seen = collect(store, job_id, plan)
+    if clock is not None:
+        clock.observe(seen["max_lamport"])
+    before = rec.get("best_length")
+    elapsed = max(time.time() - rec.get("admitted_at", time.time()), 0.0)
+    committed, candidate, error = False, None, ""
+    if results:
+        try:
+            tour, candidate = _merged_tour(store, problem, job_id, plan, results)
+            proven = any(r.proven_optimal and r.length == candidate for r in results)
+            engine = "+".join(sorted({r.engine for r in results}))
+            committed = store.commit_best(job_id, tour, candidate, plan.round_no, elapsed,
+                                          proven, engine) is True
+        except (TourError, ValueError) as exc:  # a bad unit result must not end the job
+            log.warning("round %s of job %s: merge rejected: %s", plan.round_no, job_id, exc)
+            error = str(exc)
+    after = store.record(job_id).get("best_length")
+    outcome = {"round": plan.round_no, "kind": plan.kind, "closer": closer,
+               "received": [r.unit_id for r in results], "missing": seen["missing"],
+               "failed": seen["failed"], "candidate": candidate, "best_before": before,
+               "best_after": after, "improved": committed, "at": round(elapsed, 3),
+               "merged_at": time.time(), "error": error}
+    # Stamps for this close's events are taken now, so the outcome can carry the last one:
+    # whoever reads the outcome (the coordinator) then stamps its next event after all of them.
+    stamps = _stamps(clock, outcome) if clock is not None else {}
+    outcome["lamport"] = stamps.get("merged", seen["max_lamport"] + 1)
+    if not store.close_round(job_id, plan.round_no, outcome, committed, fence):
+        return None
+    if events is not None and clock is not None:
+        _log_events(events, clock.node_id, stamps, job_id, outcome, fence)
+    return outcome
+
+
+def _stamps(clock: LamportClock, outcome: dict) -> dict[str, int]:
+    out = {}
+    if outcome["missing"]:
+        out["lost"] = clock.tick()
+    if outcome["improved"]:
+        out["improved"] = clock.tick()
+    out["merged"] = clock.tick()
+    return out
+
+
+def _merged_tour(store: JobStore, problem: Problem, job_id: str, plan: RoundPlan,
+                 results: list[UnitResult]) -> tuple[np.ndarray, float]:
+    """The validated merged tour and its exact length (never trust a unit's own number)."""
+    base = store.base_tour(job_id, plan.round_no)
+    if base is None:
+        if plan.kind == "segment":
+            raise ValueError("segment round without a base tour")
+        base = min(results, key=lambda r: r.length).tour  # first round: nothing to beat yet
+    tour = problem.validate_tour(apply_results(problem, base, results))
+    return tour, problem.tour_length(tour)
+
+
+def _log_events(events: EventLog, node: str, stamps: dict[str, int], job_id: str, outcome: dict,
+                fence: str) -> None:
+    r = outcome["round"]
+    if "lost" in stamps:
+        events.append(job_id, EventType.UNIT_LOST, node, stamps["lost"],
+                      {"round": r, "units": outcome["missing"]}, fence=fence)
+    if "improved" in stamps:
+        events.append(job_id, EventType.IMPROVED, node, stamps["improved"],
+                      {"round": r, "length": outcome["best_after"]}, fence=fence)
+    events.append(job_id, EventType.ROUND_MERGED, node, stamps["merged"],
+                  {k: outcome[k] for k in ("round", "closer", "received", "missing", "best_after",
+                                           "improved")}, fence=fence)

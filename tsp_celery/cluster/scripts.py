@@ -1,0 +1,142 @@
+"""The job store's atomic changes, as Lua. Each script opens with its KEYS and ARGV.
+
+Which writes are fenced (checked against the leader lease inside the script) and why:
+
+- fenced: everything that moves a job's *control state* — admission, planning a round, closing a
+  round (also when the merge task does it, with the fence of the leader that planned the round),
+  the stall counter, the final status. A deposed leader (paused, partitioned) must not change
+  what the new leader decides.
+- not fenced: the best-tour compare-and-set (monotone: only a strictly shorter tour wins, so a
+  late writer can only help and a committed tour is never lost), unit results (first write wins,
+  keyed by unit id, so a redelivered unit cannot overwrite), client submit and cancel requests
+  (clients are never leaders; cancel of a running job only raises a flag the leader acts on).
+"""
+
+from __future__ import annotations
+
+from tsp_celery.cluster.lease import FENCE_CHECK_LUA
+
+# Statuses after which a job record is frozen.
+_FINAL = "local final = {done=true, failed=true, cancelled=true}\n"
+
+# KEYS: instance, job, jobs (zset), queued (zset).
+# ARGV: instance blob ('' = already stored), instance ttl s, job id, created_at, queue score,
+#       then field/value pairs of the new job record.
+# Returns 1, or an error if the job id exists (nothing is written then).
+SUBMIT = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return redis.error_reply('EXISTS job') end
+if ARGV[1] ~= '' then redis.call('SET', KEYS[1], ARGV[1], 'NX') end
+if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NOINSTANCE') end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
+redis.call('ZADD', KEYS[4], ARGV[5], ARGV[3])
+return 1
+"""
+
+# KEYS: lease, job, queued (zset), active (set).
+# ARGV: fence, job id, now, leader node id.
+# Returns the job's status after the call: 'running' when admitted now, else what it was
+# (a cancelled or unknown job just leaves the queue).
+ADMIT = FENCE_CHECK_LUA + """
+local status = redis.call('HGET', KEYS[2], 'status')
+redis.call('ZREM', KEYS[3], ARGV[2])
+if status ~= 'queued' then return status or 'missing' end
+redis.call('HSET', KEYS[2], 'status', 'running', 'admitted_at', ARGV[3], 'leader', ARGV[4])
+redis.call('SADD', KEYS[4], ARGV[2])
+return 'running'
+"""
+
+# KEYS: lease, job, rounds (hash), best tour, round base tour.
+# ARGV: fence, round no, round record JSON, now, base ttl s.
+# Records the round plan, makes it the job's current round and snapshots the best tour as the
+# round's base (segments are cut from it). Returns 'ok', or the status if the job is not running.
+PLAN_ROUND = FENCE_CHECK_LUA + """
+local status = redis.call('HGET', KEYS[2], 'status')
+if status ~= 'running' then return status or 'missing' end
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+redis.call('HSET', KEYS[2], 'round', ARGV[2], 'round_started_at', ARGV[4])
+local best = redis.call('GET', KEYS[4])
+if best then redis.call('SET', KEYS[5], best, 'EX', ARGV[5]) end
+return 'ok'
+"""
+
+# KEYS: units (hash), unit tour.
+# ARGV: unit id, summary JSON, tour bytes ('' = none, e.g. a failed unit), ttl s.
+# First write wins: returns 1 if stored, 0 if this unit already had a result.
+RECORD_UNIT = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4]) end
+return 1
+"""
+
+# KEYS: job, best tour.
+# ARGV: length, tour bytes, round no, elapsed s since admission, proven (0/1), engine.
+# Compare-and-set: a strictly shorter tour replaces the best; an equal one may only add the
+# proof of optimality. Returns 1 if committed, 0 if not shorter, 'final' if the job is frozen.
+COMMIT_BEST = _FINAL + """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 'missing' end
+if final[status] then return 'final' end
+local old = redis.call('HGET', KEYS[1], 'best_length')
+if old and tonumber(ARGV[1]) >= tonumber(old) then
+  if ARGV[5] == '1' and tonumber(ARGV[1]) == tonumber(old) then
+    redis.call('HSET', KEYS[1], 'proven_optimal', '1')
+  end
+  return 0
+end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[1], 'best_length', ARGV[1], 'best_round', ARGV[3], 'best_at', ARGV[4],
+           'proven_optimal', ARGV[5], 'engine', ARGV[6])
+return 1
+"""
+
+# KEYS: lease, job, rounds (hash).
+# ARGV: fence, round no, outcome JSON, improved (0/1), now.
+# Closes a round once (HSETNX '<round>:merged'): counts rounds done and rounds without
+# improvement. Returns 1 if this call closed it, 0 if it was already closed.
+CLOSE_ROUND = FENCE_CHECK_LUA + """
+if redis.call('HSETNX', KEYS[3], ARGV[2] .. ':merged', ARGV[3]) == 0 then return 0 end
+local stall = tonumber(redis.call('HGET', KEYS[2], 'stall') or '0')
+if ARGV[4] == '1' then stall = 0 else stall = stall + 1 end
+redis.call('HSET', KEYS[2], 'rounds_done', ARGV[2], 'stall', stall, 'merged_at', ARGV[5])
+return 1
+"""
+
+# KEYS: lease, job, active (set), queued (zset), then every other key of the job to expire.
+# ARGV: fence, job id, final status, now, error text, retention s.
+# Moves a job to a final status once and starts its retention clock. Returns the status the job
+# ends with (the earlier one if it was already final).
+FINISH = FENCE_CHECK_LUA + _FINAL + """
+local status = redis.call('HGET', KEYS[2], 'status')
+if not status then return 'missing' end
+if final[status] then return status end
+redis.call('HSET', KEYS[2], 'status', ARGV[3], 'finished_at', ARGV[4], 'error', ARGV[5])
+redis.call('SREM', KEYS[3], ARGV[2])
+redis.call('ZREM', KEYS[4], ARGV[2])
+for i = 2, #KEYS do
+  if i ~= 3 and i ~= 4 then redis.call('EXPIRE', KEYS[i], ARGV[6]) end
+end
+return ARGV[3]
+"""
+
+# KEYS: job, queued (zset), then every other key of the job to expire.
+# ARGV: job id, now, retention s.
+# A queued job is cancelled at once; a running one gets a flag its leader acts on within a round.
+# Returns the status after the call ('cancelled', 'running', a final status) or 'missing'.
+CANCEL = _FINAL + """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 'missing' end
+if final[status] then return status end
+if status == 'queued' then
+  redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finished_at', ARGV[2])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  for i = 1, #KEYS do
+    if i ~= 2 then redis.call('EXPIRE', KEYS[i], ARGV[3]) end
+  end
+  return 'cancelled'
+end
+redis.call('HSET', KEYS[1], 'cancel_requested', '1')
+return status
+"""

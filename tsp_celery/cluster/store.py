@@ -1,0 +1,249 @@
+"""The job store: instances, job records, unit results, best tours and rounds in Redis.
+
+Every multi-key change is one Lua script from ``scripts.py``; control-state writes take the
+leader's ``fence`` (see that module for which writes are fenced and why).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import numpy as np
+
+from tsp_celery.cluster import scripts
+from tsp_celery.cluster.codec import decode_problem, decode_tour, encode_problem, encode_tour
+from tsp_celery.cluster.job import JobParams, JobStatus, parse_record
+from tsp_celery.cluster.keys import Keys
+from tsp_celery.cluster.lease import call_fenced
+from tsp_celery.errors import InstanceError, JobNotFoundError, LimitExceededError
+from tsp_celery.problem import Problem
+from tsp_celery.settings import Settings
+
+# Intermediate data (unit tours, round bases, delivery counters) is needed for one round only;
+# this TTL just keeps it from leaking when a round is abandoned (e.g. a leader change).
+SCRATCH_TTL_S = 6 * 3600
+# Higher priority first, then older first: score = created_at - priority * PRIORITY_STEP.
+PRIORITY_STEP = 1e10
+
+
+def _text(value: Any) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _json_default(value: Any) -> Any:
+    """numpy scalars in solver summaries become plain numbers."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON-able: {type(value).__name__}")
+
+
+def _length_text(length: float) -> str:
+    """A length as Lua's tonumber reads it back exactly (integers without a dot)."""
+    return str(int(length)) if float(length).is_integer() else repr(float(length))
+
+
+class JobStore:
+    """Typed access to one deployment's jobs (everything under ``keys.prefix``)."""
+
+    def __init__(self, redis, keys: Keys, settings: Settings) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.settings = settings
+        s = {name: redis.register_script(getattr(scripts, name)) for name in (
+            "SUBMIT", "ADMIT", "PLAN_ROUND", "RECORD_UNIT", "COMMIT_BEST", "CLOSE_ROUND",
+            "FINISH", "CANCEL")}
+        self._scripts = s
+
+    # -- submission -----------------------------------------------------------------------------
+    def check_limits(self, problem: Problem, params: JobParams) -> bytes:
+        """The encoded instance, or LimitExceededError before anything is written."""
+        s = self.settings
+        if problem.n > s.max_nodes:
+            raise LimitExceededError(f"instance has {problem.n} nodes, the limit is {s.max_nodes}")
+        if params.time_s > s.max_job_seconds:
+            raise LimitExceededError(
+                f"time budget {params.time_s:g} s exceeds the limit of {s.max_job_seconds:g} s")
+        blob = encode_problem(problem)
+        if len(blob) > s.max_instance_bytes:
+            raise LimitExceededError(f"encoded instance is {len(blob)} bytes, the limit is "
+                                     f"{s.max_instance_bytes}")
+        return blob
+
+    def submit(self, problem: Problem, params: JobParams, *, job_id: str | None = None,
+               lamport: int = 0) -> str:
+        """Store the instance once (by content hash) and queue a new job; returns its id."""
+        blob = self.check_limits(problem, params)
+        job_id = job_id or uuid.uuid4().hex[:16]
+        digest = problem.content_hash()
+        now = time.time()
+        if self.redis.exists(self.keys.instance(digest)):
+            blob = b""  # already stored: do not ship it again
+        record = {"job_id": job_id, "status": JobStatus.QUEUED.value, "name": problem.name,
+                  "n": problem.n, "instance": digest, "params": json.dumps(params.to_dict()),
+                  "priority": params.priority, "created_at": f"{now:.6f}", "round": 0,
+                  "rounds_done": 0, "stall": 0, "lamport": lamport}
+        args: list[Any] = [blob, self.settings.retention_s, job_id, f"{now:.6f}",
+                           now - params.priority * PRIORITY_STEP]
+        for name, value in record.items():
+            args += [name, value]
+        keys = [self.keys.instance(digest), self.keys.job(job_id), self.keys.jobs(),
+                self.keys.jobs_queued()]
+        self._scripts["SUBMIT"](keys=keys, args=args)
+        return job_id
+
+    def load_problem(self, content_hash: str) -> Problem:
+        blob = self.redis.get(self.keys.instance(content_hash))
+        if blob is None:
+            raise InstanceError(f"instance {content_hash[:12]} is not in the store (expired?)")
+        return decode_problem(blob)
+
+    # -- records --------------------------------------------------------------------------------
+    def record(self, job_id: str) -> dict[str, Any]:
+        """The typed job record; JobNotFoundError when there is none (unknown or expired)."""
+        raw = self.redis.hgetall(self.keys.job(job_id))
+        if not raw:
+            raise JobNotFoundError(f"no job {job_id!r} (unknown, or expired after retention)")
+        return parse_record(raw)
+
+    def job_ids(self, limit: int = 100) -> list[str]:
+        """Most recent job ids first."""
+        return [_text(v) for v in self.redis.zrevrange(self.keys.jobs(), 0, limit - 1)]
+
+    def forget(self, job_ids: list[str]) -> None:
+        """Drop ids whose records have expired from the job index."""
+        if job_ids:
+            self.redis.zrem(self.keys.jobs(), *job_ids)
+
+    def queued_ids(self, limit: int = 100) -> list[str]:
+        """Queued jobs in admission order (priority, then age)."""
+        return [_text(v) for v in self.redis.zrange(self.keys.jobs_queued(), 0, limit - 1)]
+
+    def active_ids(self) -> list[str]:
+        return sorted(_text(v) for v in self.redis.smembers(self.keys.jobs_active()))
+
+    # -- leader writes (fenced) -----------------------------------------------------------------
+    def admit(self, job_id: str, fence: str, node: str) -> str:
+        keys = [self.keys.lease(), self.keys.job(job_id), self.keys.jobs_queued(),
+                self.keys.jobs_active()]
+        out = call_fenced(self._scripts["ADMIT"], keys, [fence, job_id, f"{time.time():.6f}",
+                                                         node], fence)
+        return _text(out)
+
+    def plan_round(self, job_id: str, round_no: int, round_record: dict, fence: str) -> str:
+        """Record a planned round and snapshot its base tour; 'ok' or the job's other status."""
+        keys = [self.keys.lease(), self.keys.job(job_id), self.keys.job_rounds(job_id),
+                self.keys.job_best_tour(job_id), self.keys.round_base(job_id, round_no)]
+        args = [fence, round_no, json.dumps(round_record), f"{time.time():.6f}", SCRATCH_TTL_S]
+        return _text(call_fenced(self._scripts["PLAN_ROUND"], keys, args, fence))
+
+    def close_round(self, job_id: str, round_no: int, outcome: dict, improved: bool,
+                    fence: str) -> bool:
+        """Close a round once; False if it was closed already (by the chord or the deadline)."""
+        keys = [self.keys.lease(), self.keys.job(job_id), self.keys.job_rounds(job_id)]
+        args = [fence, round_no, json.dumps(outcome), int(improved), f"{time.time():.6f}"]
+        return bool(call_fenced(self._scripts["CLOSE_ROUND"], keys, args, fence))
+
+    def finish(self, job_id: str, status: JobStatus, fence: str, error: str = "") -> str:
+        """Move a job to a final status (once) and start its retention clock."""
+        rec = self.record(job_id)
+        keys = [self.keys.lease(), self.keys.job(job_id), self.keys.jobs_active(),
+                self.keys.jobs_queued(), *self._job_keys(job_id, rec.get("round", 0))]
+        args = [fence, job_id, status.value, f"{time.time():.6f}", error[:2000],
+                self.settings.retention_s]
+        return _text(call_fenced(self._scripts["FINISH"], keys, args, fence))
+
+    def _job_keys(self, job_id: str, rounds: int) -> list[str]:
+        k = self.keys
+        out = [k.job_best_tour(job_id), k.job_rounds(job_id), k.job_events(job_id),
+               k.job_lock(job_id)]
+        return out + [k.job_units(job_id, r) for r in range(1, rounds + 1)]
+
+    # -- client writes --------------------------------------------------------------------------
+    def cancel(self, job_id: str) -> str:
+        """Cancel a queued job at once, or ask the leader to stop a running one."""
+        keys = [self.keys.job(job_id), self.keys.jobs_queued(), self.keys.job_events(job_id)]
+        status = _text(self._scripts["CANCEL"](
+            keys=keys, args=[job_id, f"{time.time():.6f}", self.settings.retention_s]))
+        if status == "missing":
+            raise JobNotFoundError(f"no job {job_id!r} (unknown, or expired after retention)")
+        return status
+
+    # -- units, tours, rounds (workers and the merge) -------------------------------------------
+    def record_unit(self, job_id: str, round_no: int, unit_id: str, summary: dict,
+                    tour: np.ndarray | None) -> bool:
+        """Store a unit's result; the first write wins. Returns whether this one was stored."""
+        keys = [self.keys.job_units(job_id, round_no), self.keys.unit_tour(job_id, unit_id)]
+        raw = b"" if tour is None else encode_tour(tour)
+        return bool(self._scripts["RECORD_UNIT"](
+            keys=keys, args=[unit_id, json.dumps(summary, default=_json_default), raw,
+                             SCRATCH_TTL_S]))
+
+    def unit_records(self, job_id: str, round_no: int) -> dict[str, dict]:
+        raw = self.redis.hgetall(self.keys.job_units(job_id, round_no))
+        return {_text(k): json.loads(v) for k, v in raw.items()}
+
+    def unit_tour(self, job_id: str, unit_id: str) -> np.ndarray | None:
+        return self._tour(self.keys.unit_tour(job_id, unit_id))
+
+    def base_tour(self, job_id: str, round_no: int) -> np.ndarray | None:
+        return self._tour(self.keys.round_base(job_id, round_no))
+
+    def best_tour(self, job_id: str) -> np.ndarray | None:
+        return self._tour(self.keys.job_best_tour(job_id))
+
+    def _tour(self, key: str) -> np.ndarray | None:
+        raw = self.redis.get(key)
+        return None if raw is None else decode_tour(raw)
+
+    def drop_round_scratch(self, job_id: str, round_no: int, unit_ids: list[str]) -> None:
+        """Free a closed round's unit tours and base snapshot (the outcome is committed)."""
+        keys = [self.keys.unit_tour(job_id, u) for u in unit_ids]
+        self.redis.delete(self.keys.round_base(job_id, round_no), *keys)
+
+    def commit_best(self, job_id: str, tour: np.ndarray, length: float, round_no: int,
+                    elapsed: float, proven: bool, engine: str) -> bool | str:
+        """Compare-and-set the best tour (the caller validated it and computed ``length``).
+
+        True if committed, False if not strictly shorter, 'final' if the job is frozen.
+        """
+        keys = [self.keys.job(job_id), self.keys.job_best_tour(job_id)]
+        args = [_length_text(length), encode_tour(tour), round_no, f"{elapsed:.6f}",
+                int(proven), engine]
+        out = _text(self._scripts["COMMIT_BEST"](keys=keys, args=args))
+        if out == "missing":
+            raise JobNotFoundError(f"no job {job_id!r}")
+        return out if out == "final" else bool(int(out))
+
+    def rounds(self, job_id: str) -> dict[int, dict]:
+        """Round number -> {"plan": record written when planned, "merged": outcome or None}."""
+        out: dict[int, dict] = {}
+        for field, value in self.redis.hgetall(self.keys.job_rounds(job_id)).items():
+            name = _text(field)
+            round_no, _, part = name.partition(":")
+            entry = out.setdefault(int(round_no), {"plan": None, "merged": None})
+            entry["merged" if part == "merged" else "plan"] = json.loads(value)
+        return dict(sorted(out.items()))
+
+    def round_merged(self, job_id: str, round_no: int) -> dict | None:
+        raw = self.redis.hget(self.keys.job_rounds(job_id), f"{round_no}:merged")
+        return None if raw is None else json.loads(raw)
+
+    # -- delivery counter and cached bounds -----------------------------------------------------
+    def count_attempt(self, task_id: str) -> int:
+        """Count one delivery of a Celery task (redeliveries keep the id); returns the count."""
+        key = self.keys.attempts(task_id)
+        pipe = self.redis.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, SCRATCH_TTL_S)
+        return int(pipe.execute()[0])
+
+    def set_bound(self, content_hash: str, bound: dict) -> None:
+        self.redis.set(self.keys.bound(content_hash), json.dumps(bound),
+                       ex=self.settings.retention_s)
+
+    def get_bound(self, content_hash: str) -> dict | None:
+        raw = self.redis.get(self.keys.bound(content_hash))
+        return None if raw is None else json.loads(raw)
