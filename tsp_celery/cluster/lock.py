@@ -3,13 +3,16 @@
 Where it is used, and where a single atomic script is enough instead:
 
 - **Lock** (``job_lock``): sections that read several keys, decide in Python and then write — they
-  cannot be one Lua script. Recovery resuming a job (read record + round units + events, then
-  close / re-plan the round and dispatch) holds the job's lock, so a client's cancel or a second
-  recovery pass cannot interleave with it. A client's cancel takes the same lock around its
-  read-status-then-write, so it never races admission.
-- **Single scripts** (no lock): every one-key or one-job transition that fits in Lua — lease
-  acquire/renew/release (``lease.py``), best-tour compare-and-set, unit result first-write-wins,
-  fenced event appends with their record fields (``events.py``), admission queued -> running.
+  cannot be one Lua script. Recovery (``recovery.py``) holds the job's lock while it resumes a job
+  after a takeover (read record, round plan, unit records, workers and broker; then close the
+  round or leave it running), so two coordinators' recovery passes over one job never interleave
+  during a flapping takeover, and a deposed leader cannot even start one.
+- **Single scripts** (no lock), for every transition that fits in one Lua script
+  (``scripts.py``, ``lease.py``, ``events.py``): lease acquire/renew/release; admission
+  queued -> running and cancel (both atomic on the job record, so cancel never races admission);
+  plan round and close round (close is once-only, so the merge task and the coordinator's deadline
+  close need no lock between them); the best-tour compare-and-set; unit results first-write-wins;
+  finish; fenced event appends with their record fields.
 
 The value is ``"<fence or holder>#<nonce>"``: a leader takes the lock with its lease value, and the
 acquire script refuses it unless that lease is still current — a deposed leader cannot even enter

@@ -1,0 +1,135 @@
+"""Recovery manager: what a coordinator does with every non-final job when it becomes leader.
+
+``recover(coordinator)`` is called once per acquisition (``Coordinator.on_acquire``). For each
+admitted job, under that job's fenced lock, it rebuilds the job's driver from Redis (which appends
+a ``leader_changed`` event and moves our Lamport clock past the job's log) and decides about the
+round the previous leader left open:
+
+- **await** — its units are still arriving (some unit was delivered or runs on a live worker) and
+  its deadline has not passed: the driver waits for it exactly as the old leader would have;
+- **close** — it is dead: its deadline passed, every unit already reported (the chord body was
+  lost), or none of its units is anywhere — not stored, not delivered, not running on a live
+  worker, not waiting in the broker (the old leader died between recording the round and
+  dispatching it, or the messages were lost). It is closed now with what arrived, and the
+  driver plans the next round at its next step;
+- jobs between rounds simply go on; queued jobs are left to the normal admission loop.
+
+Nothing that committed runs twice: the best tour is in Redis, unit results are stored first-write-
+wins by unit id, closing a round is once-only (HSETNX), and a unit of a closed round skips itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from tsp_celery.cluster.celery_config import SOLVE_QUEUE, celery_config
+from tsp_celery.cluster.lock import LockNotAcquiredError, job_lock
+from tsp_celery.cluster.merging import merge_round
+from tsp_celery.cluster.workers import live_workers
+
+if TYPE_CHECKING:
+    from tsp_celery.coordinator import Coordinator
+    from tsp_celery.plan import RoundPlan
+
+log = logging.getLogger(__name__)
+
+# The job lock is held only while one job is examined; a dead holder's lock expires this fast.
+LOCK_TTL_MS = 30_000
+LOCK_WAIT_S = 2.0
+
+
+@dataclass
+class JobRecovery:
+    """What recovery decided for one job (logged, and returned for tests and benchmarks)."""
+
+    job_id: str
+    action: str  # "await", "close", "next round", "skipped"
+    round: int = 0
+    reason: str = ""
+    arrived: int = 0
+    missing: int = 0
+    lost_unit_s: float = 0.0  # planned unit-seconds of the closed round that never arrived
+
+
+def recover(coord: Coordinator) -> list[JobRecovery]:
+    """Resume every admitted, non-final job after a takeover; see the module docstring."""
+    fence = coord.lease.fence
+    if fence is None:
+        return []
+    started = time.monotonic()
+    report = []
+    for job_id in coord.store.active_ids():
+        lock = job_lock(coord.redis, coord.keys, job_id, coord.node_id, fence=fence,
+                        ttl_ms=LOCK_TTL_MS, wait_s=LOCK_WAIT_S)
+        try:
+            with lock:
+                report.append(_recover_job(coord, job_id, fence))
+        except LockNotAcquiredError as exc:
+            # Left to the coordinator's periodic sync, which resumes any job without a driver.
+            log.warning("recovery of job %s postponed: %s", job_id, exc)
+            report.append(JobRecovery(job_id, "skipped", reason=str(exc)))
+    queued = len(coord.store.queued_ids())
+    log.info("%s recovered %d job(s) in %.3f s (%d queued): %s", coord.node_id, len(report),
+             time.monotonic() - started, queued, [asdict(r) for r in report])
+    return report
+
+
+def _recover_job(coord: Coordinator, job_id: str, fence: str) -> JobRecovery:
+    driver = coord.resume_job(job_id, fence)
+    if driver is None:
+        return JobRecovery(job_id, "skipped", reason="not running")
+    if driver.round is None:
+        return JobRecovery(job_id, "next round", round=driver.next_round - 1)
+    plan, deadline_at = driver.round.plan, driver.round.deadline_at
+    records = coord.store.unit_records(job_id, plan.round_no)
+    arrived = [u for u in plan.units if u.unit_id in records]
+    missing = [u for u in plan.units if u.unit_id not in records]
+    reason = _dead_reason(coord, job_id, plan, deadline_at, arrived)
+    if reason is None:
+        return JobRecovery(job_id, "await", plan.round_no, arrived=len(arrived),
+                           missing=len(missing))
+    problem = coord.problems.get(driver.instance)
+    merge_round(coord.store, problem, job_id, plan, fence, closer="recovery",
+                events=coord.events, clock=coord.clock)
+    return JobRecovery(job_id, "close", plan.round_no, reason, len(arrived), len(missing),
+                       round(sum(u.budget_s for u in missing), 3))
+
+
+def _dead_reason(coord: Coordinator, job_id: str, plan: RoundPlan, deadline_at: float,
+                 arrived: list) -> str | None:
+    """Why the open round cannot complete by itself any more, or None if it may."""
+    if time.time() >= deadline_at:
+        return "deadline passed"
+    if len(arrived) == len(plan.units):
+        return "all units arrived, merge not done"
+    task_ids = [unit_task_id(job_id, u.unit_id) for u in plan.units]
+    if (arrived or _running(coord, job_id, plan)
+            or any(coord.redis.exists(coord.keys.attempts(t)) for t in task_ids)
+            or _in_broker(coord, task_ids)):
+        return None
+    return "no unit stored, delivered, running or queued"
+
+
+def _running(coord: Coordinator, job_id: str, plan: RoundPlan) -> bool:
+    """A live worker reports a unit of this round in progress."""
+    ids = {u.unit_id for u in plan.units}
+    return any(unit.get("job_id") == job_id and unit.get("unit_id") in ids
+               for worker in live_workers(coord.redis, coord.keys)
+               for unit in worker.get("units", []))
+
+
+def unit_task_id(job_id: str, unit_id: str) -> str:
+    """The Celery task id the dispatcher gives a unit (it also keys the delivery counter)."""
+    return f"{job_id}-{unit_id}"
+
+
+def _in_broker(coord: Coordinator, task_ids: list[str]) -> bool:
+    """Some message of these tasks waits in the solve queue or is reserved (kombu's unacked)."""
+    prefix = celery_config(coord.settings)["broker_transport_options"]["global_keyprefix"]
+    needles = [f'"{t}"'.encode() for t in task_ids]
+    raws = coord.redis.lrange(prefix + SOLVE_QUEUE, 0, -1)
+    raws += coord.redis.hvals(prefix + "unacked")
+    return any(needle in raw for raw in raws for needle in needles)
