@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from tsp_celery.errors import InstanceError
-from tsp_celery.problem.load import is_tsplib, load_problem
+from tsp_celery.problem.load import is_tsplib, parse_problem
 from tsp_celery.problem.model import Problem
 from tsp_celery.problem.optima import known_optimum
 from tsp_celery.problem.textfile import read_text
@@ -35,12 +35,17 @@ def bounding_box(problem: Problem) -> dict | None:
 
 
 def describe(path: str | os.PathLike[str]) -> dict:
-    """The info report of the instance file at ``path`` (never raises InstanceError)."""
+    """The info report of the instance file at ``path``.
+
+    A file that is no text file at all (missing, a directory, empty, binary) raises
+    InstanceError; a text file that is no usable instance gets ``usable: False`` and a reason.
+    """
+    text = read_text(path)
     try:
-        problem = load_problem(path)
+        problem = parse_problem(text, str(path))
     except InstanceError as exc:
         reason = exc.message if exc.line is None else f"line {exc.line}: {exc.message}"
-        facts = {**_header_facts(path), "usable": False, "reason": reason}
+        facts = {**_header_facts(text, path), "usable": False, "reason": reason}
         return {key: facts[key] for key in KEYS}
     return {
         "path": str(path),
@@ -55,12 +60,11 @@ def describe(path: str | os.PathLike[str]) -> dict:
     }
 
 
-def _header_facts(path: str | os.PathLike[str]) -> dict:
+def _header_facts(text: str, path: str | os.PathLike[str]) -> dict:
     """Name, type, n and comment as far as a TSPLIB header gives them (None where it does not)."""
     facts: dict = {"path": str(path), "name": Path(path).stem, "type": None, "n": None,
                    "comment": "", "bbox": None, "optimum": None}
     try:
-        text = read_text(path)
         header = scan(text, str(path)).keys if is_tsplib(text) else {}
     except InstanceError:
         return facts

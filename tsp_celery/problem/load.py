@@ -29,7 +29,11 @@ def is_tsplib(text: str) -> bool:
 
 def load_problem(path: str | os.PathLike[str]) -> Problem:
     """The instance in ``path``: TSPLIB ``.tsp`` or a plain coordinate file, by content."""
-    text = read_text(path)
+    return parse_problem(read_text(path), str(path))
+
+
+def parse_problem(text: str, path: str | None = None) -> Problem:
+    """The instance in ``text`` (TSPLIB or coordinates); ``path`` names the file in errors."""
     if is_tsplib(text):
-        return parse_tsplib(text, str(path))
-    return parse_coords(text, str(path))
+        return parse_tsplib(text, path)
+    return parse_coords(text, path)
