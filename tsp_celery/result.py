@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from tsp_celery.problem import Problem
 
 
 @dataclass
@@ -64,6 +69,22 @@ class Result:
     def to_json(self, **kwargs: Any) -> str:
         """JSON text of ``to_dict``."""
         return json.dumps(self.to_dict(), **kwargs)
+
+    def to_tsplib(self, path: str | os.PathLike[str] | None = None) -> str:
+        """The tour as TSPLIB ``.tour`` text (1-based ids); also written to ``path`` when given."""
+        from tsp_celery.output import tour_text
+        from tsp_celery.problem.textfile import write_text
+
+        text = tour_text(self)
+        if path is not None:
+            write_text(path, text)
+        return text
+
+    def plot(self, problem: Problem, path: str | os.PathLike[str]) -> Path:
+        """Draw the tour over ``problem``'s points into a .png or .svg file (needs matplotlib)."""
+        from tsp_celery.plot import plot_tour
+
+        return plot_tour(self, problem, path)
 
     def summary(self) -> str:
         """One human line: length, proof or gaps, time to best."""

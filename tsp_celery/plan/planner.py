@@ -24,10 +24,13 @@ EXACT_MAX_N = MAX_EXACT_NODES
 EXACT_BUDGET_S = 30.0
 # Shortest unit worth dispatching: fast-tsp needs a few hundred ms to set up candidates.
 MIN_UNIT_S = 0.5
-# Island slice = ISLAND_BASE_S + ISLAND_S_PER_NODE * n: ~1.5 s for berlin52, ~10 s for n = 1000,
-# the whole budget beyond a few thousand nodes (measured fast-tsp convergence on this machine).
-ISLAND_BASE_S = 1.0
-ISLAND_S_PER_NODE = 0.009
+# Island slice = BASE + PER_NODE * n + PER_NODE2 * n²: measured here, one fast-tsp thread reaches
+# the optimum of berlin52..a280 in 0.5 s and of pr1002 in 2 s; beyond ~2000 nodes a run keeps
+# improving for a minute, so slices grow quadratically: 0.6 s for berlin52, 4.5 s for pr1002,
+# the whole of a 10 s budget for fl1577 and of a 60 s budget for fnl4461.
+ISLAND_BASE_S = 0.5
+ISLAND_S_PER_NODE = 0.002
+ISLAND_S_PER_NODE2 = 2e-6
 # Segments: fast-tsp converges on a ~1000-node path in about two seconds.
 SEGMENT_TARGET_NODES = 1000
 SEGMENT_MIN_NODES = 8
@@ -72,7 +75,7 @@ def deadline_s(wall_s: float) -> float:
 def island_slice_s(n: int, remaining_s: float, last_improved: bool = True) -> float:
     """Wall seconds for each island unit: grows with n, doubled after a round without gain."""
     usable = usable_s(remaining_s)
-    want = ISLAND_BASE_S + ISLAND_S_PER_NODE * n
+    want = ISLAND_BASE_S + ISLAND_S_PER_NODE * n + ISLAND_S_PER_NODE2 * n * n
     if not last_improved:
         want *= 2.0
     if usable - want < 0.5 * want:

@@ -1,0 +1,96 @@
+"""The embedded engine end to end: proofs on tiny instances, optima on small ones, decomposition
+on an instance beyond a (deliberately tiny) matrix budget, and its promises: a valid tour that
+never gets longer, progress reports, early stops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tsp_celery.local import solve_local
+from tsp_celery.problem import generate, load_problem
+from tsp_celery.solver.budget import matrix_bytes
+
+
+def _check(problem, result):
+    assert sorted(result.tour) == list(range(problem.n))
+    assert result.length == problem.tour_length(result.tour)
+    lengths = [v for _, v in result.trace]
+    assert lengths == sorted(lengths, reverse=True) and len(set(lengths)) == len(lengths)
+    assert lengths[-1] == result.length
+    assert result.time_to_best <= result.elapsed
+
+
+@pytest.mark.timeout(30)
+def test_burma14_is_proven_optimal(examples_dir):
+    problem = load_problem(examples_dir / "burma14.tsp")
+    result = solve_local(problem, time_s=5, workers=2)
+    _check(problem, result)
+    assert result.length == 3323
+    assert result.proven_optimal
+    assert result.engine == "exact"
+
+
+@pytest.mark.timeout(60)
+def test_gr17_is_proven_optimal(examples_dir):
+    problem = load_problem(examples_dir / "gr17.tsp")
+    result = solve_local(problem, time_s=10, workers=2)
+    _check(problem, result)
+    assert result.length == 2085
+    assert result.proven_optimal
+
+
+@pytest.mark.timeout(60)
+def test_berlin52_reaches_its_optimum_with_a_bound_beside(examples_dir):
+    problem = load_problem(examples_dir / "berlin52.tsp")
+    seen = []
+    result = solve_local(problem, time_s=5, workers=2, seed=1, on_progress=seen.append)
+    _check(problem, result)
+    assert result.length == 7542
+    assert result.stats["kinds"] == {"island": result.stats["rounds"]}
+    assert result.lower_bound is not None and result.lower_bound <= 7542
+    assert {p["event"] for p in seen} >= {"improved", "round"}
+    assert all(p["best_length"] >= result.length for p in seen)
+    assert seen[-1]["best_length"] == result.length
+
+
+@pytest.mark.timeout(60)
+def test_target_stops_the_search_early(examples_dir):
+    problem = load_problem(examples_dir / "berlin52.tsp")
+    result = solve_local(problem, time_s=40, workers=2, target=7542, bound=False)
+    assert result.length == 7542
+    assert result.elapsed < 20  # far less than the budget: it stopped once the target was met
+    assert result.gap_pct == 0.0
+
+
+@pytest.mark.timeout(90)
+def test_decomposition_improves_the_initial_tour_beyond_the_matrix_budget():
+    problem = generate("uniform", 2000, seed=5)
+    budget = matrix_bytes(300)  # sub-problems of at most ~300 nodes; the full matrix won't fit
+    result = solve_local(problem, time_s=8, workers=2, seed=3, matrix_budget_bytes=budget,
+                         bound=False)
+    _check(problem, result)
+    assert result.stats["kinds"].get("segment", 0) >= 1
+    assert "island" not in result.stats["kinds"]
+    assert result.length < result.stats["initial_length"]
+    assert result.trace[0][1] == result.stats["initial_length"]
+
+
+def test_bad_arguments(examples_dir):
+    problem = load_problem(examples_dir / "burma14.tsp")
+    with pytest.raises(ValueError, match="time_s"):
+        solve_local(problem, time_s=0)
+    with pytest.raises(ValueError, match="workers"):
+        solve_local(problem, workers=-1)
+
+
+@pytest.mark.timeout(60)
+def test_same_result_shape_for_float_coordinates():
+    rng = np.random.default_rng(0)
+    from tsp_celery.problem import Problem
+
+    problem = Problem.from_coords(rng.random((40, 2)))
+    result = solve_local(problem, time_s=2, workers=1)
+    _check(problem, result)
+    assert isinstance(result.length, float)
+    assert not result.proven_optimal  # float lengths are never proven equal to a bound

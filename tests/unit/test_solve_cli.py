@@ -1,0 +1,70 @@
+"""``tsp-celery solve`` as a user runs it: a real subprocess, its stdout, files and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tsp_celery.problem import read_tour
+
+
+def run(*args, timeout=90):
+    return subprocess.run([sys.executable, "-m", "tsp_celery", "solve", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.timeout(60)
+def test_json_result_and_tour_file(tmp_path, examples_dir):
+    out = tmp_path / "b.tour"
+    proc = run(examples_dir / "burma14.tsp", "--time", 3, "--json", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads(proc.stdout)
+    assert d["length"] == 3323 and d["proven_optimal"] is True
+    assert d["time_to_best"] >= 0 and sorted(d["tour"]) == list(range(14))
+    assert d["optimum"] == 3323 and d["gap_pct"] == 0  # known optimum from the TSPLIB table
+    assert read_tour(out, 14).tolist() == d["tour"]
+    assert proc.stderr == ""  # not a terminal: no progress line
+
+
+@pytest.mark.timeout(90)
+def test_summary_csv_and_pictures(tmp_path, examples_dir):
+    csv, png, trace = tmp_path / "t.csv", tmp_path / "t.png", tmp_path / "trace.svg"
+    proc = run(examples_dir / "berlin52.tsp", "--time", 3, "--workers", 2, "--seed", 4,
+               "--out", csv, "--plot", png, "--plot-trace", trace)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("berlin52: length ")
+    assert len(csv.read_text().splitlines()) == 53
+    assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 10_000
+    assert b"<svg" in trace.read_bytes()[:1000]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.tsp"], "no such file"),
+        (["{ex}/berlin52.tsp", "--out", "t.txt"], ".tour, .json, .csv"),
+        (["{ex}/berlin52.tsp", "--plot", "t.jpg"], ".png or .svg"),
+        (["{ex}/gr17.tsp", "--plot", "t.png"], "without coordinates"),
+        (["{ex}/berlin52.tsp", "--time", "0"], "--time"),
+        (["{ex}/berlin52.tsp", "--workers", "0"], "--workers"),
+        (["{ex}/berlin52.tsp", "--cluster", "localhost"], "redis://"),
+    ],
+)
+def test_bad_input_exits_2_with_one_clear_line(tmp_path, examples_dir, args, message):
+    proc = run(*[a.format(ex=examples_dir) for a in args])
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""
+
+
+@pytest.mark.timeout(30)
+def test_binary_file_is_refused(tmp_path):
+    bad = tmp_path / "x.tsp"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00garbage")
+    proc = run(bad)
+    assert proc.returncode == 2 and "error:" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,237 @@
+"""The embedded engine: the planner's rounds on a local process pool, no Redis needed.
+
+Each round the planner says what to run (exact, island or segment units); the pool runs the
+units, ``apply_results`` merges or splices what came back, and the best tour so far is kept
+(it never gets longer). A Held–Karp lower bound runs in its own process beside the search: it
+fills ``lower_bound`` and lets an integral search stop once its tour meets the rounded-up bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import wait
+from typing import Any
+
+import numpy as np
+
+from tsp_celery.local_workers import BoundProcess, UnitPool, start_method
+from tsp_celery.plan import MaxRuntime, MultipleCriteria, PlanInput, RoundPlan, TargetLength
+from tsp_celery.plan.planner import EXACT_MAX_N, MIN_UNIT_S, plan_round
+from tsp_celery.plan.stop import StoppingCriterion
+from tsp_celery.problem import Problem
+from tsp_celery.result import Result
+from tsp_celery.settings import Settings
+from tsp_celery.solver.units import (
+    UnitResult,
+    apply_results,
+    fits_matrix_budget,
+    initial_tour,
+    run_unit,
+)
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+# The bound gets this share of the budget (it runs beside the search, on a core of its own
+# while the planner keeps all worker slots busy) and is skipped beyond BOUND_MAX_N nodes.
+BOUND_SHARE = 0.25
+BOUND_MAX_N = 100_000
+
+
+class _Best:
+    """The incumbent: best tour, its length, when it was found, and the trace of improvements."""
+
+    def __init__(self, problem: Problem, clock: MaxRuntime, on_progress: ProgressCallback | None):
+        self.problem, self.clock, self.on_progress = problem, clock, on_progress
+        self.tour: np.ndarray | None = None
+        self.length = math.inf
+        self.time_to_best = 0.0
+        self.trace: list[tuple[float, float]] = []
+        self.engines: set[str] = set()
+        self.lower_bound: dict[str, Any] | None = None
+
+    def offer(self, tour: np.ndarray, engines: set[str], round_no: int | None = None) -> bool:
+        """Take ``tour`` if it is valid and strictly shorter; report the improvement."""
+        tour = self.problem.validate_tour(tour)
+        length = self.problem.tour_length(tour)
+        if length >= self.length:
+            return False
+        self.tour, self.length = tour, length
+        self.time_to_best = self.clock.elapsed()
+        self.trace.append((self.time_to_best, float(length)))
+        self.engines |= engines
+        self.report("improved", round_no)
+        return True
+
+    def report(self, event: str, round_no: int | None = None) -> None:
+        if self.on_progress is None or self.tour is None:
+            return
+        self.on_progress({
+            "event": event,
+            "best_length": self.length,
+            "elapsed": self.clock.elapsed(),
+            "round": round_no,
+            "lower_bound": None if self.lower_bound is None else self.lower_bound["value"],
+        })
+
+    def meets_bound(self) -> bool:
+        """True when an integral tour is as short as a proven bound allows: it is optimal."""
+        lb = self.lower_bound
+        return bool(lb and lb["proven"] and self.problem.is_integral
+                    and self.length <= math.ceil(lb["value"] - 1e-9))
+
+
+def solve_local(
+    problem: Problem,
+    time_s: float = 10.0,
+    workers: int | None = None,
+    seed: int = 0,
+    target: float | None = None,
+    on_progress: ProgressCallback | None = None,
+    *,
+    matrix_budget_bytes: int | None = None,
+    bound: bool = True,
+    stop: StoppingCriterion | None = None,
+) -> Result:
+    """Solve ``problem`` on this machine within about ``time_s`` seconds.
+
+    ``workers`` processes search (default: all cores); ``target`` stops the search once a tour
+    that short is found and is reported as the optimum; ``on_progress`` receives a dict
+    (event, best_length, elapsed, round, lower_bound) on every improvement and every round;
+    ``stop`` adds a stopping criterion (see ``tsp_celery.plan.stop``). Ctrl-C ends the search
+    early and returns the best tour so far.
+    """
+    if time_s <= 0:
+        raise ValueError(f"Expected time_s > 0, got {time_s}.")
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if workers < 1:
+        raise ValueError(f"Expected workers >= 1, got {workers}.")
+    budget = matrix_budget_bytes or Settings.from_env().matrix_budget_bytes
+    clock = MaxRuntime(time_s)
+    criteria: list[StoppingCriterion] = [clock]
+    if target is not None:
+        criteria.append(TargetLength(target))
+    if stop is not None:
+        criteria.append(stop)
+    best = _Best(problem, clock, on_progress)
+    stats: dict[str, Any] = {"rounds": 0, "units": 0, "units_failed": 0, "units_late": 0,
+                             "workers": workers, "kinds": {}}
+    proven = False
+    if problem.n <= EXACT_MAX_N:
+        proven = _solve_exact(problem, clock, seed, best, stats)
+    else:
+        proven = _search(problem, clock, workers, seed, target, budget, bound,
+                         MultipleCriteria(criteria), best, stats)
+    assert best.tour is not None
+    lb = best.lower_bound
+    return Result(
+        tour=best.tour, length=best.length, proven_optimal=proven,
+        time_to_best=best.time_to_best, elapsed=clock.elapsed(),
+        engine="+".join(sorted(best.engines)), seed=seed, trace=best.trace,
+        lower_bound=None if lb is None else lb["value"],
+        lower_bound_proven=bool(lb and lb["proven"]),
+        optimum=target, name=problem.name, stats=stats,
+    )
+
+
+def _solve_exact(problem: Problem, clock: MaxRuntime, seed: int, best: _Best,
+                 stats: dict[str, Any]) -> bool:
+    """n <= 16: Held–Karp in this process; no pool is worth its start-up time."""
+    plan = plan_round(PlanInput(n=problem.n, slots=1, remaining_s=clock.remaining(),
+                                round_no=0, seed=seed))
+    result = run_unit(problem, plan.units[0])
+    best.offer(result.tour, {result.engine}, 0)
+    _count(stats, plan, 1)
+    best.report("round", 0)
+    return result.proven_optimal
+
+
+def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target: float | None,
+            budget: int, with_bound: bool, criteria: MultipleCriteria, best: _Best,
+            stats: dict[str, Any]) -> bool:
+    """Rounds on the pool until a criterion stops them or the tour meets a proven bound."""
+    method = start_method()
+    bound = None
+    if with_bound and problem.n <= BOUND_MAX_N:  # before the pool, which starts a thread
+        bound = BoundProcess(problem, BOUND_SHARE * clock.max_runtime, target, method)
+    pool = UnitPool(problem, workers, budget, method)
+    try:
+        if not fits_matrix_budget(problem.n, budget):
+            t0 = clock.elapsed()
+            best.offer(initial_tour(problem, seed, matrix_budget_bytes=budget), {"greedy"})
+            stats["initial_length"], stats["initial_s"] = best.length, clock.elapsed() - t0
+        pool.wait_ready()
+        round_no, improved = 0, True
+        while True:
+            plan = plan_round(PlanInput(
+                n=problem.n, slots=workers, remaining_s=clock.remaining(), round_no=round_no,
+                seed=seed, has_tour=best.tour is not None, matrix_budget_bytes=budget,
+                last_improved=improved,
+            ))
+            results = _run_round(pool, plan, best.tour, stats)
+            improved = _apply(problem, best, results, round_no)
+            _count(stats, plan, len(results))
+            if bound is not None:
+                best.lower_bound = bound.poll()
+            best.report("round", round_no)
+            if best.meets_bound() or any(
+                r.proven_optimal and r.kind != "segment" and r.length <= best.length
+                for r in results
+            ):
+                return True
+            if criteria(best.length) or clock.remaining() < MIN_UNIT_S:
+                return False  # (a round shorter than MIN_UNIT_S finds nothing: not started)
+            round_no += 1
+    except KeyboardInterrupt:
+        if best.tour is None:
+            raise
+        stats["interrupted"] = True
+        return False
+    finally:
+        pool.close()
+        if bound is not None:
+            best.lower_bound = bound.poll(timeout=0.2 if best.lower_bound is None else 0.0)
+            bound.close()
+            if bound.error:
+                log.warning("lower bound failed: %s", bound.error)
+
+
+def _run_round(pool: UnitPool, plan: RoundPlan, base: np.ndarray | None,
+               stats: dict[str, Any]) -> list[UnitResult]:
+    """Submit the round's units; collect what finished by the round's deadline."""
+    segment = plan.kind == "segment"
+    futures = [pool.submit(u.to_dict(), base if segment else None) for u in plan.units]
+    done, late = wait(futures, timeout=plan.deadline_s, return_when="ALL_COMPLETED")
+    stats["units_late"] += len(late)
+    results = []
+    for f in done:
+        exc = f.exception()
+        if exc is None:
+            results.append(f.result())
+        else:
+            stats["units_failed"] += 1
+            log.warning("unit failed: %s: %s", type(exc).__name__, exc)
+    if not results and len(done) == len(futures):
+        raise next(f.exception() for f in done if f.exception() is not None)
+    return results
+
+
+def _apply(problem: Problem, best: _Best, results: list[UnitResult], round_no: int) -> bool:
+    """Merge or splice the round's results into the incumbent; True when it got shorter."""
+    if not results:
+        return False
+    base = best.tour
+    if base is None:  # first island round: the shortest run is the base the others merge into
+        base = min(results, key=lambda r: r.length).tour
+    tour = apply_results(problem, base, results)
+    return best.offer(tour, {r.engine for r in results}, round_no)
+
+
+def _count(stats: dict[str, Any], plan: RoundPlan, arrived: int) -> None:
+    stats["rounds"] += 1
+    stats["units"] += arrived
+    stats["kinds"][plan.kind] = stats["kinds"].get(plan.kind, 0) + 1
