@@ -1,0 +1,230 @@
+"""Work units: the pure functions that both the embedded pool and the Celery workers run.
+
+A unit is (problem, UnitSpec, base tour) -> UnitResult. Kinds:
+- ``exact``: Held–Karp over the full matrix (n <= 16), proven optimal;
+- ``island``: one fast-tsp run over the full matrix (it must fit the matrix budget);
+- ``segment``: base_tour[start:start+size] (wrapping) improved as a path with fixed ends.
+Units stop by themselves within their budget, validate every tour and score it with exact
+distances, and never raise for algorithmic trouble: they hand back the base unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from tsp_celery.problem.model import Problem
+from tsp_celery.settings import DEFAULT_MATRIX_BUDGET_MB
+from tsp_celery.solver.budget import fits_matrix_budget
+from tsp_celery.solver.construct import greedy_tour
+from tsp_celery.solver.engine import get_engine
+from tsp_celery.solver.exact import MAX_EXACT_NODES
+from tsp_celery.solver.matrix import compact_matrix
+from tsp_celery.solver.path import solve_path
+from tsp_celery.solver.splice import splice_segments
+
+__all__ = [
+    "KINDS",
+    "UnitResult",
+    "UnitSpec",
+    "apply_results",
+    "fits_matrix_budget",
+    "initial_tour",
+    "run_unit",
+]
+
+log = logging.getLogger(__name__)
+
+KINDS = ("exact", "island", "segment")
+DEFAULT_MATRIX_BUDGET_BYTES = DEFAULT_MATRIX_BUDGET_MB * 1024 * 1024
+_ENGINE_OF = {"exact": "exact", "island": "fast-tsp", "segment": "fast-tsp"}
+
+
+@dataclass(frozen=True)
+class UnitSpec:
+    """What one unit does; JSON-able, it travels in Celery messages."""
+
+    unit_id: str
+    kind: str
+    seed: int
+    budget_s: float
+    start: int = 0
+    size: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"Expected kind in {KINDS}, got {self.kind!r}.")
+        if not self.budget_s >= 0:
+            raise ValueError(f"Expected budget_s >= 0, got {self.budget_s}.")
+        if self.start < 0 or self.size < 0:
+            raise ValueError(f"Expected start, size >= 0, got {self.start}, {self.size}.")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> UnitSpec:
+        try:
+            return cls(
+                unit_id=str(d["unit_id"]),
+                kind=str(d["kind"]),
+                seed=int(d["seed"]),
+                budget_s=float(d["budget_s"]),
+                start=int(d.get("start", 0)),
+                size=int(d.get("size", 0)),
+            )
+        except KeyError as e:
+            raise ValueError(f"Expected key {e.args[0]!r} in a unit spec.") from None
+
+
+@dataclass
+class UnitResult:
+    """A unit's outcome. exact/island: a full tour; segment: the segment's nodes, same ends."""
+
+    unit_id: str
+    kind: str
+    tour: np.ndarray
+    length: int | float
+    base_length: int | float | None
+    proven_optimal: bool
+    elapsed_s: float
+    engine: str
+
+    @property
+    def improved(self) -> bool:
+        """For a segment: whether it got shorter than in the base tour."""
+        return self.base_length is not None and self.length < self.base_length
+
+    def summary(self) -> dict:
+        """Everything but the tour, JSON-able."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "tour"}
+
+
+def _segment_of(base: np.ndarray, spec: UnitSpec) -> np.ndarray:
+    return base[(spec.start + np.arange(spec.size)) % len(base)]
+
+
+def _check(problem: Problem, spec: UnitSpec, base: np.ndarray | None, budget_bytes: int) -> None:
+    """Caller errors (a plan that cannot run) raise ValueError before any work."""
+    n = problem.n
+    if spec.kind == "exact" and n > MAX_EXACT_NODES:
+        raise ValueError(f"Expected n <= {MAX_EXACT_NODES} for an exact unit, got {n}.")
+    if spec.kind == "island" and not fits_matrix_budget(n, budget_bytes):
+        raise ValueError(f"An island unit needs a full matrix; n={n} does not fit the budget.")
+    if spec.kind == "segment":
+        if base is None:
+            raise ValueError("A segment unit needs a base tour.")
+        if not 2 <= spec.size <= n:
+            raise ValueError(f"Expected 2 <= size <= {n} for a segment, got {spec.size}.")
+
+
+def _full_tour(problem: Problem, spec: UnitSpec, budget_s: float) -> tuple[np.ndarray, bool]:
+    engine = get_engine(_ENGINE_OF[spec.kind])
+    if spec.kind == "exact":
+        return engine.solve(problem.submatrix(), budget_s, spec.seed), True
+    # fast-tsp has no seed: a seeded relabelling of the nodes makes runs differ.
+    started = time.monotonic()
+    nodes = np.random.default_rng(spec.seed).permutation(problem.n)
+    matrix, _ = compact_matrix(problem, nodes)
+    local = engine.solve(matrix, budget_s - (time.monotonic() - started), spec.seed)
+    del matrix
+    return nodes[problem.validate_tour(local)], False
+
+
+def _run(problem: Problem, spec: UnitSpec, base: np.ndarray | None, budget_s: float) -> UnitResult:
+    engine = _ENGINE_OF[spec.kind]
+    if spec.kind == "segment":
+        assert base is not None
+        path = solve_path(problem, _segment_of(base, spec), get_engine(engine), budget_s, spec.seed)
+        return UnitResult(spec.unit_id, spec.kind, path.order, path.length, path.base_length,
+                          False, 0.0, engine)
+    tour, proven = _full_tour(problem, spec, budget_s)
+    tour = problem.validate_tour(tour)
+    return UnitResult(spec.unit_id, spec.kind, tour, problem.tour_length(tour), None, proven,
+                      0.0, engine)
+
+
+def _unchanged(problem: Problem, spec: UnitSpec, base: np.ndarray | None) -> UnitResult:
+    """The base handed back when a unit ran into trouble."""
+    if spec.kind == "segment":
+        assert base is not None
+        seg = _segment_of(base, spec)
+        length = problem.distances(seg[:-1], seg[1:]).sum()
+        length = int(length) if problem.is_integral else float(length)
+        return UnitResult(spec.unit_id, spec.kind, seg, length, length, False, 0.0, "none")
+    tour = base if base is not None else np.arange(problem.n, dtype=np.int64)
+    return UnitResult(spec.unit_id, spec.kind, tour, problem.tour_length(tour), None, False,
+                      0.0, "none")
+
+
+def run_unit(
+    problem: Problem,
+    spec: UnitSpec,
+    base_tour: np.ndarray | None = None,
+    *,
+    matrix_budget_bytes: int = DEFAULT_MATRIX_BUDGET_BYTES,
+    deadline: float | None = None,
+    on_progress: Callable[[dict], None] | None = None,
+) -> UnitResult:
+    """Run one unit within ``spec.budget_s`` seconds (and before ``deadline``, a time.time()).
+
+    Memory: O(n^2) only for exact/island (inside the budget); a segment costs O(size^2) plus
+    the O(n) base tour. ``on_progress`` receives the result's summary when the unit is done.
+    """
+    started = time.monotonic()
+    base = None if base_tour is None else problem.validate_tour(base_tour)
+    _check(problem, spec, base, matrix_budget_bytes)
+    budget_s = spec.budget_s
+    if deadline is not None:
+        budget_s = max(0.0, min(budget_s, deadline - time.time()))
+    try:
+        result = _run(problem, spec, base, budget_s)
+    except Exception:  # algorithmic trouble must not fail a job: keep what we had
+        log.warning("unit %s (%s) failed; returning its base", spec.unit_id, spec.kind,
+                    exc_info=True)
+        result = _unchanged(problem, spec, base)
+    result.elapsed_s = time.monotonic() - started
+    if on_progress is not None:
+        on_progress(result.summary())
+    return result
+
+
+def apply_results(
+    problem: Problem, base_tour: np.ndarray, results: Sequence[UnitResult]
+) -> np.ndarray:
+    """The best tour from the base and a round's results; never longer than the base.
+
+    Segment results are spliced into the base (each only where it is still a shorter path
+    between the same ends there; overlapping ones by largest gain); exact/island results
+    compete as whole tours. Invalid tours are skipped.
+    """
+    base = problem.validate_tour(base_tour)
+    segs = [r for r in results if r.kind == "segment"]
+    candidates = [splice_segments(problem, base, [r.tour for r in segs])] if segs else []
+    candidates += [r.tour for r in results if r.kind != "segment"]
+    best, best_length = base, problem.tour_length(base)
+    for tour in candidates:
+        try:
+            tour = problem.validate_tour(tour)
+        except Exception:
+            log.warning("skipping an invalid tour in a round's results")
+            continue
+        length = problem.tour_length(tour)
+        if length < best_length:
+            best, best_length = tour, length
+    return best
+
+
+def initial_tour(
+    problem: Problem, seed: int = 0, *, matrix_budget_bytes: int = DEFAULT_MATRIX_BUDGET_BYTES
+) -> np.ndarray:
+    """A first tour by greedy edge over nearest-neighbour candidates, deterministic per seed.
+
+    O(n log n) time and O(n k) memory for every n: construction never builds a matrix, so
+    ``matrix_budget_bytes`` only keeps this signature aligned with the other entry points.
+    """
+    return problem.validate_tour(greedy_tour(problem, seed))
