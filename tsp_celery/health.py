@@ -27,6 +27,7 @@ from redis.retry import Retry
 
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lease import read_coordinators, read_leader
+from tsp_celery.cluster.workers import live_workers
 from tsp_celery.settings import Settings
 
 ROLES = ("any", "coordinator", "worker")
@@ -43,6 +44,7 @@ class Health:
     redis_ok: bool
     leader: dict | None = None
     workers: int | None = None
+    slots: int | None = None
     node: dict | None = None
 
     def to_dict(self) -> dict:
@@ -63,11 +65,6 @@ def connect(url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> redis_lib.Redis:
     """A client that fails fast: short socket timeouts and no retries (a probe must not hang)."""
     return redis_lib.Redis.from_url(url, socket_connect_timeout=timeout_s,
                                     socket_timeout=timeout_s, retry=Retry(NoBackoff(), 0))
-
-
-def count_workers(client: redis_lib.Redis, keys: Keys) -> int:
-    """Live worker heartbeats: each key expires by itself, so every key found is alive."""
-    return sum(1 for _ in client.scan_iter(match=keys.worker_pattern(), count=1000))
 
 
 def check_health(settings: Settings, role: str = "any", *, min_workers: int | None = None,
@@ -113,14 +110,16 @@ def _check_cluster(client: redis_lib.Redis, keys: Keys, settings: Settings, role
         node = read_coordinators(client, keys, stale_s=stale_s).get(node_id)
         if node is None:
             return Health(False, f"coordinator {node_id} has no heartbeat in the last "
-                          f"{stale_s:g} s", role, True, leader)
+                          f"{stale_s:g} s", role, True, leader=leader)
         facts.append(f"{node_id} alive as {node.get('role', '?')} "
                      f"({time.time() - float(node['seen_at']):.1f} s ago)")
-    workers = None
+    workers = slots = None
     if min_workers > 0:
-        workers = count_workers(client, keys)
+        records = live_workers(client, keys)
+        workers, slots = len(records), sum(int(r.get("slots", 1)) for r in records)
         if workers < min_workers:
             return Health(False, f"{workers} live worker(s), need at least {min_workers}", role,
-                          True, leader, workers, node)
-        facts.append(f"{workers} live worker(s)")
-    return Health(True, "ok: " + ", ".join(facts), role, True, leader, workers, node)
+                          True, leader=leader, workers=workers, slots=slots, node=node)
+        facts.append(f"{workers} live worker(s) with {slots} slot(s)")
+    return Health(True, "ok: " + ", ".join(facts), role, True, leader=leader, workers=workers,
+                  slots=slots, node=node)

@@ -11,6 +11,7 @@ import redis
 
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lease import LeaderLease
+from tsp_celery.cluster.workers import beat
 from tsp_celery.health import check_health, redacted_url
 from tsp_celery.settings import Settings
 
@@ -34,9 +35,11 @@ def lease_for(client, settings: Settings, node_id: str, priority: int = 10) -> L
                        settings.lease_ttl_ms, settings.lease_renew_ms)
 
 
-def add_worker(client, settings: Settings, worker_id: str, ttl_s: float = 6.0) -> None:
-    record = {"host": socket.gethostname(), "pid": 1, "slots": 1, "unit": None}
-    client.set(Keys(settings.prefix).worker(worker_id), json.dumps(record), px=int(ttl_s * 1000))
+def add_worker(client, settings: Settings, worker_id: str, ttl_s: float = 6.0,
+               slots: int = 2) -> None:
+    """One heartbeat, written as a worker's main process writes it (tasks/signals.py)."""
+    record = {"host": socket.gethostname(), "pid": 1, "slots": slots, "units": []}
+    beat(client, Keys(settings.prefix), worker_id, record, ttl_s)
 
 
 def free_port() -> int:
@@ -123,7 +126,8 @@ def test_any_role_needs_a_live_worker(settings, client):
     add_worker(client, settings, "w1")
     report = check_health(settings, "any")
     assert report.ok, report.reason
-    assert report.workers == 1
+    assert report.workers == 1 and report.slots == 2
+    assert "1 live worker(s) with 2 slot(s)" in report.reason
 
 
 def test_min_workers_counts_live_heartbeats_only(settings, client):

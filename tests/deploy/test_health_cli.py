@@ -12,6 +12,7 @@ import redis
 
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lease import LeaderLease
+from tsp_celery.cluster.workers import beat
 
 pytestmark = pytest.mark.timeout(60)
 PREFIX = "hccli"
@@ -44,7 +45,7 @@ def test_exit_codes_follow_the_cluster_state(redis_url):
     proc = health(redis_url)  # --role any: a leader, but no worker yet
     assert proc.returncode == 1 and "worker" in proc.stdout
 
-    client.set(keys.worker("w1"), json.dumps({"slots": 1}), ex=30)
+    beat(client, keys, "w1", {"slots": 1}, ttl_s=30)
     assert health(redis_url).returncode == 0
     assert health(redis_url, "--min-workers", "2").returncode == 1
     client.close()

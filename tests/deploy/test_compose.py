@@ -1,0 +1,177 @@
+"""docker-compose.yml: valid for docker-compose, scalable workers, commands the package really has.
+
+No Docker engine exists here, so the file is checked as compose itself resolves it
+(``docker-compose config``) and every command is run through its shell with stand-in programs.
+docker-compose is a CI requirement (Debian package ``docker-compose``): missing, this fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+import yaml
+from conftest import ROOT, check_entry_point
+
+from tsp_celery.settings import Settings
+
+pytestmark = pytest.mark.timeout(60)
+
+PYTHON_SERVICES = {"coordinator", "standby", "worker", "flower", "client"}
+OUR_VARS = ("REDIS_PASSWORD", "FLOWER_BASIC_AUTH", "FLOWER_PORT", "TSP_CELERY_PREFIX",
+            "TSP_CELERY_WORKER_CONCURRENCY", "TSP_CELERY_DATA", "TSP_CELERY_REDIS_URL")
+
+
+def compose_config(**env: str) -> dict:
+    """The file as docker-compose resolves it (anchors, merges, variables), with ``env`` set."""
+    exe = shutil.which("docker-compose")
+    assert exe, "docker-compose is missing: apt-get install -y docker-compose (see .ci/run)"
+    clean = {k: v for k, v in os.environ.items() if k not in OUR_VARS}
+    proc = subprocess.run([exe, "--profile", "tools", "config"], cwd=ROOT, env={**clean, **env},
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    return yaml.safe_load(proc.stdout)
+
+
+def unescaped(command: list[str]) -> list[str]:
+    """A command as the container gets it: compose writes a literal ``$`` as ``$$``."""
+    return [part.replace("$$", "$") for part in command]
+
+
+def mount_target_source(volume: str | dict) -> tuple[str, str]:
+    """(target, source) of a volume entry, short ("src:dst:ro") or long syntax."""
+    if isinstance(volume, dict):
+        return volume["target"], volume["source"]
+    source, target = volume.split(":")[:2]
+    return target, source
+
+
+@pytest.fixture(scope="module")
+def config() -> dict:
+    return compose_config()
+
+
+@pytest.fixture(scope="module")
+def services(config) -> dict:
+    return config["services"]
+
+
+def test_compose_config_quiet_passes():
+    proc = subprocess.run(["docker-compose", "config", "-q"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_service_set(services):
+    assert set(services) == {"redis"} | PYTHON_SERVICES
+    assert services["client"]["profiles"] == ["tools"]
+    for name in ("coordinator", "standby", "worker", "flower", "redis"):
+        assert "profiles" not in services[name], f"{name} must start with a plain `up`"
+
+
+def test_worker_can_scale(services):
+    worker = services["worker"]
+    for key in ("container_name", "hostname", "ports"):
+        assert key not in worker, f"worker has {key}: `--scale worker=N` would clash"
+
+
+def test_worker_shuts_down_softly(services):
+    worker = services["worker"]
+    assert worker["environment"]["REMAP_SIGTERM"] == "SIGQUIT"
+    assert worker["stop_grace_period"] == "60s"
+    from tsp_celery.cluster.celery_config import celery_config
+
+    soft = celery_config(Settings())["worker_soft_shutdown_timeout"]
+    assert soft + 10 <= 60, "the grace period must cover Celery's soft shutdown"
+
+
+def test_worker_runs_celery_worker_with_concurrency_from_env(services, resolve):
+    worker = services["worker"]
+    argv = resolve(worker["command"], env=worker["environment"])  # concurrency "" = unset
+    check_entry_point(argv)
+    assert argv[argv.index("--concurrency") + 1] == str(len(os.sched_getaffinity(0)))
+
+    env = {**worker["environment"], "TSP_CELERY_WORKER_CONCURRENCY": "3"}
+    argv = resolve(worker["command"], env=env)
+    assert argv[argv.index("--concurrency") + 1] == "3"
+
+    passed = compose_config(TSP_CELERY_WORKER_CONCURRENCY="5")["services"]["worker"]
+    assert passed["environment"]["TSP_CELERY_WORKER_CONCURRENCY"] == "5"
+
+
+def test_one_image_for_every_python_service(services):
+    images = {services[name]["image"] for name in PYTHON_SERVICES}
+    assert len(images) == 1
+    for name in PYTHON_SERVICES:
+        build = services[name]["build"]
+        assert build["dockerfile"] == "ops/docker/Dockerfile"
+        assert os.path.samefile(build["context"], ROOT)
+
+
+def test_commands_and_healthchecks_are_real_entry_points(services, resolve):
+    for name in PYTHON_SERVICES:
+        service = services[name]
+        check_entry_point(resolve(unescaped(service["command"]), env=service["environment"]))
+        if "healthcheck" in service and name != "flower":
+            test = service["healthcheck"]["test"]
+            assert test[0] == "CMD"
+            check_entry_point(test[1:])
+            assert test[1:3] == ["tsp-celery", "health"]
+
+
+def test_coordinators_differ_in_node_id_and_priority(services):
+    seen = {}
+    for name in ("coordinator", "standby"):
+        command = services[name]["command"]
+        assert command[:2] == ["tsp-celery", "coordinator"]
+        node = command[command.index("--node-id") + 1]
+        priority = int(command[command.index("--priority") + 1])
+        seen[node] = priority
+        health = services[name]["healthcheck"]["test"]
+        assert health[health.index("--role") + 1] == "coordinator"
+        assert health[health.index("--node-id") + 1] == node
+    assert len(seen) == 2 and len(set(seen.values())) == 2
+    assert seen == dict(sorted(seen.items(), key=lambda kv: -kv[1])), "coordinator leads"
+
+
+def test_everyone_waits_for_a_healthy_redis(services):
+    for name in ("coordinator", "standby", "worker", "flower"):
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+def test_redis_url_reaches_the_redis_service_with_or_without_password(services):
+    for password in ("", "0123abcd"):
+        env = compose_config(REDIS_PASSWORD=password)["services"]
+        urls = {env[name]["environment"]["TSP_CELERY_REDIS_URL"] for name in PYTHON_SERVICES}
+        assert urls == {f"redis://:{password}@redis:6379/0"}
+        settings = Settings.from_env({"TSP_CELERY_REDIS_URL": urls.pop()})
+        assert settings.redis_url.endswith("@redis:6379/0")
+
+
+def test_redis_runs_our_config_with_aof_on_a_volume(config, resolve):
+    redis = config["services"]["redis"]
+    image, _, tag = redis["image"].partition(":")
+    assert image == "redis" and tag[:1].isdigit() and tag.count(".") == 2, "pin a patch release"
+    mounts = dict(mount_target_source(v) for v in redis["volumes"])
+    assert os.path.samefile(mounts["/usr/local/etc/redis/redis.conf"],
+                            ROOT / "ops" / "redis" / "redis.conf")
+    assert mounts["/data"] in config["volumes"], "Redis data on a named volume"
+
+    argv = resolve(unescaped(redis["command"]), env={"REDIS_PASSWORD": ""})
+    assert argv == ["redis-server", "/usr/local/etc/redis/redis.conf", "--dir", "/data"]
+    argv = resolve(unescaped(redis["command"]), env={"REDIS_PASSWORD": "pw 1"})
+    assert argv[-2:] == ["--requirepass", "pw 1"]
+    assert "redis-cli ping" in redis["healthcheck"]["test"][1]
+
+
+def test_flower_port_and_optional_basic_auth(services):
+    flower = services["flower"]
+    assert flower["ports"][0]["target"] == 5555
+    assert flower["ports"][0]["published"] == 5555
+    assert flower["environment"]["FLOWER_BASIC_AUTH"] is None, "unset stays unset"
+    env = compose_config(FLOWER_BASIC_AUTH="ops:pw", FLOWER_PORT="8555")["services"]["flower"]
+    assert env["environment"]["FLOWER_BASIC_AUTH"] == "ops:pw"
+    assert env["ports"][0]["published"] == 8555
+    assert "/healthcheck" in " ".join(flower["healthcheck"]["test"])
