@@ -22,14 +22,7 @@ from tsp_celery.errors import InstanceError
 from tsp_celery.problem.distance import FLOAT_EUCLIDEAN
 from tsp_celery.problem.model import Problem
 from tsp_celery.problem.textfile import read_text
-
-
-def _is_number(field: str) -> bool:
-    try:
-        float(field)
-    except ValueError:
-        return False
-    return True
+from tsp_celery.problem.tsplib_scan import is_number
 
 
 def read_coords(path: str | os.PathLike[str]) -> Problem:
@@ -45,7 +38,7 @@ def parse_coords(text: str, path: str | None = None) -> Problem:
         raise InstanceError("no coordinates in the file", path)
     sep = "," if "," in lines[data[0]] else None
     first = [f.strip() for f in lines[data[0]].split(sep)]
-    if all(_is_number(f) for f in first):
+    if all(is_number(f) for f in first):
         width, columns = len(first), list(range(len(first)))
         if width not in (2, 3):
             raise InstanceError(
@@ -101,6 +94,6 @@ def _parse_rows(
                 f"expected {width} fields like the first line, got {len(fields)}", path, k + 1
             )
         for f in fields:
-            if not _is_number(f):
+            if not is_number(f):
                 raise InstanceError(f"{f!r} is not a number", path, k + 1)
     raise AssertionError("unreachable: every line was valid")  # pragma: no cover

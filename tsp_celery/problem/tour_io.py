@@ -18,7 +18,7 @@ def read_tour(path: str | os.PathLike[str], n: int | None = None) -> np.ndarray:
     """The tour in ``path`` as 0-based int64 node indices; with ``n``, checked against it."""
     where = str(path)
     s = scan(read_text(path), where)
-    kind = (s.value("TYPE") or "TOUR").split()[0].upper()
+    kind = ((s.value("TYPE") or "").split() or ["TOUR"])[0].upper()
     if kind != "TOUR":
         raise s.error(f"TYPE is {kind}, expected TOUR: this is not a tour file", "TYPE")
     dimension = s.value("DIMENSION")

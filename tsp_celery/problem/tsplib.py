@@ -52,25 +52,20 @@ def parse_tsplib(text: str, path: str | None = None) -> Problem:
     n = _dimension(s)
     kind = _edge_weight_type(s)
     name = s.value("NAME") or (Path(path).stem if path else "tsplib")
-    try:
-        display = _display(s, n, kind)
-        if kind == EXPLICIT:
-            return Problem(
-                name, EXPLICIT, matrix=_matrix(s, n), comment=s.value("COMMENT") or "",
-                display=display,
-            )
-        if s.value("EDGE_WEIGHT_FORMAT") not in (None, "FUNCTION"):
-            raise s.error(
-                f"EDGE_WEIGHT_FORMAT {s.value('EDGE_WEIGHT_FORMAT')} needs EDGE_WEIGHT_TYPE "
-                f"EXPLICIT, not {kind}", "EDGE_WEIGHT_FORMAT"
-            )
-        coords = _node_table(_section(s, "NODE_COORD_SECTION", kind), n, FUNCTIONS[kind][1])
-        return Problem(name, kind, coords=coords, comment=s.value("COMMENT") or "",
-                       display=display)
-    except InstanceError as exc:
-        if exc.path is None:  # raised by the model, which knows no file
-            raise type(exc)(exc.message, path) from None
-        raise
+    comment = s.value("COMMENT") or ""
+    # Everything the model would refuse is checked above or below, so its errors cannot occur
+    # here and every error names the file and line.
+    display = _display(s, n, kind)
+    if kind == EXPLICIT:
+        return Problem(name, EXPLICIT, matrix=_matrix(s, n), comment=comment, display=display)
+    fmt = s.value("EDGE_WEIGHT_FORMAT")
+    if fmt is not None and fmt.upper() != "FUNCTION":
+        raise s.error(
+            f"EDGE_WEIGHT_FORMAT {fmt} needs EDGE_WEIGHT_TYPE EXPLICIT, not {kind}",
+            "EDGE_WEIGHT_FORMAT",
+        )
+    coords = _node_table(_section(s, "NODE_COORD_SECTION", kind), n, FUNCTIONS[kind][1])
+    return Problem(name, kind, coords=coords, comment=comment, display=display)
 
 
 def check_type(s: Scan) -> None:
@@ -224,19 +219,18 @@ def format_tsplib(problem: Problem, matrix_format: str = matrix_formats.FULL_MAT
     body: list[str] = []
     if problem.matrix is not None:
         head.append(f"EDGE_WEIGHT_FORMAT: {matrix_format}")
-        if problem.display is not None:
-            head.append("DISPLAY_DATA_TYPE: TWOD_DISPLAY")
         values = _numbers(matrix_formats.flatten(problem.matrix, matrix_format))
         body.append("EDGE_WEIGHT_SECTION")
         start = 0
         for length in matrix_formats.line_lengths(problem.n, matrix_format):
             body.append(" ".join(map(str, values[start : start + length])))
             start += length
-        if problem.display is not None:
-            body += ["DISPLAY_DATA_SECTION", *_node_lines(problem.display[:, :2])]
     else:
         assert problem.coords is not None
         body += ["NODE_COORD_SECTION", *_node_lines(problem.coords)]
+    if problem.display is not None:
+        head.append("DISPLAY_DATA_TYPE: TWOD_DISPLAY")
+        body += ["DISPLAY_DATA_SECTION", *_node_lines(problem.display[:, :2])]
     return "\n".join([*head, *body, "EOF", ""])
 
 

@@ -10,6 +10,7 @@ and line.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +22,15 @@ _KEYWORD = re.compile(r"^[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*(?::[ \t]*(.*?))?[ 
 # Words a numeric line may consist of that are numbers to float(), not keywords.
 _NUMBER_WORDS = {"NAN", "INF", "INFINITY"}
 _NON_BLANK_LINE = re.compile(r"^[ \t\r]*\S", re.M)
+
+
+def is_number(token: str) -> bool:
+    """True when float() reads ``token`` (so 'nan' and '1e5' are numbers)."""
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
 
 
 def _quote(line: str) -> str:
@@ -48,7 +58,7 @@ class Section:
     def error(self, message: str, line: int | None = None) -> InstanceError:
         return InstanceError(message, self.path, self.line - 1 if line is None else line)
 
-    def _body_lines(self):
+    def _body_lines(self) -> Iterator[tuple[int, str]]:
         """(file line number, text) of each non-blank body line."""
         for k, text in enumerate(self.body.split("\n")):
             if text.strip():
@@ -76,15 +86,10 @@ class Section:
         try:
             return np.fromiter(map(float, tokens), dtype=np.float64, count=len(tokens))
         except ValueError:
-            for line, text in self._body_lines():
-                for token in text.split():
-                    try:
-                        float(token)
-                    except ValueError:
-                        raise self.error(
-                            f"{self.name}: {token!r} is not a number", line
-                        ) from None
-            raise  # pragma: no cover - unreachable: some token failed float() above
+            k = next(i for i, token in enumerate(tokens) if not is_number(token))
+            raise self.error(
+                f"{self.name}: {tokens[k]!r} is not a number", self.line_of_token(k)
+            ) from None
 
     def rows(self, columns: int, what: str) -> np.ndarray:
         """One row of exactly ``columns`` numbers per non-blank line; ``what`` names them."""
