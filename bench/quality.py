@@ -1,0 +1,273 @@
+#!/usr/bin/env python
+"""Quality benchmark: tour gap to the proven optimum per time budget, ours against other solvers.
+
+For each instance and budget, every solver runs in its own subprocess while this process samples
+the resident memory of that subprocess and all its children (psutil), so "peak MB" is the whole
+process tree. Solvers:
+- ours:     tsp_celery.solve with --workers processes (embedded engine);
+- fast-tsp: fast_tsp.find_tour alone on the full uint16 matrix, max_threads = --workers
+            ("cannot run" when the matrix would not fit in the memory available);
+- ortools, pyvrp, elkai: when importable (pip install 'tsp-celery[bench]'); elkai (LKH) has no
+  time limit, so it runs once per instance (runs=1) and its own time is reported.
+
+    python bench/quality.py                          # ../shared/tsplib (or examples/), 1,10,60 s
+    python bench/quality.py --instances pr2392,pcb3038 --budgets 60
+    python bench/quality.py --quick                  # smoke run: 1 s, small instances
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "tsplib"
+SOLVERS = ("ours", "fast-tsp", "ortools", "pyvrp", "elkai")
+OPTIONAL = {"ortools": "ortools", "pyvrp": "pyvrp", "elkai": "elkai"}
+# Solvers whose model we build from a Python-side full matrix stop being sensible beyond this.
+LIBRARY_MAX_N = {"ortools": 5000, "pyvrp": 5000, "elkai": 3000}
+
+
+# -- one solver run, inside the child process ------------------------------------------------
+def _full_matrix(problem):
+    return problem.submatrix()
+
+
+def run_ours(problem, budget, workers, seed):
+    from tsp_celery import solve
+
+    r = solve(problem, time=budget, workers=workers, seed=seed)
+    return r.tour, {"time_to_best": round(r.time_to_best, 2), "proven": r.proven_optimal}
+
+
+def run_fast_tsp(problem, budget, workers, seed):
+    import fast_tsp
+    import psutil
+
+    from tsp_celery.solver.matrix import compact_matrix
+
+    need = 4 * problem.n**2  # our uint16 matrix + fast-tsp's own uint16 copy
+    free = psutil.virtual_memory().available
+    if need > 0.8 * free:
+        return None, {"note": f"cannot run: full matrix needs {need / 2**30:.1f} GiB, "
+                              f"{free / 2**30:.1f} GiB available"}
+    t0 = time.monotonic()
+    matrix, _ = compact_matrix(problem)
+    left = max(0.1, budget - (time.monotonic() - t0))
+    return fast_tsp.find_tour(matrix, left, max_threads=workers), {}
+
+
+def run_ortools(problem, budget, workers, seed):
+    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+    m = _full_matrix(problem)
+    manager = pywrapcp.RoutingIndexManager(problem.n, 1, 0)
+    routing = pywrapcp.RoutingModel(manager)
+    transit = routing.RegisterTransitMatrix(m.astype(int).tolist())
+    routing.SetArcCostEvaluatorOfAllVehicles(transit)
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
+    params.local_search_metaheuristic = (
+        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH)
+    params.time_limit.FromMilliseconds(int(budget * 1000))
+    sol = routing.SolveWithParameters(params)
+    if sol is None:
+        return None, {"note": "no solution"}
+    index, tour = routing.Start(0), []
+    while not routing.IsEnd(index):
+        tour.append(manager.IndexToNode(index))
+        index = sol.Value(routing.NextVar(index))
+    return tour, {}
+
+
+def run_pyvrp(problem, budget, workers, seed):
+    import numpy as np
+    from pyvrp import Client, Depot, Location, ProblemData, VehicleType, solve
+    from pyvrp.stop import MaxRuntime
+
+    xy = problem.plot_coords if problem.plot_coords is not None else np.zeros((problem.n, 2))
+    m = _full_matrix(problem).astype(np.int64)
+    data = ProblemData(
+        locations=[Location(float(x), float(y)) for x, y in xy],
+        clients=[Client(location=i) for i in range(1, problem.n)],
+        depots=[Depot(location=0)], vehicle_types=[VehicleType(num_available=1)],
+        distance_matrices=[m], duration_matrices=[np.zeros_like(m)],
+    )
+    res = solve(data, stop=MaxRuntime(budget), seed=seed, display=False)
+    visits = [a.idx for a in res.best.routes()[0].schedule() if a.is_client()]
+    return [0, *(data.clients()[i].location for i in visits)], {}
+
+
+def run_elkai(problem, budget, workers, seed):
+    import elkai
+
+    tour = elkai.DistanceMatrix(_full_matrix(problem).tolist()).solve_tsp(runs=1)
+    if len(tour) == problem.n + 1:
+        tour = tour[:-1]
+    return tour, {"note": "runs=1, no time limit"}
+
+
+RUNNERS = {"ours": run_ours, "fast-tsp": run_fast_tsp, "ortools": run_ortools,
+           "pyvrp": run_pyvrp, "elkai": run_elkai}
+
+
+def child(solver: str, path: str, budget: float, workers: int, seed: int) -> None:
+    from tsp_celery.problem import load_problem
+
+    problem = load_problem(path)
+    t0 = time.monotonic()
+    tour, extra = RUNNERS[solver](problem, budget, workers, seed)
+    out = {"time": round(time.monotonic() - t0, 2), **extra}
+    if tour is not None:
+        out["length"] = problem.tour_length(problem.validate_tour(tour))
+    print(json.dumps(out))
+
+
+# -- the parent: choose, run with memory sampling, print --------------------------------------
+def measure(solver, path, budget, workers, seed, timeout):
+    import psutil
+
+    cmd = [sys.executable, __file__, "--child", solver, str(path), str(budget), str(workers),
+           str(seed)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak, deadline = 0, time.monotonic() + timeout
+    try:
+        root = psutil.Process(proc.pid)
+        while proc.poll() is None and time.monotonic() < deadline:
+            peak = max(peak, _tree_rss(root))
+            time.sleep(0.05)
+    except psutil.NoSuchProcess:
+        pass
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
+        return {"note": f"timed out after {timeout:.0f} s", "peak_mb": peak / 2**20}
+    out, err = proc.communicate()
+    try:
+        row = json.loads(out.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        last = (err.strip().splitlines() or ["no output"])[-1]
+        row = {"note": f"failed: {last[:80]}"}
+    row["peak_mb"] = peak / 2**20
+    return row
+
+
+def _tree_rss(root) -> int:
+    import psutil
+
+    total = 0
+    for p in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            total += p.memory_info().rss
+    return total
+
+
+def read_optima(folder: Path) -> dict[str, float]:
+    f = folder / "optima.txt"
+    if not f.exists():
+        return {}
+    pairs = (line.split(":") for line in f.read_text().splitlines() if ":" in line)
+    return {k.strip(): float(v) for k, v in pairs}
+
+
+def choose_instances(args) -> list[tuple[str, Path, int, float | None]]:
+    from tsp_celery.problem import known_optimum, load_problem
+
+    folder = Path(args.dir) if args.dir else (SHARED if SHARED.is_dir() else REPO / "examples")
+    optima = read_optima(folder)
+    wanted = set(args.instances.split(",")) if args.instances else None
+    chosen = []
+    for path in sorted(folder.glob("*.tsp")):
+        if wanted is not None and path.stem not in wanted:
+            continue
+        problem = load_problem(path)
+        if not args.min_n <= problem.n <= args.max_n:
+            continue
+        opt = optima.get(path.stem) or known_optimum(problem.name, problem.n)
+        chosen.append((path.stem, path, problem.n, opt))
+    missing = (wanted or set()) - {name for name, *_ in chosen}
+    if missing:
+        sys.exit(f"error: not found (or outside --min-n/--max-n) in {folder}: "
+                 f"{', '.join(sorted(missing))}")
+    return sorted(chosen, key=lambda c: c[2])
+
+
+def available(solvers: list[str]) -> list[str]:
+    keep = []
+    for s in solvers:
+        if s in OPTIONAL and importlib.util.find_spec(OPTIONAL[s]) is None:
+            print(f"# {s}: not installed (pip install 'tsp-celery[bench]'), skipped",
+                  file=sys.stderr)
+            continue
+        keep.append(s)
+    return keep
+
+
+def fmt_row(cells) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dir", help="folder of .tsp files (+ optima.txt)")
+    ap.add_argument("--instances", help="comma-separated names, e.g. berlin52,pr1002")
+    ap.add_argument("--min-n", type=int, default=0)
+    ap.add_argument("--max-n", type=int, default=None)
+    ap.add_argument("--budgets", default="1,10,60", help="seconds, comma-separated")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--solvers", default=",".join(SOLVERS))
+    ap.add_argument("--json", action="store_true", help="also print every row as JSON lines")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: 1 s budget, instances up to 100 nodes unless chosen")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.budgets = "1"
+        if args.max_n is None and not args.instances:
+            args.max_n = 100
+    args.max_n = args.max_n or 10**9
+    budgets = [float(b) for b in args.budgets.split(",")]
+    solvers = available([s for s in args.solvers.split(",") if s])
+    unknown = set(solvers) - set(SOLVERS)
+    if unknown:
+        sys.exit(f"error: unknown solver(s) {', '.join(sorted(unknown))}; known: {SOLVERS}")
+    header = ["instance", "n", "optimum", "budget s", "solver", "length", "gap %", "time s",
+              "peak MB", "note"]
+    print(fmt_row(header))
+    print(fmt_row(["---"] * len(header)))
+    for name, path, n, opt in choose_instances(args):
+        for i, budget in enumerate(budgets):
+            for solver in solvers:
+                if solver == "elkai" and i > 0:
+                    continue  # no time limit: one run per instance
+                if n > LIBRARY_MAX_N.get(solver, n):
+                    row = {"note": f"skipped: n > {LIBRARY_MAX_N[solver]}"}
+                else:
+                    limit = 3 * budget + 60 if solver != "elkai" else 900
+                    row = measure(solver, path, budget, args.workers, args.seed, limit)
+                length = row.get("length")
+                gap = "" if length is None or not opt else f"{100 * (length - opt) / opt:.3f}"
+                note = row.get("note", "")
+                if "time_to_best" in row:
+                    note = (note + f" best at {row['time_to_best']} s"
+                            + (", proven optimal" if row.get("proven") else "")).strip()
+                peak = f"{row['peak_mb']:.0f}" if row.get("peak_mb") else ""
+                print(fmt_row([name, n, f"{opt:g}" if opt else "", f"{budget:g}", solver,
+                               length if length is not None else "", gap,
+                               row.get("time", ""), peak, note]), flush=True)
+                if args.json:
+                    print(json.dumps({"instance": name, "n": n, "optimum": opt,
+                                      "budget": budget, "solver": solver, **row}), flush=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
+    else:
+        main()
