@@ -50,10 +50,11 @@ class Coordinator:
     """Leader election, admission and the per-job drivers, on one Redis deployment."""
 
     def __init__(self, settings: Settings, node_id: str | None = None, priority: int = 0, *,
-                 max_active: int | None = None, dispatcher: Dispatcher | None = None) -> None:
+                 max_active: int | None = None, dispatcher: Dispatcher | None = None,
+                 redis=None) -> None:
         self.settings = settings
         self.node_id = node_id or default_node_id()
-        self.redis = connect(settings.redis_url)
+        self.redis = redis if redis is not None else connect(settings.redis_url)
         self.keys = Keys(settings.prefix)
         self.store = JobStore(self.redis, self.keys, settings)
         self.events = EventLog(self.redis, self.keys)

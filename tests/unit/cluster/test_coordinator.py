@@ -1,0 +1,254 @@
+"""The coordinator's decisions, turn by turn, with the Celery side replaced by a recorder.
+
+Units are simulated by writing their records as a worker would; the merge is the real shared
+``merge_round``. Runs on fakeredis and the real Redis (fixture ``any_redis``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tsp_celery.cluster.client import ClusterClient
+from tsp_celery.cluster.events import EventLog, EventType
+from tsp_celery.cluster.lamport import LamportClock
+from tsp_celery.cluster.merging import merge_round
+from tsp_celery.cluster.workers import beat
+from tsp_celery.coordinator import Coordinator
+from tsp_celery.errors import FencedWriteError
+from tsp_celery.problem import Problem
+from tsp_celery.settings import Settings
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class Recorder:
+    """Stands in for the Dispatcher: remembers what would have been sent."""
+
+    def __init__(self) -> None:
+        self.rounds: list[tuple] = []
+        self.initial: list[tuple] = []
+        self.bounds: list[tuple] = []
+
+    def send_round(self, job_id, instance, plan, fence, lamport, units_deadline_at=None):
+        self.rounds.append((job_id, plan, fence, lamport))
+        return "group"
+
+    def send_initial(self, job_id, instance, seed, lamport):
+        self.initial.append((job_id, instance))
+        return "initial"
+
+    def send_bound(self, instance, budget_s, seed, lamport):
+        self.bounds.append((instance, budget_s))
+        return "bound"
+
+
+@pytest.fixture
+def settings(keys) -> Settings:
+    return Settings(prefix=keys.prefix, lease_ttl_ms=60_000, lease_renew_ms=1000)
+
+
+@pytest.fixture
+def client(any_redis, settings) -> ClusterClient:
+    return ClusterClient(settings, redis=any_redis)
+
+
+def coordinator(any_redis, settings, node="c1", **kw) -> Coordinator:
+    coord = Coordinator(settings, node, dispatcher=Recorder(), redis=any_redis, **kw)
+    assert coord.lease.try_acquire()
+    coord._lease_turn()
+    assert coord._leading
+    return coord
+
+
+def problem(n=30, seed=0) -> Problem:
+    xy = np.random.default_rng(seed).integers(0, 1000, size=(n, 2)).astype(float)
+    return Problem(name=f"u{n}", edge_weight_type="EUC_2D", coords=xy)
+
+
+def finish_units(coord, client, job_id, plan, p, tours=None):
+    """What workers would store for each unit of ``plan`` (default: the identity tour)."""
+    for i, unit in enumerate(plan.units):
+        tour = np.arange(p.n) if tours is None else tours[i]
+        summary = {"unit_id": unit.unit_id, "kind": unit.kind, "length": p.tour_length(tour),
+                   "base_length": None, "proven_optimal": False, "elapsed_s": 0.1,
+                   "engine": "test", "ok": True, "lamport": 1}
+        client.store.record_unit(job_id, plan.round_no, unit.unit_id, summary, tour)
+
+
+def chord_merge(client, p, job_id, plan, fence, lamport):
+    """What the merge task does: observe the message's stamp, close the round, log events."""
+    clock = LamportClock("worker")
+    clock.observe(lamport)
+    return merge_round(client.store, p, job_id, plan, fence, closer="chord",
+                       events=EventLog(client.redis, client.keys), clock=clock)
+
+
+def test_admits_plans_a_fair_round_and_follows_the_merge(any_redis, settings, client):
+    beat(any_redis, client.keys, "w1", {"slots": 2}, ttl_s=30)
+    coord = coordinator(any_redis, settings)
+    p = problem()
+    job_id = client.submit(p, {"time_s": 30, "seed": 3})
+    coord.tick()
+    assert client.status(job_id)["status"] == "running"
+    (sent_job, plan, fence, lamport), = coord.dispatcher.rounds
+    assert sent_job == job_id and fence == "c1:1" and plan.round_no == 1
+    assert plan.kind == "island" and len(plan.units) == 2  # a lone job gets every slot
+    assert client.status(job_id)["round"] == 1
+    coord.tick()
+    assert len(coord.dispatcher.rounds) == 1  # waits for the round: never two at once
+    finish_units(coord, client, job_id, plan, p)
+    outcome = chord_merge(client, p, job_id, plan, fence, lamport)
+    assert outcome["received"] == ["r1-u0", "r1-u1"] and outcome["improved"]
+    coord.tick()
+    assert [r[1].round_no for r in coord.dispatcher.rounds] == [1, 2]
+    st = client.status(job_id)
+    assert st["best_length"] == p.tour_length(np.arange(p.n)) and st["round"] == 2
+    kinds = [e.type for e in EventLog(any_redis, client.keys).read(job_id)]
+    assert kinds == [EventType.SUBMITTED, EventType.ADMITTED, EventType.ROUND_PLANNED,
+                     EventType.IMPROVED, EventType.ROUND_MERGED, EventType.ROUND_PLANNED]
+
+
+def test_two_jobs_share_the_slots_and_neither_waits_for_the_other(any_redis, settings, client):
+    beat(any_redis, client.keys, "w1", {"slots": 2}, ttl_s=30)
+    coord = coordinator(any_redis, settings)
+    a = client.submit(problem(seed=1), {"time_s": 30})
+    b = client.submit(problem(seed=2), {"time_s": 30})
+    coord.tick()
+    assert {r[0] for r in coord.dispatcher.rounds} == {a, b}
+    assert all(len(r[1].units) == 1 for r in coord.dispatcher.rounds)
+    # Job b's round is merged; a's is not: b moves on alone.
+    plan_b = next(r[1] for r in coord.dispatcher.rounds if r[0] == b)
+    finish_units(coord, client, b, plan_b, problem(seed=2))
+    merge_round(client.store, problem(seed=2), b, plan_b, "c1:1", closer="chord")
+    coord.tick()
+    assert [r[0] for r in coord.dispatcher.rounds].count(b) == 2
+    assert [r[0] for r in coord.dispatcher.rounds].count(a) == 1
+
+
+def test_no_workers_means_jobs_stay_queued(any_redis, settings, client):
+    coord = coordinator(any_redis, settings)
+    job_id = client.submit(problem(), {"time_s": 5})
+    coord.tick()
+    assert client.status(job_id)["status"] == "queued" and coord.dispatcher.rounds == []
+    assert client.missing_service().startswith("no worker")
+
+
+def test_round_closes_at_its_deadline_with_what_arrived(any_redis, settings, client):
+    beat(any_redis, client.keys, "w1", {"slots": 2}, ttl_s=30)
+    coord = coordinator(any_redis, settings)
+    p = problem()
+    job_id = client.submit(p, {"time_s": 30})
+    coord.tick()
+    plan = coord.dispatcher.rounds[0][1]
+    finish_units(coord, client, job_id, plan.__class__(1, plan.kind, plan.units[:1],
+                                                        plan.deadline_s), p)
+    coord.drivers[job_id].round.deadline_at = 0.0  # the deadline passes; one unit never came
+    coord.tick()
+    merged = client.store.round_merged(job_id, 1)
+    assert merged["closer"] == "deadline" and merged["missing"] == ["r1-u1"]
+    assert merged["received"] == ["r1-u0"] and client.status(job_id)["best_length"] is not None
+    assert len(coord.dispatcher.rounds) == 2
+    kinds = [e.type for e in EventLog(any_redis, client.keys).read(job_id)]
+    assert EventType.UNIT_LOST in kinds
+
+
+def test_cancel_stops_a_running_job_without_waiting_for_the_round(any_redis, settings, client):
+    beat(any_redis, client.keys, "w1", {"slots": 1}, ttl_s=30)
+    coord = coordinator(any_redis, settings)
+    job_id = client.submit(problem(), {"time_s": 30})
+    coord.tick()
+    assert client.cancel(job_id) == "running"
+    coord.tick()
+    st = client.status(job_id)
+    assert st["status"] == "cancelled" and st["job_id"] not in coord.drivers
+    assert client.store.round_merged(job_id, 1)["closer"] == "cancel"
+    assert len(coord.dispatcher.rounds) == 1
+
+
+@pytest.mark.parametrize("params, reason", [
+    ({"time_s": 30, "stall_rounds": 1}, "no improvement"),
+    ({"time_s": 30, "target": 10**9}, "target reached"),
+])
+def test_stop_criteria_end_the_job_done(any_redis, settings, client, params, reason):
+    beat(any_redis, client.keys, "w1", {"slots": 1}, ttl_s=30)
+    coord = coordinator(any_redis, settings)
+    p = problem()
+    job_id = client.submit(p, params)
+    for _round in (1, 2):
+        coord.tick()
+        if client.status(job_id)["status"] != "running":
+            break
+        plan = coord.dispatcher.rounds[-1][1]
+        finish_units(coord, client, job_id, plan, p)
+        merge_round(client.store, p, job_id, plan, "c1:1", closer="chord")
+    coord.tick()
+    assert client.status(job_id)["status"] == "done"
+    done = [e for e in EventLog(any_redis, client.keys).read(job_id) if e.type == EventType.DONE]
+    assert reason in done[0].data["reason"]
+    res = client.result(job_id)
+    assert res.length == p.tour_length(res.tour)
+
+
+def test_a_job_whose_budget_ends_without_any_tour_fails(any_redis, settings, client):
+    beat(any_redis, client.keys, "w1", {"slots": 1}, ttl_s=30)
+    coord = coordinator(any_redis, settings)
+    job_id = client.submit(problem(), {"time_s": 30})
+    coord.tick()
+    driver = coord.drivers[job_id]
+    driver.admitted_at -= 60
+    driver.round.deadline_at = 0.0
+    coord.tick()
+    st = client.status(job_id)
+    assert st["status"] == "failed" and "no tour" in st["error"]
+
+
+def test_a_deposed_leader_is_fenced_and_its_successor_resumes_the_round(any_redis, settings,
+                                                                        client):
+    beat(any_redis, client.keys, "w1", {"slots": 1}, ttl_s=30)
+    old = coordinator(any_redis, settings, "c1")
+    p = problem()
+    job_id = client.submit(p, {"time_s": 30})
+    old.tick()
+    plan = old.dispatcher.rounds[0][1]
+    # The unit is running on a live worker, so its round is alive and must be awaited.
+    beat(any_redis, client.keys, "w1", {"slots": 1, "units": [{"job_id": job_id,
+                                                               "unit_id": "r1-u0"}]}, ttl_s=30)
+    any_redis.delete(client.keys.lease())  # c1's lease is lost (paused past its TTL)
+    new = coordinator(any_redis, settings, "c2")
+    assert new.lease.fence == "c2:2" and job_id in new.drivers
+    assert new.drivers[job_id].round.plan == plan  # awaited, not re-planned
+    # The old leader wakes up: its next control write is refused and it steps down.
+    old.drivers[job_id].round.deadline_at = 0.0
+    old._leader_turn()
+    assert not old._leading and old.drivers == {}
+    with pytest.raises(FencedWriteError):
+        merge_round(client.store, p, job_id, plan, "c1:1", closer="chord")
+    finish_units(new, client, job_id, plan, p)
+    new.tick()
+    assert client.store.round_merged(job_id, 1) is None  # still within the deadline
+    new.drivers[job_id].round.deadline_at = 0.0
+    new.tick()
+    assert client.store.round_merged(job_id, 1)["received"] == ["r1-u0"]
+    assert new.dispatcher.rounds[0][1].round_no == 2
+    kinds = [e.type for e in EventLog(any_redis, client.keys).read(job_id)]
+    assert EventType.LEADER_CHANGED in kinds
+
+
+def test_large_instances_get_their_first_tour_from_a_worker(any_redis, keys, client):
+    settings = Settings(prefix=keys.prefix, lease_ttl_ms=60_000, lease_renew_ms=1000,
+                        matrix_budget_mb=1)
+    beat(any_redis, client.keys, "w1", {"slots": 2}, ttl_s=30)
+    coord = coordinator(any_redis, settings)
+    p = problem(n=800)  # 800^2 * 4 bytes > 1 MB: segment rounds, which need a base tour
+    job_id = client.submit(p, {"time_s": 30})
+    coord.tick()
+    coord.tick()
+    assert coord.dispatcher.initial == [(job_id, p.content_hash())]  # asked once, not per turn
+    assert coord.dispatcher.rounds == []
+    client.store.commit_best(job_id, np.arange(p.n), p.tour_length(np.arange(p.n)), 0, 0.1,
+                             False, "initial")
+    coord.tick()
+    plan = coord.dispatcher.rounds[0][1]
+    assert plan.kind == "segment" and np.array_equal(client.store.base_tour(job_id, 1),
+                                                     np.arange(p.n))
