@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,9 +23,15 @@ import psutil
 import pytest
 import redis
 
-from tsp_celery.cluster.events import EventLog
+from tsp_celery.cluster.client import ClusterClient
+from tsp_celery.cluster.events import Event, EventLog, EventType
+from tsp_celery.cluster.job import JobParams
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lease import read_leader
+from tsp_celery.problem import Problem, load_problem
+from tsp_celery.settings import Settings
+
+DATA = Path(__file__).parent.parent / "data"
 
 PREFIX = "chaos"
 # Short leases so a takeover fits a test: a standby waits about one TTL after the leader dies.
@@ -82,7 +90,8 @@ class Proc:
             return []
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
@@ -145,6 +154,8 @@ class Cluster:
         self.redis = redis.Redis.from_url(server.url, socket_connect_timeout=1,
                                           socket_timeout=5, retry_on_timeout=True)
         self.events = EventLog(self.redis, self.keys)
+        self.client = ClusterClient(Settings.from_env(self.env), redis=self.redis)
+        self.store = self.client.store
 
     def _start(self, name: str, argv: list[str]) -> Proc:
         proc = Proc(name, argv, self.env, self.tmp_path / f"{name}.log")
@@ -188,6 +199,27 @@ class Cluster:
             lambda: (rec := self.job(job_id)).get("status") in ("done", "failed", "cancelled")
             and rec, timeout_s, f"job {job_id} to end")
 
+    def submit(self, name: str, time_s: float, **params: object) -> tuple[str, Problem]:
+        """Queue tests/data/<name>.tsp (as a client would) and return (job id, problem)."""
+        problem = load_problem(DATA / f"{name}.tsp")
+        return self.client.submit(problem, JobParams(time_s=time_s, **params)), problem
+
+    def wait_round(self, job_id: str, round_no: int, timeout_s: float = 60) -> dict:
+        """Wait until ``round_no`` is planned and one of its units has started."""
+        def started():
+            return any(e.type is EventType.UNIT_STARTED and e.data.get("round") == round_no
+                       for e in self.events.read(job_id)) and self.job(job_id)
+        return wait_until(started, timeout_s, f"a unit of round {round_no} of {job_id} running")
+
+    def check_done(self, job_id: str, problem: Problem, timeout_s: float = 90) -> dict:
+        """Wait for the end; the job must be done with a valid best tour of the recorded length."""
+        rec = self.wait_final(job_id, timeout_s)
+        assert rec["status"] == "done", (rec, self.logs())
+        tour = self.store.best_tour(job_id)
+        problem.validate_tour(tour)
+        assert problem.tour_length(tour) == pytest.approx(float(rec["best_length"]))
+        return rec
+
     def logs(self) -> str:
         return "\n".join(f"----- {p.name} -----\n{p.log()[-4000:]}" for p in self.procs)
 
@@ -197,16 +229,69 @@ class Cluster:
         self.redis.close()
 
 
+def lost_unit_seconds(store, job_id: str) -> float:
+    """Planned unit-seconds of units that never reported before their round was closed."""
+    lost = 0.0
+    for entry in store.rounds(job_id).values():
+        plan, merged = entry.get("plan"), entry.get("merged")
+        if not plan or not merged:
+            continue
+        budgets = {u["unit_id"]: float(u["budget_s"]) for u in plan["plan"]["units"]}
+        lost += sum(budgets.get(u, 0.0) for u in merged.get("missing", []))
+    return round(lost, 3)
+
+
+def figure(request, **values: object) -> None:
+    """Keep a measured figure with the test report (``-rA`` / junit) and print it."""
+    for name, value in values.items():
+        request.node.user_properties.append((name, value))
+    print(f"FIGURES {request.node.name}: {values}")
+
+
+def causal_violations(events: list[Event]) -> list[str]:
+    """Units of merged rounds whose planned < started < finished < merged order is broken."""
+    planned, started, finished, merged = {}, {}, {}, {}
+    for e in events:
+        r = e.data.get("round")
+        if e.type is EventType.ROUND_PLANNED:
+            for unit in e.data.get("units", []):
+                planned[(r, unit)] = e.lamport
+        elif e.type is EventType.UNIT_STARTED:
+            started.setdefault((r, e.data.get("unit")), e.lamport)  # first delivery
+        elif e.type is EventType.UNIT_FINISHED:
+            finished[(r, e.data.get("unit"))] = e.lamport
+        elif e.type is EventType.ROUND_MERGED:
+            for unit in e.data.get("received", []):
+                merged[(r, unit)] = e.lamport
+    bad = []
+    for key, m in merged.items():
+        chain = [planned.get(key), started.get(key), finished.get(key), m]
+        if None in chain or not chain[0] < chain[1] < chain[2] < chain[3]:
+            bad.append(f"unit {key}: planned/started/finished/merged = {chain}")
+    if not merged:
+        bad.append("no round was merged")
+    return bad
+
+
 @pytest.fixture
-def redis_server(tmp_path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
+def workdir() -> Iterator[Path]:
+    """A private dir for AOF files and process logs (not pytest's tmp_path, whose rotation by
+    concurrent pytest runs on a shared machine could delete it mid-test)."""
+    path = Path(tempfile.mkdtemp(prefix="tsp-chaos-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_server(workdir) -> Iterator[RedisServer]:
+    server = RedisServer(workdir)
     yield server
     server.kill()
 
 
 @pytest.fixture
-def cluster(redis_server, tmp_path, request) -> Iterator[Cluster]:
-    c = Cluster(redis_server, tmp_path)
+def cluster(redis_server, workdir, request) -> Iterator[Cluster]:
+    c = Cluster(redis_server, workdir)
     yield c
     c.stop()
     report = getattr(request.node, "rep_call", None)
