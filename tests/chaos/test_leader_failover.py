@@ -77,5 +77,6 @@ def test_paused_leader_is_fenced_and_steps_down(cluster, request):
     assert rounds[2]["merged"]["closer"] != "chord"
     assert causal_violations(cluster.events.read(job)) == []
     old_leader = [line for line in a.log().splitlines() if "coord-a:1" in line]
-    figure(request, refused_in=refused, old_leader_log=old_leader[-3:], lost_unit_s=lost_unit_seconds(cluster.store, job),
+    figure(request, refused_in=refused, old_leader_log=old_leader[-3:],
+           lost_unit_s=lost_unit_seconds(cluster.store, job),
            takeover_s=round(leader["acquired_at"] - stopped_at, 3))
