@@ -16,6 +16,12 @@ import hashlib
 import math
 
 from tsp_celery.plan.model import PlanInput, RoundPlan
+from tsp_celery.solver.decompose import (
+    RECOMMENDED_SECONDS_PER_NODE,
+    RECOMMENDED_SEGMENT_SIZE,
+    round_offset,
+    segments,
+)
 from tsp_celery.solver.exact import MAX_EXACT_NODES
 from tsp_celery.solver.units import UnitSpec, fits_matrix_budget
 
@@ -31,14 +37,14 @@ MIN_UNIT_S = 0.5
 ISLAND_BASE_S = 0.5
 ISLAND_S_PER_NODE = 0.002
 ISLAND_S_PER_NODE2 = 2e-6
-# Segments: fast-tsp converges on a ~1000-node path in about two seconds.
-SEGMENT_TARGET_NODES = 1000
+# Segments: size and seconds per node as the solver measured them on pla33810 (most gain per
+# second); many short rounds beat a few long ones (each round moves the cut points), so a
+# segment's slice shrinks until at least SEGMENT_MIN_ROUNDS rounds fit the budget.
+SEGMENT_TARGET_NODES = RECOMMENDED_SEGMENT_SIZE
+SEGMENT_S_PER_NODE = RECOMMENDED_SECONDS_PER_NODE
 SEGMENT_MIN_NODES = 8
-SEGMENT_S_PER_NODE = 0.002
-# Leave time for at least this many segment rounds, so cut points move at least once.
-SEGMENT_MIN_ROUNDS = 2
-# The cut points advance by this fraction of a segment each round (golden ratio: no short cycle).
-SEGMENT_SHIFT = 0.618
+SEGMENT_MIN_ROUNDS = 6
+SEGMENT_MIN_UNIT_S = 0.2
 
 
 def plan_round(inp: PlanInput) -> RoundPlan:
@@ -75,12 +81,28 @@ def deadline_s(wall_s: float) -> float:
 def island_slice_s(n: int, remaining_s: float, last_improved: bool = True) -> float:
     """Wall seconds for each island unit: grows with n, doubled after a round without gain."""
     usable = usable_s(remaining_s)
-    want = ISLAND_BASE_S + ISLAND_S_PER_NODE * n + ISLAND_S_PER_NODE2 * n * n
+    want = _island_want(n)
     if not last_improved:
         want *= 2.0
     if usable - want < 0.5 * want:
         return usable
     return max(want, MIN_UNIT_S)
+
+
+def _island_want(n: int) -> float:
+    return ISLAND_BASE_S + ISLAND_S_PER_NODE * n + ISLAND_S_PER_NODE2 * n * n
+
+
+def worth_a_round(n: int, remaining_s: float, matrix_budget_bytes: int) -> bool:
+    """False when so little time is left that another round cannot find anything.
+
+    An island run needs a quarter of its usual slice to get past fast-tsp's set-up; a segment
+    or exact unit needs MIN_UNIT_S.
+    """
+    need = MIN_UNIT_S
+    if n > EXACT_MAX_N and fits_matrix_budget(n, matrix_budget_bytes):
+        need = max(need, 0.25 * _island_want(n))
+    return remaining_s >= need
 
 
 def segment_size(n: int, matrix_budget_bytes: int) -> int:
@@ -115,23 +137,18 @@ def _island_round(inp: PlanInput) -> RoundPlan:
 def _segment_round(inp: PlanInput) -> RoundPlan:
     n, share = inp.n, inp.share
     size = segment_size(n, inp.matrix_budget_bytes)
-    count = math.ceil(n / size)
-    waves = math.ceil(count / share)
+    cuts = segments(n, size, inp.segment_offset + round_offset(inp.round_no, size))
+    waves = math.ceil(len(cuts) / share)
     usable = usable_s(inp.remaining_s)
     budget = min(SEGMENT_S_PER_NODE * size, usable / (waves * SEGMENT_MIN_ROUNDS))
-    budget = max(budget, MIN_UNIT_S)
+    budget = max(budget, SEGMENT_MIN_UNIT_S)
     # Too little time for the whole tour: plan the waves that fit; the next round's shifted cut
     # points reach the rest.
     waves_fit = max(1, min(waves, int(usable // budget)))
-    count_fit = min(count, waves_fit * share)
-    offset = inp.segment_offset + int(inp.round_no * SEGMENT_SHIFT * size)
-    units = []
-    start = offset
-    for i in range(count_fit):
-        length = n // count + (1 if i < n % count else 0)
-        seed = unit_seed(inp.seed, inp.round_no, i)
-        units.append(UnitSpec(f"r{inp.round_no}-u{i}", "segment", seed, budget,
-                              start=start % n, size=length))
-        start += length
-    wall = math.ceil(count_fit / share) * budget
-    return RoundPlan(inp.round_no, "segment", tuple(units), deadline_s(wall))
+    units = tuple(
+        UnitSpec(f"r{inp.round_no}-u{i}", "segment", unit_seed(inp.seed, inp.round_no, i),
+                 budget, start=start, size=length)
+        for i, (start, length) in enumerate(cuts[: waves_fit * share])
+    )
+    wall = math.ceil(len(units) / share) * budget
+    return RoundPlan(inp.round_no, "segment", units, deadline_s(wall))

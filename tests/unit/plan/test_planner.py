@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tsp_celery.plan import PlanInput, RoundPlan, plan_round
+from tsp_celery.plan.planner import worth_a_round
 from tsp_celery.solver.budget import matrix_bytes
 from tsp_celery.solver.units import fits_matrix_budget
 
@@ -136,3 +137,10 @@ def test_round_plan_json_round_trip():
 def test_bad_input_is_refused(bad):
     with pytest.raises(ValueError, match="Expected"):
         plan(**bad)
+
+
+def test_another_round_is_worth_it_only_with_time_for_the_search():
+    assert worth_a_round(52, 0.6, GIB)
+    assert not worth_a_round(52, 0.3, GIB)
+    assert not worth_a_round(1577, 1.0, GIB)  # fast-tsp cannot even set up 1577 nodes in 1 s
+    assert worth_a_round(1577, 4.0, GIB)
