@@ -33,6 +33,8 @@ METHOD_DENSE = "held-karp 1-tree, complete graph"
 METHOD_SPARSE = "held-karp 1-tree, sparse candidate graph (estimate, not a proof)"
 _NEIGHBOURS = 8      # k nearest neighbours per node in the candidate graph
 _ADJ_WIDTH = 16      # incident candidate edges kept per node for the 1-tree's extra edge
+STEP0 = 0.01
+RESTART = True
 _BLOCK = 2**21       # matrix entries per block in blocked row computations
 
 
@@ -194,6 +196,7 @@ class _SparseGraph:
     def __init__(self, problem: Problem, edges: np.ndarray) -> None:
         self.problem = problem
         self.n = problem.n
+        self.nodes = np.arange(self.n)
         self.ei = np.empty(0, dtype=np.int64)
         self.ej = np.empty(0, dtype=np.int64)
         self.add(edges)
@@ -232,25 +235,27 @@ class _SparseGraph:
     def one_tree(self, pi: np.ndarray) -> _OneTree:
         n = self.n
         w = self.d + pi[self.ei] + pi[self.ej]
-        self.csr.data = w - w.min() + 1.0         # scipy drops zero weights: keep all > 0
-        tree = minimum_spanning_tree(self.csr).tocoo()
-        edges = np.stack([tree.row, tree.col], axis=1).astype(np.int64)
-        deg = np.bincount(edges.ravel(), minlength=n)
-        tnb = np.full(n, -1, dtype=np.int64)
-        tnb[edges[:, 0]] = edges[:, 1]
-        tnb[edges[:, 1]] = edges[:, 0]      # only read for leaves, whose neighbour is unique
+        shift = 1.0 - w.min()                     # scipy drops zero weights: keep all > 0
+        self.csr.data = w + shift
+        tree = minimum_spanning_tree(self.csr)
+        a = np.repeat(self.nodes, np.diff(tree.indptr))
+        b = tree.indices
+        deg = np.bincount(a, minlength=n) + np.bincount(b, minlength=n)
+        tnb = np.empty(n, dtype=np.int64)
+        tnb[a], tnb[b] = b, a                # only read for leaves, whose neighbour is unique
         leaves = np.flatnonzero(deg == 1)
-        wl = self.adj_d[leaves] + pi[self.adj[leaves]] + pi[leaves, None]
-        wl[self.adj[leaves] == tnb[leaves, None]] = np.inf
+        nbr = self.adj[leaves]
+        wl = self.adj_d[leaves] + pi[nbr] + pi[leaves, None]
+        wl[nbr == tnb[leaves, None]] = np.inf
         col = wl.argmin(axis=1)
         second = wl[np.arange(len(leaves)), col]
         best = int(np.argmax(np.where(np.isfinite(second), second, -np.inf)))
-        extra = np.array([[leaves[best], self.adj[leaves[best], col[best]]]])
-        one = np.vstack([edges, extra])
-        return _OneTree(float(self.d_of(one).sum()), np.bincount(one.ravel(), minlength=n), one)
-
-    def d_of(self, edges: np.ndarray) -> np.ndarray:
-        return self.problem.distances(edges[:, 0], edges[:, 1])
+        # d(T) = w(T) - sum(pi * tree degree); the extra edge adds its own real length
+        length = float(tree.data.sum()) - shift * (n - 1) - float(pi @ deg)
+        length += float(self.adj_d[leaves[best], col[best]])
+        deg[leaves[best]] += 1
+        deg[nbr[best, col[best]]] += 1
+        return _OneTree(length, deg, np.empty((0, 2), dtype=np.int64))
 
 
 class _Ascent:
@@ -313,30 +318,40 @@ class _Ascent:
         return tree
 
     def run(self, upper: float) -> np.ndarray:
-        """Ascend until the schedule ends, the budget runs out, or L meets ``upper``."""
+        """Repeat the schedule from the best penalties while it pays and the budget lasts."""
         n = self.problem.n
         pi = np.zeros(n)
+        self.best_w, self.best_pi = self.one_tree(pi).bound(pi), pi
+        scale = max(self.best_w, 1e-9) / n            # mean 1-tree edge
+        while True:
+            before = self.best_w
+            if not self.schedule(STEP0 * scale, 1e-5 * scale, upper) or not RESTART:
+                break
+            if self.best_w <= before + 1e-6 * abs(before):
+                break
+        return self.best_pi
+
+    def schedule(self, step: float, min_step: float, upper: float) -> bool:
+        """One LKH ascent from ``best_pi``; False when cut short by the budget or the bound."""
+        pi = self.best_pi.copy()
         tree = self.one_tree(pi)
-        best_w, best_pi = tree.bound(pi), pi.copy()
         v = last_v = tree.deg - 2
-        scale = max(best_w, 1e-9) / n            # mean 1-tree edge
-        step, min_step = 0.01 * scale, 1e-5 * scale
-        initial_period = period = self.fit(max(n // 2, 100), 4.0)
+        initial_period = period = self.fit(max(self.problem.n // 2, 100), 4.0)
         initial_phase = True
-        last_report = time.monotonic()
-        while period > 0 and step > min_step and np.any(v) and best_w < upper:
+        last_report = since_check = time.monotonic()
+        while period > 0 and step > min_step:
             p = 1
-            while p <= period and np.any(v) and best_w < upper:
-                if self.out_of_time():
-                    return best_pi
+            while p <= period:
+                if self.out_of_time() or not np.any(v) or self.best_w >= upper:
+                    return False
                 moving = v != 0
                 pi[moving] += step * (0.7 * v[moving] + 0.3 * last_v[moving])
                 last_v = v
                 tree = self.one_tree(pi)
                 v = tree.deg - 2
                 w = tree.bound(pi)
-                if w > best_w + 1e-12 * abs(best_w):
-                    best_w, best_pi = w, pi.copy()
+                if w > self.best_w + 1e-12 * abs(self.best_w):
+                    self.best_w, self.best_pi = w, pi.copy()
                     if initial_phase:
                         step *= 2
                     if p == period:
@@ -346,14 +361,20 @@ class _Ascent:
                 p += 1
                 if self.rows is None and self.on_progress and time.monotonic() > last_report + 1:
                     last_report = time.monotonic()
-                    self.on_progress(self.result(proven=False, value=best_w))
+                    self.on_progress(self.result(proven=False, value=self.best_w))
             period, step = self.fit(period // 2, 2.0) if period > 1 else 0, step / 2
-            if self.rows is not None and time.monotonic() + 3 * self.dense_cost < self.deadline:
-                exact = self.check(best_pi, self.deadline)
-                if exact is not None and exact.bound(best_pi) < best_w:
-                    # the graph lacked edges: re-base the ascent on the enlarged graph
-                    best_w = self.one_tree(best_pi).bound(best_pi)
-        return best_pi
+            if time.monotonic() - since_check > self.dense_cost:
+                since_check = time.monotonic()
+                self.recheck()
+        return True
+
+    def recheck(self) -> None:
+        """Exact check of ``best_pi``; if the graph lacked edges, re-base the ascent on it."""
+        if self.rows is None or time.monotonic() + 3 * self.dense_cost > self.deadline:
+            return
+        exact = self.check(self.best_pi, self.deadline)
+        if exact is not None and exact.bound(self.best_pi) < self.best_w:
+            self.best_w = self.one_tree(self.best_pi).bound(self.best_pi)
 
 
 def held_karp_bound(problem: Problem, time_budget_s: float = 10.0, *, seed: int = 0,

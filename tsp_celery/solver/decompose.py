@@ -13,6 +13,11 @@ budget in fast-tsp's set-up (alpha-nearness candidates) before improving anythin
 
 from __future__ import annotations
 
+import numpy as np
+
+from tsp_celery.problem.model import Problem
+from tsp_celery.solver.construct import hilbert_tour
+
 RECOMMENDED_SEGMENT_SIZE = 1000
 RECOMMENDED_SECONDS_PER_NODE = 0.001
 
@@ -39,3 +44,17 @@ def segments(n: int, size: int, offset: int = 0) -> list[tuple[int, int]]:
 def round_offset(round_no: int, size: int) -> int:
     """Offset for a round: cut points move by about a third of a segment each round."""
     return (round_no * max(1, size // 3 + 1)) if size > 0 else 0
+
+
+def region_order(problem: Problem, base_tour: np.ndarray) -> np.ndarray:
+    """The node order regions are cut from: the Hilbert curve (consecutive nodes are close
+    together), or the tour itself for problems without coordinates."""
+    if problem.coords is None:
+        return np.asarray(base_tour, dtype=np.int64)
+    return hilbert_tour(problem.coords)
+
+
+def region_nodes(problem: Problem, base_tour: np.ndarray, start: int, size: int) -> np.ndarray:
+    """Nodes of the region at positions start..start+size (wrapping) of ``region_order``."""
+    order = region_order(problem, base_tour)
+    return order[(start + np.arange(size)) % len(order)]

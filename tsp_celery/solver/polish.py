@@ -73,61 +73,77 @@ class _Tour:
             self._write(idx, np.concatenate([seg, vals[:-count]]))
 
 
-def _dist(problem: Problem, i: list[int], j: list[int]) -> np.ndarray:
-    return problem.distances(np.asarray(i), np.asarray(j))
+def _dist(problem: Problem, i: list[int], j: list[int]) -> list[float]:
+    return problem.distances(np.asarray(i), np.asarray(j)).astype(np.float64).tolist()
 
 
-def _try_two_opt(problem: Problem, tour: _Tour, a: int, nb: np.ndarray, nbd: np.ndarray):
-    """Best improving 2-opt move at ``a`` (either tour direction): (gain, apply) or None."""
-    best = None
-    for forward in (True, False):
-        b = tour.succ(a) if forward else tour.pred(a)
-        dab = float(_dist(problem, [a], [b])[0])
+def _best_two_opt(problem, t: _Tour, a: int, ends: list, nb: np.ndarray, nbd: np.ndarray):
+    """Best improving 2-opt move adding edge (a, c), c a neighbour: (gain, (x, y)) or None.
+
+    ``ends`` holds (b, d(a, b), forward) for b = succ(a) and b = pred(a); the move reverses the
+    path x..y.
+    """
+    cs, ds, bs, partial = [], [], [], []
+    for b, dab, forward in ends:
         closer = nbd < dab
-        if not closer.any():
-            continue
-        cs = nb[closer].tolist()
-        ds = [tour.succ(c) if forward else tour.pred(c) for c in cs]
-        gains = dab - nbd[closer] + _dist(problem, cs, ds) - _dist(problem, [b] * len(cs), ds)
-        for c, d, g in zip(cs, ds, gains.tolist(), strict=True):
-            if c == b or d == a or g <= 0 or (best is not None and g <= best[0]):
+        for c, dac in zip(nb[closer].tolist(), nbd[closer].tolist(), strict=True):
+            d = t.succ(c) if forward else t.pred(c)
+            if c == b or d == a:
                 continue
-            best = (g, (b, c) if forward else (a, d))
-    return best
+            cs.append(c)
+            ds.append(d)
+            bs.append((b, forward))
+            partial.append(dab - dac)
+    if not cs:
+        return None
+    k = len(cs)
+    dd = _dist(problem, cs + [b for b, _ in bs], ds + ds)
+    gains = [partial[i] + dd[i] - dd[k + i] for i in range(k)]
+    i = max(range(k), key=gains.__getitem__)
+    if gains[i] <= 0:
+        return None
+    b, forward = bs[i]
+    return gains[i], ((b, cs[i]) if forward else (a, ds[i]))
 
 
-def _try_or_opt(problem: Problem, tour: _Tour, a: int, nb: np.ndarray, nbd: np.ndarray):
-    """Best improving move of the 1-3 nodes starting at ``a`` next to a neighbour of ``a``."""
-    best = None
-    n = tour.n
-    for count in _OR_LENGTHS:
-        if count + 3 > n:
-            break
-        seg = [a]
-        for _ in range(count - 1):
-            seg.append(tour.succ(seg[-1]))
-        p, q = tour.pred(a), tour.succ(seg[-1])
-        e = seg[-1]
-        removed = float(_dist(problem, [p, e, p], [a, q, q]) @ np.array([1.0, 1.0, -1.0]))
-        if removed <= 0:
-            continue
+def _best_or_opt(problem, t: _Tour, a: int, p: int, dap: float, nb, nbd):
+    """Best improving move of the 1-3 nodes a.. (forward) next to a neighbour c of a.
+
+    Returns (gain, (a, count, after, flip, last, q)) or None: the segment goes right after
+    ``after``, reversed when ``flip``.
+    """
+    segs = [[a]]
+    while len(segs) < len(_OR_LENGTHS):
+        segs.append([*segs[-1], t.succ(segs[-1][-1])])
+    lasts = [seg[-1] for seg in segs]
+    qs = [t.succ(e) for e in lasts]
+    dd = _dist(problem, lasts + [p] * len(qs), qs + qs)
+    moves, es, cs, xs = [], [], [], []
+    for i, seg in enumerate(segs):
+        removed = dap + dd[i] - dd[len(qs) + i]
         inside = set(seg)
-        for c, dca in zip(nb.tolist(), nbd.tolist(), strict=True):
-            if dca >= removed:
+        for c, dac in zip(nb.tolist(), nbd.tolist(), strict=True):
+            if dac >= removed:
                 break
             if c in inside:
                 continue
-            # a goes next to c; the segment's other end e next to c's other neighbour.
-            for after_c in (True, False):
-                x = tour.succ(c) if after_c else tour.pred(c)
-                if x in inside:
-                    continue
-                cost = float(_dist(problem, [e, c], [x, x]) @ np.array([1.0, -1.0]))
-                g = removed - dca - cost
-                if g > 0 and (best is None or g > best[0]):
-                    # after c: c, a..e, x keeps the order; before c: x, e..a, c flips it
-                    best = (g, (a, count, c if after_c else x, not after_c, e, q))
-    return best
+            # after c: c, a..e, x keeps the order; before c: x, e..a, c flips it
+            for x, after_c in ((t.succ(c), True), (t.pred(c), False)):
+                if x not in inside:
+                    moves.append((removed - dac, i, c if after_c else x, not after_c))
+                    es.append(lasts[i])
+                    cs.append(c)
+                    xs.append(x)
+    if not moves:
+        return None
+    m = len(moves)
+    dd = _dist(problem, es + cs, xs + xs)
+    gains = [moves[j][0] - dd[j] + dd[m + j] for j in range(m)]
+    j = max(range(m), key=gains.__getitem__)
+    if gains[j] <= 0:
+        return None
+    _, i, after, flip = moves[j]
+    return gains[j], (a, len(segs[i]), after, flip, lasts[i], qs[i])
 
 
 def polish(
@@ -157,8 +173,10 @@ def polish(
             break
         a = queue.popleft()
         queued[a] = False
-        two = _try_two_opt(problem, t, a, nb[a], nbd[a])
-        orr = _try_or_opt(problem, t, a, nb[a], nbd[a])
+        s, p = t.succ(a), t.pred(a)
+        das, dap = _dist(problem, [a, a], [s, p])
+        two = _best_two_opt(problem, t, a, [(s, das, True), (p, dap, False)], nb[a], nbd[a])
+        orr = _best_or_opt(problem, t, a, p, dap, nb[a], nbd[a])
         if two is None and orr is None:
             continue
         if orr is None or (two is not None and two[0] >= orr[0]):

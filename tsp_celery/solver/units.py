@@ -3,7 +3,10 @@
 A unit is (problem, UnitSpec, base tour) -> UnitResult. Kinds:
 - ``exact``: Held–Karp over the full matrix (n <= 16), proven optimal;
 - ``island``: one fast-tsp run over the full matrix (it must fit the matrix budget);
-- ``segment``: base_tour[start:start+size] (wrapping) improved as a path with fixed ends.
+- ``segment``: base_tour[start:start+size] (wrapping) improved as a path with fixed ends;
+- ``region``: the nodes at positions start..start+size (wrapping) of the space-filling-curve
+  order (``decompose.region_nodes``) re-routed wherever the tour passes through them, the tour
+  outside kept (see ``path``); nodes can move between the tour's passes through the region.
 Units stop by themselves within their budget, validate every tour and score it with exact
 distances, and never raise for algorithmic trouble: they hand back the base unchanged.
 """
@@ -21,11 +24,18 @@ from tsp_celery.problem.model import Problem
 from tsp_celery.settings import DEFAULT_MATRIX_BUDGET_MB
 from tsp_celery.solver.budget import fits_matrix_budget
 from tsp_celery.solver.construct import greedy_tour
+from tsp_celery.solver.decompose import region_nodes
 from tsp_celery.solver.engine import get_engine
 from tsp_celery.solver.exact import MAX_EXACT_NODES
 from tsp_celery.solver.matrix import compact_matrix
-from tsp_celery.solver.path import solve_path
-from tsp_celery.solver.splice import splice_segments
+from tsp_celery.solver.path import (
+    SEPARATOR,
+    runs_in_tour,
+    sequence_length,
+    solve_path,
+    solve_sequence,
+)
+from tsp_celery.solver.splice import splice
 
 __all__ = [
     "KINDS",
@@ -39,9 +49,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-KINDS = ("exact", "island", "segment")
+KINDS = ("exact", "island", "segment", "region")
+PIECE_KINDS = ("segment", "region")
 DEFAULT_MATRIX_BUDGET_BYTES = DEFAULT_MATRIX_BUDGET_MB * 1024 * 1024
-_ENGINE_OF = {"exact": "exact", "island": "fast-tsp", "segment": "fast-tsp"}
+_ENGINE_OF = {"exact": "exact", "island": "fast-tsp", "segment": "fast-tsp", "region": "fast-tsp"}
 
 
 @dataclass(frozen=True)
@@ -83,7 +94,13 @@ class UnitSpec:
 
 @dataclass
 class UnitResult:
-    """A unit's outcome. exact/island: a full tour; segment: the segment's nodes, same ends."""
+    """A unit's outcome. ``tour`` is, by kind:
+
+    exact/island: a full tour; segment: the segment's nodes in their new order, same first and
+    last node; region: the region's nodes in their new cyclic order with SEPARATOR (-1) where
+    the tour leaves the region. ``length``/``base_length``: for segment and region, the new and
+    the base length of the edges inside them.
+    """
 
     unit_id: str
     kind: str
@@ -96,7 +113,7 @@ class UnitResult:
 
     @property
     def improved(self) -> bool:
-        """For a segment: whether it got shorter than in the base tour."""
+        """For a segment or region: whether it got shorter than in the base tour."""
         return self.base_length is not None and self.length < self.base_length
 
     def summary(self) -> dict:
@@ -108,6 +125,11 @@ def _segment_of(base: np.ndarray, spec: UnitSpec) -> np.ndarray:
     return base[(spec.start + np.arange(spec.size)) % len(base)]
 
 
+def _region_of(problem: Problem, base: np.ndarray, spec: UnitSpec) -> np.ndarray:
+    """The region's base sequence: its nodes in tour order, cut where the tour leaves."""
+    return runs_in_tour(base, region_nodes(problem, base, spec.start, spec.size))
+
+
 def _check(problem: Problem, spec: UnitSpec, base: np.ndarray | None, budget_bytes: int) -> None:
     """Caller errors (a plan that cannot run) raise ValueError before any work."""
     n = problem.n
@@ -115,11 +137,11 @@ def _check(problem: Problem, spec: UnitSpec, base: np.ndarray | None, budget_byt
         raise ValueError(f"Expected n <= {MAX_EXACT_NODES} for an exact unit, got {n}.")
     if spec.kind == "island" and not fits_matrix_budget(n, budget_bytes):
         raise ValueError(f"An island unit needs a full matrix; n={n} does not fit the budget.")
-    if spec.kind == "segment":
+    if spec.kind in PIECE_KINDS:
         if base is None:
-            raise ValueError("A segment unit needs a base tour.")
+            raise ValueError(f"A {spec.kind} unit needs a base tour.")
         if not 2 <= spec.size <= n:
-            raise ValueError(f"Expected 2 <= size <= {n} for a segment, got {spec.size}.")
+            raise ValueError(f"Expected 2 <= size <= {n} for a {spec.kind}, got {spec.size}.")
 
 
 def _full_tour(problem: Problem, spec: UnitSpec, budget_s: float) -> tuple[np.ndarray, bool]:
@@ -137,10 +159,15 @@ def _full_tour(problem: Problem, spec: UnitSpec, budget_s: float) -> tuple[np.nd
 
 def _run(problem: Problem, spec: UnitSpec, base: np.ndarray | None, budget_s: float) -> UnitResult:
     engine = _ENGINE_OF[spec.kind]
-    if spec.kind == "segment":
+    if spec.kind in PIECE_KINDS:
         assert base is not None
-        path = solve_path(problem, _segment_of(base, spec), get_engine(engine), budget_s, spec.seed)
-        return UnitResult(spec.unit_id, spec.kind, path.order, path.length, path.base_length,
+        if spec.kind == "segment":
+            sub = solve_path(problem, _segment_of(base, spec), get_engine(engine), budget_s,
+                             spec.seed)
+        else:
+            sub = solve_sequence(problem, _region_of(problem, base, spec), get_engine(engine),
+                                 budget_s, spec.seed)
+        return UnitResult(spec.unit_id, spec.kind, sub.sequence, sub.length, sub.base_length,
                           False, 0.0, engine)
     tour, proven = _full_tour(problem, spec, budget_s)
     tour = problem.validate_tour(tour)
@@ -150,12 +177,15 @@ def _run(problem: Problem, spec: UnitSpec, base: np.ndarray | None, budget_s: fl
 
 def _unchanged(problem: Problem, spec: UnitSpec, base: np.ndarray | None) -> UnitResult:
     """The base handed back when a unit ran into trouble."""
-    if spec.kind == "segment":
+    if spec.kind in PIECE_KINDS:
         assert base is not None
-        seg = _segment_of(base, spec)
-        length = problem.distances(seg[:-1], seg[1:]).sum()
-        length = int(length) if problem.is_integral else float(length)
-        return UnitResult(spec.unit_id, spec.kind, seg, length, length, False, 0.0, "none")
+        if spec.kind == "segment":
+            seq = _segment_of(base, spec)
+            length = sequence_length(problem, np.concatenate([[SEPARATOR], seq]))
+        else:
+            seq = _region_of(problem, base, spec)
+            length = sequence_length(problem, seq)
+        return UnitResult(spec.unit_id, spec.kind, seq, length, length, False, 0.0, "none")
     tour = base if base is not None else np.arange(problem.n, dtype=np.int64)
     return UnitResult(spec.unit_id, spec.kind, tour, problem.tour_length(tour), None, False,
                       0.0, "none")
@@ -198,14 +228,18 @@ def apply_results(
 ) -> np.ndarray:
     """The best tour from the base and a round's results; never longer than the base.
 
-    Segment results are spliced into the base (each only where it is still a shorter path
-    between the same ends there; overlapping ones by largest gain); exact/island results
-    compete as whole tours. Invalid tours are skipped.
+    Segment and region results are spliced into the base (each only where it still applies and
+    is shorter; overlapping ones by largest gain); exact/island results compete as whole tours.
+    Invalid tours are skipped.
     """
     base = problem.validate_tour(base_tour)
-    segs = [r for r in results if r.kind == "segment"]
-    candidates = [splice_segments(problem, base, [r.tour for r in segs])] if segs else []
-    candidates += [r.tour for r in results if r.kind != "segment"]
+    pieces = [
+        np.concatenate([[SEPARATOR], r.tour]) if r.kind == "segment" else np.asarray(r.tour)
+        for r in results
+        if r.kind in PIECE_KINDS
+    ]
+    candidates = [splice(problem, base, pieces)] if pieces else []
+    candidates += [r.tour for r in results if r.kind not in PIECE_KINDS]
     best, best_length = base, problem.tour_length(base)
     for tour in candidates:
         try:
