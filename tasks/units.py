@@ -43,13 +43,22 @@ def _stale_reason(store, job_id: str, round_no: int) -> str | None:
 
 
 @app.task(name=SOLVE_TASK, bind=True)
-def solve_unit(self, job_id: str, round_no: int, instance: str, unit: dict, lamport: int = 0,
-               fence: str = "", deadline_at: float | None = None) -> dict:
+def solve_unit(self, job_id: str, round_no: int, instance: str, unit: dict | None = None,
+               lamport: int = 0, fence: str = "", deadline_at: float | None = None) -> dict:
     """Run one unit and store its result (first write wins); return a small JSON summary."""
     rt = runtime()
-    rt.clock.observe(lamport)
-    spec = UnitSpec.from_dict(unit)
     worker = self.request.hostname or rt.clock.node_id
+    try:
+        rt.clock.observe(lamport)
+        spec = UnitSpec.from_dict(unit if isinstance(unit, dict) else {})
+    except (ValueError, TypeError, KeyError) as exc:  # a corrupt message: say so in the job log
+        error = f"bad unit payload: {exc}"
+        log.warning("job %s round %s: %s", job_id, round_no, error)
+        unit_id = unit.get("unit_id") if isinstance(unit, dict) else None
+        rt.events.emit(job_id, EventType.UNIT_FAILED, rt.clock,
+                       {"round": round_no, "unit": unit_id, "worker": worker, "error": error})
+        return {"job_id": job_id, "round": round_no, "unit_id": unit_id, "ok": False,
+                "error": error}
     summary = {"job_id": job_id, "round": round_no, "unit_id": spec.unit_id, "ok": False}
     attempts = rt.store.count_attempt(self.request.id or spec.unit_id)
     if attempts > MAX_DELIVERIES:

@@ -24,12 +24,13 @@ from tsp_celery.cluster.connection import REDIS_DOWN, connect
 from tsp_celery.cluster.dispatch import Dispatcher
 from tsp_celery.cluster.driver import JobDriver
 from tsp_celery.cluster.events import EventLog, EventType
+from tsp_celery.cluster.job import JobStatus
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lamport import LamportClock
 from tsp_celery.cluster.lease import LeaderLease
 from tsp_celery.cluster.store import JobStore
 from tsp_celery.cluster.workers import live_slots
-from tsp_celery.errors import FencedWriteError, JobNotFoundError
+from tsp_celery.errors import ClusterError, FencedWriteError, JobNotFoundError, TspCeleryError
 from tsp_celery.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -134,8 +135,20 @@ class Coordinator:
         self._admit(fence)
         self._sync(fence)
         for job_id, driver in list(self.drivers.items()):
-            if not driver.step(fence):
+            try:
+                alive = driver.step(fence)
+            except ClusterError:  # fenced, or Redis gone: the loop's handlers decide
+                raise
+            except TspCeleryError as exc:  # e.g. a corrupt stored instance: fail the job, not us
+                self._fail(job_id, fence, str(exc))
+                alive = False
+            if not alive:
                 self.drivers.pop(job_id, None)
+
+    def _fail(self, job_id: str, fence: str, error: str) -> None:
+        log.error("job %s failed: %s", job_id, error)
+        self.store.finish(job_id, JobStatus.FAILED, fence, error)
+        self.events.emit(job_id, EventType.FAILED, self.clock, {"error": error}, fence=fence)
 
     def _admit(self, fence: str) -> None:
         slots = self.slots()

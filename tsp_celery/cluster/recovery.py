@@ -29,6 +29,7 @@ from tsp_celery.cluster.celery_config import SOLVE_QUEUE, celery_config
 from tsp_celery.cluster.lock import LockNotAcquiredError, job_lock
 from tsp_celery.cluster.merging import merge_round
 from tsp_celery.cluster.workers import live_workers
+from tsp_celery.errors import ClusterError, TspCeleryError
 
 if TYPE_CHECKING:
     from tsp_celery.coordinator import Coordinator
@@ -70,6 +71,11 @@ def recover(coord: Coordinator) -> list[JobRecovery]:
         except LockNotAcquiredError as exc:
             # Left to the coordinator's periodic sync, which resumes any job without a driver.
             log.warning("recovery of job %s postponed: %s", job_id, exc)
+            report.append(JobRecovery(job_id, "skipped", reason=str(exc)))
+        except ClusterError:  # fenced or Redis gone: the coordinator's loop handles it
+            raise
+        except TspCeleryError as exc:  # e.g. a corrupt instance: its driver will fail the job
+            log.warning("recovery of job %s left to its driver: %s", job_id, exc)
             report.append(JobRecovery(job_id, "skipped", reason=str(exc)))
     queued = len(coord.store.queued_ids())
     log.info("%s recovered %d job(s) in %.3f s (%d queued): %s", coord.node_id, len(report),
