@@ -25,8 +25,10 @@ from tsp_celery.problem import Problem
 from tsp_celery.result import Result
 from tsp_celery.settings import Settings
 from tsp_celery.solver.units import (
+    PIECE_KINDS,
     UnitResult,
     apply_results,
+    default_polish_s,
     fits_matrix_budget,
     initial_tour,
     run_unit,
@@ -41,6 +43,9 @@ ProgressCallback = Callable[[dict[str, Any]], None]
 BOUND_SHARE = 0.25
 BOUND_MAX_S = 30.0
 BOUND_MAX_N = 100_000
+# The matrix-free first tour of a large instance may spend this share of the budget polishing
+# (greedy's long joins are what decomposition cannot remove).
+POLISH_SHARE = 0.3
 
 
 class _Best:
@@ -165,7 +170,9 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
     try:
         if not fits_matrix_budget(problem.n, budget):
             t0 = clock.elapsed()
-            best.offer(initial_tour(problem, seed, matrix_budget_bytes=budget), {"greedy"})
+            polish_s = min(default_polish_s(problem.n), POLISH_SHARE * clock.max_runtime)
+            tour = initial_tour(problem, seed, matrix_budget_bytes=budget, polish_s=polish_s)
+            best.offer(tour, {"greedy"})
             stats["initial_length"], stats["initial_s"] = best.length, clock.elapsed() - t0
         pool.wait_ready()
         round_no, improved = 0, True
@@ -182,7 +189,7 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
                 best.lower_bound = bound.poll()
             best.report("round", round_no)
             if best.meets_bound() or any(
-                r.proven_optimal and r.kind != "segment" and r.length <= best.length
+                r.proven_optimal and r.kind not in PIECE_KINDS and r.length <= best.length
                 for r in results
             ):
                 return True
@@ -206,8 +213,8 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
 def _run_round(pool: UnitPool, plan: RoundPlan, base: np.ndarray | None,
                stats: dict[str, Any]) -> list[UnitResult]:
     """Submit the round's units; collect what finished by the round's deadline."""
-    segment = plan.kind == "segment"
-    futures = [pool.submit(u.to_dict(), base if segment else None) for u in plan.units]
+    pieces = plan.kind in PIECE_KINDS
+    futures = [pool.submit(u.to_dict(), base if pieces else None) for u in plan.units]
     done, late = wait(futures, timeout=plan.deadline_s, return_when="ALL_COMPLETED")
     stats["units_late"] += len(late)
     results = []

@@ -130,7 +130,9 @@ class BoundProcess:
                 break
             if "error" in msg:
                 self.error = msg["error"]
-            elif self.best is None or _better(msg, self.best):
+                continue
+            msg["value"] = float(msg["value"])
+            if self.best is None or _better(msg, self.best):
                 self.best = msg
         return self.best
 

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tsp_celery.settings import DEFAULT_MATRIX_BUDGET_MB
-from tsp_celery.solver.units import UnitSpec
+from tsp_celery.solver.units import KINDS, UnitSpec
 
 DEFAULT_MATRIX_BUDGET_BYTES = DEFAULT_MATRIX_BUDGET_MB * 1024 * 1024
-KINDS = ("exact", "island", "segment")
 
 
 @dataclass(frozen=True)

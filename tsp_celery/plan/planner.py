@@ -6,8 +6,10 @@ Pure functions, shared by the embedded pool and the cluster coordinator:
   share, each with its own seed. fast-tsp has no warm start, so one long run beats several short
   ones once n is in the thousands; slices grow with n and the last round absorbs the rest of the
   budget instead of leaving a runt;
-- beyond the budget: a segment round, the current tour cut into disjoint paths that fit the
-  budget, cut points shifted every round, more segments than slots queueing on the slots.
+- beyond the budget: decomposition rounds, alternating segment rounds (the current tour cut
+  into disjoint paths) and region rounds (disjoint pieces of a space-filling curve, re-routed
+  wherever the tour passes through them), pieces sized to fit the budget, cut points shifted
+  every round, more pieces than slots queueing on the slots.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from tsp_celery.solver.decompose import (
     segments,
 )
 from tsp_celery.solver.exact import MAX_EXACT_NODES
-from tsp_celery.solver.units import UnitSpec, fits_matrix_budget
+from tsp_celery.solver.units import PIECE_KINDS, UnitSpec, fits_matrix_budget
 
 # Held–Karp's limit, from the solver that runs it.
 EXACT_MAX_N = MAX_EXACT_NODES
@@ -45,6 +47,8 @@ SEGMENT_S_PER_NODE = RECOMMENDED_SECONDS_PER_NODE
 SEGMENT_MIN_NODES = 8
 SEGMENT_MIN_ROUNDS = 6
 SEGMENT_MIN_UNIT_S = 0.2
+# Splicing a round's pieces back costs the coordinator about this much per node (pla33810: ~1 s).
+PIECE_APPLY_S_PER_NODE = 3e-5
 
 
 def plan_round(inp: PlanInput) -> RoundPlan:
@@ -58,7 +62,7 @@ def plan_round(inp: PlanInput) -> RoundPlan:
             f"Expected a base tour for n = {inp.n} (beyond the matrix budget): "
             "build one with solver.units.initial_tour first."
         )
-    return _segment_round(inp)
+    return _piece_round(inp)
 
 
 def unit_seed(job_seed: int, round_no: int, index: int) -> int:
@@ -134,21 +138,22 @@ def _island_round(inp: PlanInput) -> RoundPlan:
     return RoundPlan(inp.round_no, "island", units, deadline_s(budget))
 
 
-def _segment_round(inp: PlanInput) -> RoundPlan:
+def _piece_round(inp: PlanInput) -> RoundPlan:
     n, share = inp.n, inp.share
     size = segment_size(n, inp.matrix_budget_bytes)
     cuts = segments(n, size, inp.segment_offset + round_offset(inp.round_no, size))
     waves = math.ceil(len(cuts) / share)
-    usable = usable_s(inp.remaining_s)
+    usable = max(usable_s(inp.remaining_s) - PIECE_APPLY_S_PER_NODE * n, SEGMENT_MIN_UNIT_S)
     budget = min(SEGMENT_S_PER_NODE * size, usable / (waves * SEGMENT_MIN_ROUNDS))
     budget = max(budget, SEGMENT_MIN_UNIT_S)
     # Too little time for the whole tour: plan the waves that fit; the next round's shifted cut
     # points reach the rest.
     waves_fit = max(1, min(waves, int(usable // budget)))
+    kind = PIECE_KINDS[inp.round_no % len(PIECE_KINDS)]
     units = tuple(
-        UnitSpec(f"r{inp.round_no}-u{i}", "segment", unit_seed(inp.seed, inp.round_no, i),
+        UnitSpec(f"r{inp.round_no}-u{i}", kind, unit_seed(inp.seed, inp.round_no, i),
                  budget, start=start, size=length)
         for i, (start, length) in enumerate(cuts[: waves_fit * share])
     )
     wall = math.ceil(len(units) / share) * budget
-    return RoundPlan(inp.round_no, "segment", units, deadline_s(wall))
+    return RoundPlan(inp.round_no, kind, units, deadline_s(wall))

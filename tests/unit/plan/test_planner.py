@@ -144,3 +144,10 @@ def test_another_round_is_worth_it_only_with_time_for_the_search():
     assert not worth_a_round(52, 0.3, GIB)
     assert not worth_a_round(1577, 1.0, GIB)  # fast-tsp cannot even set up 1577 nodes in 1 s
     assert worth_a_round(1577, 4.0, GIB)
+
+
+def test_decomposition_alternates_segment_and_region_rounds():
+    kw = dict(n=50_000, has_tour=True, matrix_budget_bytes=GIB, remaining_s=600.0)
+    kinds = [plan(round_no=r, **kw).kind for r in range(4)]
+    assert kinds == ["segment", "region", "segment", "region"]
+    assert all(u.kind == kinds[1] for u in plan(round_no=1, **kw).units)
