@@ -41,7 +41,9 @@ def _neighbour_pairs(problem: Problem, nodes: np.ndarray, k: int) -> tuple[np.nd
         pts = _points(problem)[nodes]
         p = _KDTREE_P.get(problem.edge_weight_type, 2.0)
         _, nb = cKDTree(pts).query(pts, k=k + 1, p=p)
-        nb = nb[:, 1:]
+        # duplicate points may come before the node itself: drop self wherever it is
+        is_self = nb == np.arange(len(nodes))[:, None]
+        nb = np.take_along_axis(nb, np.argsort(is_self, axis=1, kind="stable"), 1)[:, :k]
     else:
         nb = np.empty((len(nodes), k), dtype=np.int64)
         for block in row_blocks(len(nodes), len(nodes)):

@@ -35,6 +35,7 @@ from tsp_celery.solver.path import (
     solve_path,
     solve_sequence,
 )
+from tsp_celery.solver.polish import polish
 from tsp_celery.solver.splice import splice
 
 __all__ = [
@@ -52,6 +53,9 @@ log = logging.getLogger(__name__)
 KINDS = ("exact", "island", "segment", "region")
 PIECE_KINDS = ("segment", "region")
 DEFAULT_MATRIX_BUDGET_BYTES = DEFAULT_MATRIX_BUDGET_MB * 1024 * 1024
+# Construction polish: converges in ~0.5 ms per node here (pla33810: 17 s); never past the cap.
+POLISH_S_PER_NODE = 0.0005
+MAX_POLISH_S = 30.0
 _ENGINE_OF = {"exact": "exact", "island": "fast-tsp", "segment": "fast-tsp", "region": "fast-tsp"}
 
 
@@ -253,12 +257,31 @@ def apply_results(
     return best
 
 
-def initial_tour(
-    problem: Problem, seed: int = 0, *, matrix_budget_bytes: int = DEFAULT_MATRIX_BUDGET_BYTES
-) -> np.ndarray:
-    """A first tour by greedy edge over nearest-neighbour candidates, deterministic per seed.
+def default_polish_s(n: int) -> float:
+    """Seconds of 2-opt/Or-opt after greedy: enough to converge on pla33810 (~17 s here),
+    capped so the initial tour stays far inside a Celery task's time limit."""
+    return min(POLISH_S_PER_NODE * n, MAX_POLISH_S)
 
-    O(n log n) time and O(n k) memory for every n: construction never builds a matrix, so
-    ``matrix_budget_bytes`` only keeps this signature aligned with the other entry points.
+
+def initial_tour(
+    problem: Problem,
+    seed: int = 0,
+    *,
+    matrix_budget_bytes: int = DEFAULT_MATRIX_BUDGET_BYTES,
+    polish_s: float | None = None,
+) -> np.ndarray:
+    """A first tour: greedy edge over nearest-neighbour candidates, then exact 2-opt/Or-opt.
+
+    Deterministic per seed (when the polish converges within its time). O(n log n) time and
+    O(n k) memory for every n: nothing here builds a matrix, so ``matrix_budget_bytes`` only
+    keeps this signature aligned with the other entry points. The polish removes the long joins
+    greedy leaves behind, which decomposition cannot (measured on pla33810, one process: greedy
+    17.3 % -> polished 6.1 % above optimal; segment/region rounds from the polished tour reach
+    1.45 % after 110 s against 1.83 % from plain greedy). ``polish_s``: None for
+    ``default_polish_s(n)``, 0 for none.
     """
-    return problem.validate_tour(greedy_tour(problem, seed))
+    tour = greedy_tour(problem, seed)
+    budget = default_polish_s(problem.n) if polish_s is None else polish_s
+    if budget > 0:
+        tour = polish(problem, tour, budget)
+    return problem.validate_tour(tour)
