@@ -41,3 +41,11 @@ def test_public_names():
 def test_solve_wants_a_problem(examples_dir):
     with pytest.raises(TypeError, match="Problem"):
         solve(str(examples_dir / "burma14.tsp"))
+
+
+@pytest.mark.timeout(60)
+def test_cluster_url_goes_to_the_cluster(examples_dir):
+    from tsp_celery.errors import ClusterUnreachableError
+
+    with pytest.raises(ClusterUnreachableError, match=r"127\.0\.0\.1:1"):
+        solve(load(examples_dir / "berlin52.tsp"), time=2, cluster="redis://127.0.0.1:1/0")

@@ -68,3 +68,11 @@ def test_binary_file_is_refused(tmp_path):
     bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00garbage")
     proc = run(bad)
     assert proc.returncode == 2 and "error:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.timeout(60)
+def test_unreachable_cluster_exits_3_naming_the_url(examples_dir):
+    url = "redis://127.0.0.1:1/0"
+    proc = run(examples_dir / "berlin52.tsp", "--time", 2, "--cluster", url)
+    assert proc.returncode == 3
+    assert url in proc.stderr and "Traceback" not in proc.stderr
