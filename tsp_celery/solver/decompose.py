@@ -1,14 +1,21 @@
-"""Decomposition mechanics: cut the current tour into disjoint segments, shifted every round.
+"""Decomposition mechanics: disjoint pieces of the tour (segments) or of the space-filling curve
+(regions), their cut points shifted every round.
 
 A round improves each segment as a path with fixed ends (``path.solve_path``), then splices the
 improvements back (``units.apply_results``). Edges between segments cannot change in that
 round, so the next round moves every cut point by shifting the offset.
 
-What to choose, measured on pla33810 from a greedy start (2 cores, fast-tsp, one thread per
-segment; see the solver report in the docs): segments of RECOMMENDED_SEGMENT_SIZE nodes with
-about RECOMMENDED_SECONDS_PER_NODE x size seconds each give the most improvement per second;
-smaller segments converge fast but leave long-range defects, larger ones spend most of their
-budget in fast-tsp's set-up (alpha-nearness candidates) before improving anything.
+What to choose, measured on pla33810 (one process on the shared 2-core machine, fast-tsp):
+- first round from greedy, 6 segments each: gain per node is flat in the size (232 / 267 / 247 /
+  234 for 500 / 1000 / 2000 / 4000 nodes at 0.5 ms per node) and doubling the budget to 1 ms
+  per node adds < 4 % gain at half the gain per second. Best gain per second: 1000 nodes at
+  0.5 s (460k length units/s; 500 at 0.25 s: 442k; 2000 at 1 s: 366k; 4000 at 2 s: 345k).
+- whole runs: tour segments alone stall where the tour's global route is wrong (fnl4461: 2.8 %
+  from greedy, 1.2 % from a Hilbert tour); alternating segment and region rounds from the
+  polished initial tour keeps improving (fnl4461: 0.23 % after 20 s; pla33810: 1.45 % after
+  110 s of one process, 1000 nodes, 0.3 s per unit).
+Hence RECOMMENDED_SEGMENT_SIZE nodes and about RECOMMENDED_SECONDS_PER_NODE x size seconds per
+unit, for segment and region units alike, alternating the two kinds round by round.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from tsp_celery.problem.model import Problem
 from tsp_celery.solver.construct import hilbert_tour
 
 RECOMMENDED_SEGMENT_SIZE = 1000
-RECOMMENDED_SECONDS_PER_NODE = 0.001
+RECOMMENDED_SECONDS_PER_NODE = 0.0004
 
 
 def segments(n: int, size: int, offset: int = 0) -> list[tuple[int, int]]:
