@@ -34,11 +34,12 @@ EXACT_BUDGET_S = 30.0
 MIN_UNIT_S = 0.5
 # Island slice = BASE + PER_NODE * n + PER_NODE2 * n²: measured here, one fast-tsp thread reaches
 # the optimum of berlin52..a280 in 0.5 s and of pr1002 in 2 s; beyond ~2000 nodes a run keeps
-# improving for a minute, so slices grow quadratically: 0.6 s for berlin52, 4.5 s for pr1002,
-# the whole of a 10 s budget for fl1577 and of a 60 s budget for fnl4461.
+# improving for a minute, so slices grow quadratically: 0.6 s for berlin52, 6 s for pr1002,
+# the whole of a 10 s budget for fl1577 and of a 60 s budget for pcb3038 and fnl4461 (without
+# a warm start, one long run per core beats several short ones there).
 ISLAND_BASE_S = 0.5
 ISLAND_S_PER_NODE = 0.002
-ISLAND_S_PER_NODE2 = 2e-6
+ISLAND_S_PER_NODE2 = 3.5e-6
 # Segments: size and seconds per node as the solver measured them on pla33810 (most gain per
 # second); many short rounds beat a few long ones (each round moves the cut points), so a
 # segment's slice shrinks until at least SEGMENT_MIN_ROUNDS rounds fit the budget.
