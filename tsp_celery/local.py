@@ -182,7 +182,10 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
                 seed=seed, has_tour=best.tour is not None, matrix_budget_bytes=budget,
                 last_improved=improved,
             ))
-            results = _run_round(pool, plan, best.tour, stats)
+            # Without any tour yet there is nothing to fall back on: wait for the units (they
+            # stop by themselves) instead of closing the round at its deadline.
+            deadline = plan.deadline_s if best.tour is not None else None
+            results = _run_round(pool, plan, best.tour, deadline, stats)
             improved = _apply(problem, best, results, round_no)
             _count(stats, plan, len(results))
             if bound is not None:
@@ -211,11 +214,11 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
 
 
 def _run_round(pool: UnitPool, plan: RoundPlan, base: np.ndarray | None,
-               stats: dict[str, Any]) -> list[UnitResult]:
-    """Submit the round's units; collect what finished by the round's deadline."""
+               deadline_s: float | None, stats: dict[str, Any]) -> list[UnitResult]:
+    """Submit the round's units; collect what finished by ``deadline_s`` (None: all)."""
     pieces = plan.kind in PIECE_KINDS
     futures = [pool.submit(u.to_dict(), base if pieces else None) for u in plan.units]
-    done, late = wait(futures, timeout=plan.deadline_s, return_when="ALL_COMPLETED")
+    done, late = wait(futures, timeout=deadline_s, return_when="ALL_COMPLETED")
     stats["units_late"] += len(late)
     results = []
     for f in done:
