@@ -2,19 +2,21 @@
 
 Compose, Kubernetes and the Procfile each spell commands their own way (argv lists, `sh -c`
 scripts with variables, a launcher script). ``resolve`` runs such a command for real, through
-the same shell, but with stand-ins for ``tsp-celery``, ``celery`` and ``redis-server`` first on
-PATH that print the argv they were given, so tests check the command line that will really run.
+the same shell, but with stand-ins for ``tsp-celery`` and ``celery`` first on PATH that print
+the argv they were given, so tests check the command line that will really run.
 """
 
 from __future__ import annotations
 
 import configparser
 import os
+import shutil
 import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_LAUNCHER = ROOT / "ops" / "bin" / "tsp-celery-worker"
@@ -23,6 +25,22 @@ _STAND_IN = """#!/bin/sh
 printf '%s\\n' "$(basename "$0")"
 for a in "$@"; do printf '%s\\n' "$a"; done
 """
+
+
+# Variables docker-compose.yml reads: cleared so a developer's shell cannot change the result.
+COMPOSE_VARS = ("REDIS_PASSWORD", "FLOWER_BASIC_AUTH", "FLOWER_PORT", "TSP_CELERY_PREFIX",
+                "TSP_CELERY_WORKER_CONCURRENCY", "TSP_CELERY_DATA", "TSP_CELERY_REDIS_URL")
+
+
+def compose_config(**env: str) -> dict:
+    """The file as docker-compose resolves it (anchors, merges, variables), with ``env`` set."""
+    exe = shutil.which("docker-compose")
+    assert exe, "docker-compose is missing: apt-get install -y docker-compose (see .ci/run)"
+    clean = {k: v for k, v in os.environ.items() if k not in COMPOSE_VARS}
+    proc = subprocess.run([exe, "--profile", "tools", "config"], cwd=ROOT, env={**clean, **env},
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    return yaml.safe_load(proc.stdout)
 
 
 def console_scripts() -> set[str]:
@@ -42,7 +60,7 @@ def resolve(tmp_path: Path) -> Callable[..., list[str]]:
     """
     bin_dir = tmp_path / "stand-ins"
     bin_dir.mkdir()
-    for name in ("tsp-celery", "celery", "redis-server"):
+    for name in ("tsp-celery", "celery"):
         path = bin_dir / name
         path.write_text(_STAND_IN)
         path.chmod(0o755)
