@@ -10,15 +10,14 @@ from __future__ import annotations
 import logging
 import time
 
-from celery.exceptions import SoftTimeLimitExceeded
-
 from tasks.celeryapp import app
 from tasks.progress import Progress
 from tasks.runtime import runtime
 from tsp_celery.cluster.celery_config import INITIAL_TASK, SOLVE_TASK
+from tsp_celery.cluster.connection import REDIS_DOWN
 from tsp_celery.cluster.events import EventType
-from tsp_celery.errors import JobNotFoundError, TspCeleryError
-from tsp_celery.solver.units import UnitSpec, initial_tour, run_unit
+from tsp_celery.errors import JobNotFoundError
+from tsp_celery.solver.units import PIECE_KINDS, UnitSpec, initial_tour, run_unit
 
 log = logging.getLogger(__name__)
 
@@ -75,18 +74,20 @@ def solve_unit(self, job_id: str, round_no: int, instance: str, unit: dict | Non
     progress.report(force=True, phase="started")
     try:
         problem = rt.problems.get(instance)
-        base = rt.store.base_tour(job_id, round_no) if spec.kind == "segment" else None
-        if spec.kind == "segment" and base is None:
+        base = rt.store.base_tour(job_id, round_no) if spec.kind in PIECE_KINDS else None
+        if spec.kind in PIECE_KINDS and base is None:
             raise ValueError(f"round {round_no} has no base tour")
         result = run_unit(problem, spec, base, matrix_budget_bytes=rt.settings.matrix_budget_bytes,
                           deadline=deadline_at, on_progress=progress)
-    except (SoftTimeLimitExceeded, TspCeleryError, ValueError, MemoryError) as exc:
+        # The record carries the stamp of the "finished" event, so the merge stamps after it.
+        stamp = rt.clock.tick()
+        record = {**result.summary(), "ok": True, "worker": worker, "attempt": attempts,
+                  "lamport": stamp}
+        stored = rt.store.record_unit(job_id, round_no, spec.unit_id, record, result.tour)
+    except REDIS_DOWN:
+        raise  # infrastructure: the round's deadline (or a redelivery) takes care of it
+    except Exception as exc:  # algorithmic trouble, bad data, soft time limit: a failed unit
         return _fail(rt, job_id, round_no, spec, worker, attempts, f"{type(exc).__name__}: {exc}")
-    # The record carries the stamp of the "finished" event, so the merge stamps after it.
-    stamp = rt.clock.tick()
-    record = {**result.summary(), "ok": True, "worker": worker, "attempt": attempts,
-              "lamport": stamp}
-    stored = rt.store.record_unit(job_id, round_no, spec.unit_id, record, result.tour)
     rt.events.append(job_id, EventType.UNIT_FINISHED, rt.clock.node_id, stamp,
                      {"round": round_no, "unit": spec.unit_id, "worker": worker,
                       "length": record["length"], "stored": stored})

@@ -90,6 +90,7 @@ class ClusterClient:
             "priority": params.priority,
             "proven_optimal": rec["proven_optimal"],
             "cancel_requested": rec["cancel_requested"],
+            "cancel_round": rec.get("cancel_round"),
             "created_at": rec.get("created_at"),
             "admitted_at": started,
             "finished_at": rec.get("finished_at"),

@@ -12,7 +12,8 @@ Instance blob (stored once under ``Keys.instance(content_hash)``)::
 
 Arrays are ``coords`` or ``matrix`` (exactly one) and optionally ``display``. The dtype is kept
 (float64 coordinates, int64 or float64 matrices) so the decoded Problem has the same content
-hash as the submitted one. Tours are int32 little-endian node indices, nothing else.
+hash as the submitted one. Tours are int32 little-endian node indices, nothing else (a region
+unit's result also holds -1 where the tour leaves the region).
 """
 
 from __future__ import annotations
@@ -77,10 +78,11 @@ def decode_problem(blob: bytes) -> Problem:
 
 
 def encode_tour(tour: np.ndarray | list[int]) -> bytes:
-    """A tour (or a segment) as int32 little-endian bytes."""
+    """A tour (or a unit's piece of one, which may hold -1 separators) as int32 LE bytes."""
     arr = np.asarray(tour)
-    if arr.size and (arr.min() < 0 or arr.max() > np.iinfo(np.int32).max):
-        raise ValueError("Expected node indices in 0..2**31-1.")
+    info = np.iinfo(np.int32)
+    if arr.size and (arr.min() < info.min or arr.max() > info.max):
+        raise ValueError("Expected values that fit int32.")
     return arr.astype(TOUR_DTYPE).tobytes()
 
 

@@ -80,16 +80,16 @@ def parse_record(raw: Mapping[bytes | str, bytes | str]) -> dict[str, Any]:
     rec = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
            for k, v in raw.items()}
     out: dict[str, Any] = dict(rec)
-    for name in ("n", "round", "rounds_done", "stall", "best_round", "priority", "units_lost"):
+    for name in ("n", "round", "rounds_done", "stall", "best_round", "priority", "cancel_round"):
         if name in rec:
             out[name] = int(rec[name])
     for name in ("created_at", "admitted_at", "finished_at", "best_at", "round_started_at",
-                 "lower_bound"):
+                 "cancel_at"):
         if name in rec and rec[name] != "":
             out[name] = float(rec[name])
     if "best_length" in rec:
         out["best_length"] = _num(rec["best_length"])
-    for name in ("proven_optimal", "cancel_requested", "lower_bound_proven"):
+    for name in ("proven_optimal", "cancel_requested"):
         out[name] = rec.get(name) == "1"
     out["params"] = json.loads(rec["params"]) if "params" in rec else {}
     return out

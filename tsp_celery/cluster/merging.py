@@ -21,7 +21,7 @@ from tsp_celery.cluster.store import JobStore
 from tsp_celery.errors import TourError
 from tsp_celery.plan import RoundPlan
 from tsp_celery.problem import Problem
-from tsp_celery.solver.units import UnitResult, apply_results
+from tsp_celery.solver.units import PIECE_KINDS, UnitResult, apply_results
 
 log = logging.getLogger(__name__)
 _RESULT_FIELDS = {f.name for f in fields(UnitResult)}
@@ -103,8 +103,8 @@ def _merged_tour(store: JobStore, problem: Problem, job_id: str, plan: RoundPlan
     """The validated merged tour and its exact length (never trust a unit's own number)."""
     base = store.base_tour(job_id, plan.round_no)
     if base is None:
-        if plan.kind == "segment":
-            raise ValueError("segment round without a base tour")
+        if plan.kind in PIECE_KINDS:
+            raise ValueError(f"{plan.kind} round without a base tour")
         base = min(results, key=lambda r: r.length).tour  # first round: nothing to beat yet
     tour = problem.validate_tour(apply_results(problem, base, results))
     return tour, problem.tour_length(tour)

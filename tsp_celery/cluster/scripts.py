@@ -123,7 +123,8 @@ return ARGV[3]
 
 # KEYS: job, queued (zset), then every other key of the job to expire.
 # ARGV: job id, now, retention s.
-# A queued job is cancelled at once; a running one gets a flag its leader acts on within a round.
+# A queued job is cancelled at once; a running one gets a flag its leader acts on within a round
+# (with the round in flight at the request, so "stopped within one round" can be checked).
 # Returns the status after the call ('cancelled', 'running', a final status) or 'missing'.
 CANCEL = _FINAL + """
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -137,6 +138,7 @@ if status == 'queued' then
   end
   return 'cancelled'
 end
-redis.call('HSET', KEYS[1], 'cancel_requested', '1')
+redis.call('HSET', KEYS[1], 'cancel_requested', '1', 'cancel_at', ARGV[2],
+           'cancel_round', redis.call('HGET', KEYS[1], 'round') or '0')
 return status
 """

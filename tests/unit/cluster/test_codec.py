@@ -95,8 +95,9 @@ def test_tour_is_int32_little_endian_and_round_trips():
     assert back.dtype == np.int64 and np.array_equal(back, tour)
 
 
-def test_bad_tours_are_refused():
+def test_separators_survive_and_bad_tours_are_refused():
+    assert np.array_equal(decode_tour(encode_tour([3, -1, 2])), [3, -1, 2])
     with pytest.raises(ValueError):
-        encode_tour([0, -1, 2])
+        encode_tour([0, 2**31, 2])
     with pytest.raises(ValueError):
         decode_tour(b"\x00" * 5)

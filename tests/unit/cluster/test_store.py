@@ -107,6 +107,7 @@ def test_cancel_of_a_queued_job_is_immediate_and_of_a_running_one_a_request(stor
     assert store.cancel(running) == "running"
     rec = store.record(running)
     assert rec["status"] == "running" and rec["cancel_requested"] is True
+    assert rec["cancel_round"] == 0 and rec["cancel_at"] > 0
 
 
 def test_unit_results_first_write_wins(store):

@@ -1,0 +1,139 @@
+"""Integration harness: real Redis (test db 13), two real Celery workers and a coordinator.
+
+The processes are started once per session with a key prefix of their own (so nothing else in
+db 13 is touched, and nothing of theirs leaks), each in its own session; teardown SIGTERMs and
+then SIGKILLs every process group and deletes the prefix's keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import redis
+
+from tsp_celery.cluster.client import ClusterClient
+from tsp_celery.cluster.lease import read_leader
+from tsp_celery.cluster.workers import live_workers
+from tsp_celery.settings import Settings
+from tsp_celery.solver.budget import fits_matrix_budget
+
+# The same database the `redis_url` fixture of tests/conftest.py uses (never db 0). That
+# fixture flushes per test; a session-long cluster cannot, so it uses a prefix of its own instead.
+TEST_REDIS_URL = os.environ.get("TSP_CELERY_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+WORKERS = 2
+# The smallest matrix budget that still fits n = 500: a 1000-node instance then takes the
+# decomposition path (initial tour, then segment rounds) while small ones stay islands.
+MATRIX_BUDGET_MB = next(mb for mb in range(1, 1 << 16) if fits_matrix_budget(500, mb << 20))
+STARTUP_S = 60
+
+
+def wait_until(predicate: Callable[[], object], timeout_s: float, what: str,
+               poll_s: float = 0.1) -> object:
+    """Poll until ``predicate()`` is truthy and return it; fail the test after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
+        time.sleep(poll_s)
+
+
+class Service:
+    """One long-running process in its own process group, output to a log file."""
+
+    def __init__(self, name: str, argv: list[str], env: dict, log_path: Path) -> None:
+        self.name = name
+        self.log_path = log_path
+        with open(log_path, "wb") as log:
+            self.popen = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def stop(self) -> None:
+        for sig, wait_s in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout=wait_s)
+                break
+        with contextlib.suppress(ProcessLookupError):  # stray prefork children
+            os.killpg(self.popen.pid, signal.SIGKILL)
+
+    def tail(self, lines: int = 30) -> str:
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return f"--- {self.name} ---\n" + "\n".join(text[-lines:])
+
+
+class ClusterHarness:
+    """The running cluster plus helpers: CLI subprocesses, a client, logs for failures."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.prefix = f"it{uuid.uuid4().hex[:8]}"
+        self.url = TEST_REDIS_URL
+        self.env = {**os.environ, "TSP_CELERY_REDIS_URL": self.url,
+                    "TSP_CELERY_PREFIX": self.prefix, "TSP_CELERY_HEARTBEAT_TTL_S": "3",
+                    "TSP_CELERY_MATRIX_BUDGET_MB": str(MATRIX_BUDGET_MB),
+                    "PYTHONUNBUFFERED": "1"}
+        self.settings = Settings.from_env(self.env)
+        self.redis = redis.Redis.from_url(self.url)
+        self.client = ClusterClient(self.settings, redis=self.redis)
+        self.tmp = tmp
+        self.services: list[Service] = []
+
+    def start(self) -> None:
+        for i in range(WORKERS):
+            name = f"w{i + 1}-{self.prefix}"
+            self.services.append(Service(name, [
+                sys.executable, "-m", "celery", "-A", "tasks", "worker", "-P", "prefork",
+                "-c", "1", "-n", f"{name}@%h", "-Q", "solve,merge", "-l", "info",
+                "--without-gossip", "--without-mingle"], self.env, self.tmp / f"{name}.log"))
+        self.services.append(Service("coordinator", [
+            sys.executable, "-m", "tsp_celery", "coordinator", "--node-id", f"c-{self.prefix}"],
+            self.env, self.tmp / "coordinator.log"))
+        wait_until(lambda: len(live_workers(self.redis, self.client.keys)) >= WORKERS,
+                   STARTUP_S, f"{WORKERS} worker heartbeats\n{self.logs()}")
+        wait_until(lambda: read_leader(self.redis, self.client.keys), STARTUP_S,
+                   "a leader coordinator")
+
+    def stop(self) -> None:
+        for service in self.services:
+            service.stop()
+        keys = list(self.redis.scan_iter(match=f"{self.prefix}:*", count=1000))
+        for i in range(0, len(keys), 500):
+            self.redis.delete(*keys[i:i + 500])
+        self.redis.close()
+
+    def cli(self, *args: str, timeout_s: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "tsp_celery", *args], env=self.env,
+                              capture_output=True, text=True, timeout=timeout_s)
+
+    def wait_final(self, job_id: str, timeout_s: float = 60) -> dict:
+        return wait_until(
+            lambda: (st := self.client.status(job_id))["status"] in ("done", "failed",
+                                                                     "cancelled") and st,
+            timeout_s, f"job {job_id} to end\n{self.logs()}", poll_s=0.2)
+
+    wait_until = staticmethod(wait_until)
+
+    def logs(self) -> str:
+        return "\n".join(s.tail() for s in self.services)
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory) -> ClusterHarness:
+    harness = ClusterHarness(tmp_path_factory.mktemp("cluster"))
+    try:
+        harness.start()
+        yield harness
+    finally:
+        harness.stop()
