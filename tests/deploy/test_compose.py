@@ -13,7 +13,7 @@ import os
 import subprocess
 
 import pytest
-from conftest import ROOT, check_entry_point, compose_config
+from deploy_helpers import ROOT, check_entry_point, compose_config
 
 from tsp_celery.settings import Settings
 

@@ -13,7 +13,7 @@ import sys
 
 import dockerfile
 import pytest
-from conftest import ROOT
+from deploy_helpers import ROOT
 
 pytestmark = pytest.mark.timeout(60)
 DOCKERFILE = ROOT / "ops" / "docker" / "Dockerfile"

@@ -7,7 +7,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import ROOT, check_entry_point
+from deploy_helpers import ROOT, check_entry_point
 
 pytestmark = pytest.mark.timeout(60)
 K8S = ROOT / "ops" / "k8s"

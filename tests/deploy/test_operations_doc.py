@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import ROOT
+from deploy_helpers import ROOT
 
 from tsp_celery.cli import cli
 

@@ -20,7 +20,7 @@ import uuid
 
 import psutil
 import pytest
-from conftest import ROOT, check_entry_point
+from deploy_helpers import ROOT, check_entry_point
 from honcho.environ import parse_procfile
 
 from tsp_celery.health import check_health

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import redis
 import yaml
-from conftest import ROOT, compose_config
+from deploy_helpers import ROOT, compose_config
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 

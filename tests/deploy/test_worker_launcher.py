@@ -6,7 +6,7 @@ import os
 import re
 
 import pytest
-from conftest import WORKER_LAUNCHER, check_entry_point
+from deploy_helpers import WORKER_LAUNCHER, check_entry_point
 
 pytestmark = pytest.mark.timeout(30)
 
