@@ -1,0 +1,95 @@
+"""Leader takeover time: kill -9 the leader coordinator mid-job, N times; print a table.
+
+Each run starts two coordinators (priorities 5 and 1) on a private redis-server, submits a job to
+two Celery workers, kills the leader with SIGKILL while a round runs, and measures
+
+- takeover: kill -> the standby holds the lease (its ``acquired_at``),
+- resumed: kill -> the new leader's ``leader_changed`` event (recovery done),
+- lost: planned unit-seconds of units that never reported before their round closed,
+
+then waits for the job to finish and checks its tour. Usage:
+
+    python bench/takeover.py [--runs 5] [--lease-ttl-ms 1500] [--lease-renew-ms 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.chaos.conftest import Cluster, RedisServer, lost_unit_seconds
+from tsp_celery.cluster.events import EventType
+
+
+def one_run(cluster: Cluster, run: int, instance: str, time_s: float) -> dict:
+    a = cluster.coordinator(f"a{run}", priority=5)
+    assert cluster.wait_for_leader(30, not_node=f"b{run - 1}")["node_id"] == f"a{run}"
+    b = cluster.coordinator(f"b{run}", priority=1)
+    job, problem = cluster.submit(instance, time_s=time_s)
+    rec = cluster.wait_round(job, 2)
+    killed_at = time.time()
+    a.signal(signal.SIGKILL)
+    leader = cluster.wait_for_leader(30, not_node=f"a{run}")
+    done = cluster.check_done(job, problem, timeout_s=120)
+    resumed = [e.wall for e in cluster.events.read(job)
+               if e.type is EventType.LEADER_CHANGED and e.node == f"b{run}"]
+    b.stop()
+    cluster.redis.delete(cluster.keys.lease())  # b is dead; the next run starts clean
+    return {"run": run, "takeover_s": leader["acquired_at"] - killed_at,
+            "resumed_s": (resumed[0] - killed_at) if resumed else float("nan"),
+            "lost_unit_s": lost_unit_seconds(cluster.store, job),
+            "round": int(rec.get("round", 0)), "best_before": float(rec["best_length"]),
+            "best_after": float(done["best_length"])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--lease-ttl-ms", type=int, default=1500)
+    parser.add_argument("--lease-renew-ms", type=int, default=300)
+    parser.add_argument("--instance", default="dsj1000", help="a file in tests/data (no .tsp)")
+    parser.add_argument("--time", type=float, default=15.0, help="job time budget (s)")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="tsp-takeover-"))
+    server = RedisServer(workdir)
+    cluster = Cluster(server, workdir)
+    cluster.env["TSP_CELERY_LEASE_TTL_MS"] = str(args.lease_ttl_ms)
+    cluster.env["TSP_CELERY_LEASE_RENEW_MS"] = str(args.lease_renew_ms)
+    rows = []
+    try:
+        cluster.worker("w1")
+        cluster.worker("w2")
+        cluster.wait_for_workers(2, 120)
+        for run in range(1, args.runs + 1):
+            rows.append(one_run(cluster, run, args.instance, args.time))
+            r = rows[-1]
+            print(f"run {run}: takeover {r['takeover_s']:.3f} s, resumed {r['resumed_s']:.3f} s, "
+                  f"lost {r['lost_unit_s']:.1f} unit-s", file=sys.stderr)
+    finally:
+        cluster.stop()
+        server.kill()
+
+    print(f"\nLeader kill -9 mid-job ({args.instance}, lease TTL {args.lease_ttl_ms} ms, "
+          f"renew {args.lease_renew_ms} ms, 2 workers)\n")
+    print("| run | round at kill | takeover (s) | resumed (s) | lost (unit-s) | best before "
+          "| best after |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['run']} | {r['round']} | {r['takeover_s']:.3f} | {r['resumed_s']:.3f} | "
+              f"{r['lost_unit_s']:.1f} | {r['best_before']:.0f} | {r['best_after']:.0f} |")
+    med = {k: statistics.median(r[k] for r in rows)
+           for k in ("takeover_s", "resumed_s", "lost_unit_s")}
+    print(f"| median | | {med['takeover_s']:.3f} | {med['resumed_s']:.3f} | "
+          f"{med['lost_unit_s']:.1f} | | |")
+
+
+if __name__ == "__main__":
+    main()
