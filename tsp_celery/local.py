@@ -134,6 +134,7 @@ def solve_local(
         proven = _search(problem, clock, workers, seed, target, budget, bound,
                          MultipleCriteria(criteria), best, stats)
     assert best.tour is not None
+    proven = proven or best.meets_bound()  # a bound that arrived as the search ended
     lb = best.lower_bound
     return Result(
         tour=best.tour, length=best.length, proven_optimal=proven,
