@@ -122,9 +122,10 @@ def build_initial_tour(self, job_id: str, instance: str, seed: int = 0,
     length = problem.tour_length(tour)
     rec = rt.store.record(job_id)
     elapsed = max(time.time() - rec.get("admitted_at", time.time()), 0.0)
-    committed = rt.store.commit_best(job_id, tour, length, 0, elapsed, False, "initial")
+    stamp = rt.clock.tick()  # stored with the tour: the first round is planned after it
+    committed = rt.store.commit_best(job_id, tour, length, 0, elapsed, False, "initial", stamp)
     if committed is True:
-        rt.events.emit(job_id, EventType.IMPROVED, rt.clock, {"round": 0, "length": length,
-                                                             "engine": "initial"})
+        rt.events.append(job_id, EventType.IMPROVED, rt.clock.node_id, stamp,
+                         {"round": 0, "length": length, "engine": "initial"})
     return {"job_id": job_id, "length": length, "committed": committed is True,
             "elapsed_s": round(time.monotonic() - started, 3)}

@@ -160,7 +160,7 @@ class Coordinator:
             if self.store.admit(job_id, fence, self.node_id) != "running":
                 continue
             rec = self.store.record(job_id)
-            self.clock.observe(int(rec.get("lamport") or 0))
+            self.clock.observe(rec.get("lamport", 0))
             self.events.emit(job_id, EventType.ADMITTED, self.clock,
                              {"leader": self.node_id, "slots": slots}, fence=fence)
             driver = JobDriver(self, rec)

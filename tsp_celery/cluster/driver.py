@@ -143,6 +143,7 @@ class JobDriver:
                 self.c.dispatcher.send_initial(self.job_id, self.instance, self.params.seed,
                                                self.c.clock.tick())
             return
+        self.c.clock.observe(rec.get("best_lamport", 0))
         remaining = self.remaining_s()
         inp = PlanInput(n=self.n, slots=slots, remaining_s=remaining, round_no=self.next_round,
                         seed=self.params.seed, active_jobs=max(1, self.c.active_count()),

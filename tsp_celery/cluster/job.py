@@ -80,7 +80,8 @@ def parse_record(raw: Mapping[bytes | str, bytes | str]) -> dict[str, Any]:
     rec = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
            for k, v in raw.items()}
     out: dict[str, Any] = dict(rec)
-    for name in ("n", "round", "rounds_done", "stall", "best_round", "priority", "cancel_round"):
+    for name in ("n", "round", "rounds_done", "stall", "best_round", "priority", "cancel_round",
+                 "lamport", "best_lamport"):
         if name in rec:
             out[name] = int(rec[name])
     for name in ("created_at", "admitted_at", "finished_at", "best_at", "round_started_at",

@@ -72,7 +72,8 @@ return 1
 """
 
 # KEYS: job, best tour.
-# ARGV: length, tour bytes, round no, elapsed s since admission, proven (0/1), engine.
+# ARGV: length, tour bytes, round no, elapsed s since admission, proven (0/1), engine, Lamport
+#       stamp of the commit (readers stamp their next event after it).
 # Compare-and-set: a strictly shorter tour replaces the best; an equal one may only add the
 # proof of optimality. Returns 1 if committed, 0 if not shorter, 'final' if the job is frozen.
 COMMIT_BEST = _FINAL + """
@@ -88,7 +89,7 @@ if old and tonumber(ARGV[1]) >= tonumber(old) then
 end
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('HSET', KEYS[1], 'best_length', ARGV[1], 'best_round', ARGV[3], 'best_at', ARGV[4],
-           'proven_optimal', ARGV[5], 'engine', ARGV[6])
+           'proven_optimal', ARGV[5], 'engine', ARGV[6], 'best_lamport', ARGV[7])
 return 1
 """
 

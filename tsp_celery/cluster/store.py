@@ -204,14 +204,14 @@ class JobStore:
         self.redis.delete(self.keys.round_base(job_id, round_no), *keys)
 
     def commit_best(self, job_id: str, tour: np.ndarray, length: float, round_no: int,
-                    elapsed: float, proven: bool, engine: str) -> bool | str:
+                    elapsed: float, proven: bool, engine: str, lamport: int = 0) -> bool | str:
         """Compare-and-set the best tour (the caller validated it and computed ``length``).
 
         True if committed, False if not strictly shorter, 'final' if the job is frozen.
         """
         keys = [self.keys.job(job_id), self.keys.job_best_tour(job_id)]
         args = [_length_text(length), encode_tour(tour), round_no, f"{elapsed:.6f}",
-                int(proven), engine]
+                int(proven), engine, int(lamport)]
         out = _text(self._scripts["COMMIT_BEST"](keys=keys, args=args))
         if out == "missing":
             raise JobNotFoundError(f"no job {job_id!r}")
