@@ -163,3 +163,19 @@ def test_queued_jobs_are_left_to_admission_and_standbys_do_nothing(world):
     assert new.store.record(queued)["status"] == "queued"
     new.tick()
     assert new.store.record(queued)["status"] == "running"
+
+
+def test_a_job_with_a_corrupt_instance_fails_without_taking_the_leader_down(world):
+    settings, old, problem, job_id = world
+    old.redis.set(old.keys.instance(problem.content_hash()), b"garbage")
+    key = old.keys.job_rounds(job_id)
+    entry = json.loads(old.redis.hget(key, "1"))
+    old.redis.hset(key, "1", json.dumps({**entry, "deadline_at": time.time() - 1}))
+    new = take_over(settings, old)
+    (report,) = recover(new)  # does not raise
+    assert report.action == "skipped" and "layout" in report.reason
+    new.tick()  # the driver closes the round, cannot read the instance: the job fails
+    rec = new.store.record(job_id)
+    assert rec["status"] == "failed" and "layout" in rec["error"]
+    assert any(e.type is EventType.FAILED for e in new.events.read(job_id))
+    assert new.lease.is_leader and job_id not in new.drivers
