@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.chaos.conftest import Cluster, RedisServer, lost_unit_seconds
+from tests.chaos.chaos_harness import Cluster, RedisServer, lost_unit_seconds
 from tsp_celery.cluster.events import EventType
 
 

@@ -4,7 +4,7 @@ instance. Each fails cleanly (an event, a clear error); no job hangs."""
 from __future__ import annotations
 
 import pytest
-from conftest import DATA, causal_violations, figure, wait_until
+from chaos_harness import DATA, causal_violations, figure, wait_until
 
 from tsp_celery.cluster.celery_config import MERGE_TASK, SOLVE_TASK, make_app
 from tsp_celery.cluster.events import EventType

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import causal_violations
+from chaos_harness import causal_violations
 
 from tsp_celery.cluster.events import EventType
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import causal_violations, figure, lost_unit_seconds
+from chaos_harness import causal_violations, figure, lost_unit_seconds
 
 from tsp_celery.cluster.events import EventType
 

@@ -7,7 +7,7 @@ import signal
 import time
 
 import pytest
-from conftest import causal_violations, figure, lost_unit_seconds, wait_until
+from chaos_harness import causal_violations, figure, lost_unit_seconds, wait_until
 
 from tsp_celery.cluster.events import EventType
 

@@ -211,12 +211,14 @@ class LeaderLease:
         """Wait this long after seeing a vacancy: one renew interval per live higher-ranked peer.
 
         Rank is by (priority, node id) descending, so a live higher-priority coordinator always
-        tries first, and equal priorities still get distinct slots (no jitter needed).
+        tries first, and equal priorities still get distinct slots (no jitter needed). The
+        leader whose lease just lapsed does not count: a live leader would have renewed.
         """
         stale_s = self.ttl_ms / 1000.0
+        lapsed = _decode(self.redis.hget(self.keys.leader_info(), "node_id") or b"")
         ahead = 0
         for node_id, record in read_coordinators(self.redis, self.keys, stale_s=stale_s).items():
-            if node_id == self.node_id:
+            if node_id in (self.node_id, lapsed):  # the leader whose lease lapsed is not live
                 continue
             if (record.get("priority", 0), node_id) > (self.priority, self.node_id):
                 ahead += 1

@@ -136,3 +136,14 @@ def test_bad_arguments_are_rejected(any_redis, keys):
     with pytest.raises(ValueError):
         parse_fence("nocolon")
     assert parse_fence("host:1234:7") == ("host:1234", 7)
+
+
+def test_the_leader_whose_lease_lapsed_does_not_delay_the_standbys(any_redis, keys):
+    high = make(any_redis, keys, "high", priority=9)
+    low = make(any_redis, keys, "low", priority=1)
+    high.heartbeat()
+    low.heartbeat()
+    assert low.candidate_delay_s() == pytest.approx(1.0)  # high is live and ranks first
+    assert high.try_acquire()
+    any_redis.delete(keys.lease())  # high died: its heartbeat still looks fresh for a while
+    assert low.candidate_delay_s() == 0.0
