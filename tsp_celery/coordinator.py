@@ -153,7 +153,7 @@ class Coordinator:
     def _admit(self, fence: str) -> None:
         slots = self.slots()
         cap = self.max_active if self.max_active is not None else slots
-        room = cap - len(self.drivers)
+        room = cap - sum(not d.winding_down() for d in self.drivers.values())
         if slots < 1 or room < 1:
             return  # no workers: queued jobs wait (safely) in the queue
         for job_id in self.store.queued_ids(room):

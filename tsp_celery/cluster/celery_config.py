@@ -78,6 +78,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "socket_keepalive": True,  # notice dead connections through NAT/containers
         "health_check_interval": 10,  # revalidate idle connections after a Redis restart
         "retry_on_timeout": True,  # a slow Redis is not a lost broker
+        "queue_order_strategy": "sorted",  # "merge" < "solve": a free slot takes merges first
     }
     tls = ssl_options(url)
     return {

@@ -33,14 +33,25 @@ log = logging.getLogger(__name__)
 MERGE_GRACE_S = 1.5
 # Wait this long for a worker to build the first tour of a large instance before asking again.
 INITIAL_TOUR_WAIT_S = 120.0
+# A job whose last round ends within this many seconds no longer counts against admission: the
+# next job's first units wait in the queue for the slots about to free, instead of the slots
+# idling through the merge, the stop decision and the next dispatch.
+EARLY_ADMIT_S = 1.0
 
 
 @dataclass
 class InFlight:
-    """The round being run: its plan and when to stop waiting for it (wall clock, shared)."""
+    """The round being run: its plan, when it was planned and when to stop waiting for it
+    (wall clock, shared by all coordinators)."""
 
     plan: RoundPlan
     deadline_at: float
+    planned_at: float = 0.0
+
+    @property
+    def expected_end(self) -> float:
+        """When its units should be done (the planner's deadline adds ~1 s to their wall time)."""
+        return self.planned_at + max(self.plan.deadline_s - 1.0, self.plan.budget_s)
 
 
 class JobDriver:
@@ -65,8 +76,10 @@ class JobDriver:
         if last:
             entry = coord.store.rounds(driver.job_id).get(last, {})
             if entry.get("plan") and entry.get("merged") is None:
-                driver.round = InFlight(RoundPlan.from_dict(entry["plan"]["plan"]),
-                                        float(entry["plan"]["deadline_at"]))
+                record = entry["plan"]
+                driver.round = InFlight(RoundPlan.from_dict(record["plan"]),
+                                        float(record["deadline_at"]),
+                                        float(record.get("planned_at", 0.0)))
         return driver
 
     # -- the step ---------------------------------------------------------------------------------
@@ -124,8 +137,17 @@ class JobDriver:
             return "time budget used"
         return None
 
-    def remaining_s(self) -> float:
-        return self.params.time_s - (time.time() - self.admitted_at)
+    def remaining_s(self, at: float | None = None) -> float:
+        """Budget left now (or at wall time ``at``)."""
+        return self.params.time_s - ((time.time() if at is None else at) - self.admitted_at)
+
+    def winding_down(self) -> bool:
+        """In a round after which no other fits the budget, and that round ends within
+        EARLY_ADMIT_S (see there)."""
+        if self.round is None:
+            return False
+        end = self.round.expected_end
+        return self.remaining_s(at=end) < MIN_UNIT_S and end - time.time() < EARLY_ADMIT_S
 
     # -- rounds -----------------------------------------------------------------------------------
     def _needs_initial_tour(self, rec: dict) -> bool:
@@ -161,7 +183,7 @@ class JobDriver:
         status = self.c.store.plan_round(self.job_id, plan.round_no, record, fence)
         if status != "ok":
             return  # the job left the running state meanwhile; the next step sees it
-        self.round = InFlight(plan, deadline_at)
+        self.round = InFlight(plan, deadline_at, now)
         self.next_round = plan.round_no + 1
         self.c.events.emit(self.job_id, EventType.ROUND_PLANNED, self.c.clock,
                            {"round": plan.round_no, "kind": plan.kind,

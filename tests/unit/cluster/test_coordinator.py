@@ -6,6 +6,8 @@ Units are simulated by writing their records as a worker would; the merge is the
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -253,3 +255,26 @@ def test_large_instances_get_their_first_tour_from_a_worker(any_redis, keys, cli
     plan = coord.dispatcher.rounds[0][1]
     assert plan.kind in PIECE_KINDS and np.array_equal(client.store.base_tour(job_id, 1),
                                                      np.arange(p.n))
+
+
+def test_the_next_job_is_admitted_while_the_last_round_of_another_ends(any_redis, settings,
+                                                                      client):
+    beat(any_redis, client.keys, "w1", {"slots": 1}, ttl_s=30)
+    coord = coordinator(any_redis, settings)
+    first = client.submit(problem(seed=1), {"time_s": 3})
+    second = client.submit(problem(seed=2), {"time_s": 3})
+    coord.tick()
+    assert client.status(second)["status"] == "queued"  # one slot: one job at a time
+    coord.tick()
+    assert client.status(second)["status"] == "queued"  # the first round has just begun
+    # The first job's only round is about to end and no other round fits its budget: its slot
+    # is as good as free, so the second job's first unit is queued for it now.
+    driver = coord.drivers[first]
+    driver.admitted_at -= 2.5
+    driver.round.planned_at = time.time() - (driver.round.expected_end - driver.round.planned_at)
+    driver.round.planned_at += 0.5  # ends in half a second
+    assert driver.remaining_s(at=driver.round.expected_end) < 0.5
+    coord.tick()
+    assert client.status(second)["status"] == "running"
+    assert client.store.round_merged(first, 1) is None
+    assert [r[0] for r in coord.dispatcher.rounds] == [first, second]
