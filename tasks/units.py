@@ -91,7 +91,6 @@ def solve_unit(self, job_id: str, round_no: int, instance: str, unit: dict | Non
     rt.events.append(job_id, EventType.UNIT_FINISHED, rt.clock.node_id, stamp,
                      {"round": round_no, "unit": spec.unit_id, "worker": worker,
                       "length": record["length"], "stored": stored})
-    progress.report(force=True, phase="finished", length=record["length"])
     return {**summary, "ok": True, "length": record["length"], "stored": stored,
             "elapsed_s": record.get("elapsed_s")}
 

@@ -35,8 +35,10 @@ from tsp_celery.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Seconds between loop turns while leading (how quickly a merged round is followed up).
-POLL_S = 0.05
+# Seconds between loop turns while leading with active jobs (how quickly a merged round is
+# followed up), and while leading an idle cluster (how quickly a submitted job is admitted).
+POLL_S = 0.02
+IDLE_POLL_S = 0.05
 # Re-read live worker slots at most this often.
 SLOTS_REFRESH_S = 1.0
 # Look for active jobs without a driver (admitted elsewhere) this often.
@@ -153,7 +155,10 @@ class Coordinator:
     def _admit(self, fence: str) -> None:
         slots = self.slots()
         cap = self.max_active if self.max_active is not None else slots
-        room = cap - sum(not d.winding_down() for d in self.drivers.values())
+        # Jobs in a last round about to end leave their slots to the next ones early (see
+        # EARLY_ADMIT_S), but never more than ``cap`` of them wait in the queue that way.
+        room = min(cap - sum(not d.winding_down() for d in self.drivers.values()),
+                   2 * cap - len(self.drivers))
         if slots < 1 or room < 1:
             return  # no workers: queued jobs wait (safely) in the queue
         for job_id in self.store.queued_ids(room):
@@ -198,7 +203,7 @@ class Coordinator:
                     self.on_lose("lease not renewed in time")
                 if self._leading:
                     self._leader_turn()
-                    self._stop.wait(POLL_S)
+                    self._stop.wait(POLL_S if self.drivers else IDLE_POLL_S)
                 else:
                     self._stop.wait(max(0.0, min(next_lease - time.monotonic(), renew_s)))
         finally:

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from tsp_celery.cluster.celery_config import SOLVE_TASK, make_app
+from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.events import EventLog, EventType
 from tsp_celery.problem import load_problem, read_tour
 from tsp_celery.solver.budget import fits_matrix_budget
@@ -146,3 +147,16 @@ def test_an_instance_beyond_the_matrix_budget_is_improved_piece_by_piece(cluster
     assert planned and not {"island", "exact"} & set(planned)  # decomposition rounds only
     # The segments improved the greedy tour.
     assert st["best_length"] < initial[0].data["length"], [e.to_dict() for e in events]
+
+
+def test_client_solve_submits_waits_and_returns_the_result(cluster, examples_dir):
+    problem = load_problem(examples_dir / "att48.tsp")
+    seen: list[dict] = []
+    res = ClusterClient(cluster.settings).solve(problem, {"time_s": 2, "seed": 5},
+                                                on_progress=seen.append)
+    assert [s["status"] for s in seen][-1] == "done"
+    assert {s["status"] for s in seen} <= {"queued", "running", "done"}
+    problem.validate_tour(res.tour)
+    assert res.length == problem.tour_length(res.tour) and res.seed == 5
+    assert res.length <= 10628 * 1.05 and res.stats["status"] == "done"
+    assert res.trace and res.trace[-1][1] == res.length and res.elapsed > 0

@@ -144,22 +144,24 @@ class ClusterClient:
 
     # -- waiting --------------------------------------------------------------------------------
     def wait(self, job_id: str, on_progress: Callable[[dict], None] | None = None, *,
-             poll_s: float = 0.25, timeout_s: float | None = None,
+             poll_s: float = 0.5, timeout_s: float | None = None,
              give_up_unattended: bool = False) -> dict[str, Any]:
-        """Poll until the job is final; ``on_progress(status)`` on every change. Returns status.
+        """Wait until the job is final; returns its status. ``on_progress(status)`` is called
+        on every event of the job and at least every ``poll_s``.
 
+        Waits block on the job's event stream, so the end is seen as soon as it is logged.
         With ``give_up_unattended``, a job still queued while no coordinator or no worker has
         been alive for NOBODY_HOME_S is cancelled and ClusterError raised.
         """
         started = time.monotonic()
-        last: tuple | None = None
+        stream = self.keys.job_events(job_id)
+        newest = self.redis.xrevrange(stream, count=1)
+        last_id = newest[0][0] if newest else "0-0"
         unattended_since: float | None = None
         while True:
             status = self.status(job_id)
-            key = (status["status"], status["best_length"], status["round"])
-            if on_progress is not None and key != last:
+            if on_progress is not None:
                 on_progress(status)
-            last = key
             if JobStatus(status["status"]).is_final:
                 return status
             now = time.monotonic()
@@ -174,7 +176,10 @@ class ClusterClient:
                     raise ClusterError(f"{missing}: job {job_id} was cancelled")
             if timeout_s is not None and now - started > timeout_s:
                 raise TimeoutError(f"job {job_id} still {status['status']} after {timeout_s} s")
-            time.sleep(poll_s)
+            reply = self.redis.xread({stream: last_id}, block=max(int(poll_s * 1000), 1))
+            for _name, entries in reply or []:
+                if entries:
+                    last_id = entries[-1][0]
 
     def missing_service(self) -> str | None:
         """'no coordinator is alive' / 'no worker is alive', or None when both are there."""

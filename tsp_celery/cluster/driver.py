@@ -10,6 +10,7 @@ rebuilds the same driver with ``JobDriver.resume``.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -47,11 +48,14 @@ class InFlight:
     plan: RoundPlan
     deadline_at: float
     planned_at: float = 0.0
+    slots: int = 1
 
     @property
     def expected_end(self) -> float:
-        """When its units should be done (the planner's deadline adds ~1 s to their wall time)."""
-        return self.planned_at + max(self.plan.deadline_s - 1.0, self.plan.budget_s)
+        """When its units should be done: their budget, times the waves they need on the slots
+        the round was planned for."""
+        waves = math.ceil(len(self.plan.units) / max(self.slots, 1))
+        return self.planned_at + waves * self.plan.budget_s
 
 
 class JobDriver:
@@ -79,7 +83,8 @@ class JobDriver:
                 record = entry["plan"]
                 driver.round = InFlight(RoundPlan.from_dict(record["plan"]),
                                         float(record["deadline_at"]),
-                                        float(record.get("planned_at", 0.0)))
+                                        float(record.get("planned_at", 0.0)),
+                                        int(record.get("slots", 1)))
         return driver
 
     # -- the step ---------------------------------------------------------------------------------
@@ -183,7 +188,7 @@ class JobDriver:
         status = self.c.store.plan_round(self.job_id, plan.round_no, record, fence)
         if status != "ok":
             return  # the job left the running state meanwhile; the next step sees it
-        self.round = InFlight(plan, deadline_at, now)
+        self.round = InFlight(plan, deadline_at, now, slots)
         self.next_round = plan.round_no + 1
         self.c.events.emit(self.job_id, EventType.ROUND_PLANNED, self.c.clock,
                            {"round": plan.round_no, "kind": plan.kind,
