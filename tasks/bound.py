@@ -1,4 +1,4 @@
-"""Lower bound task: a Held-Karp bound beside the search, cached per instance."""
+"""Lower bound task: a Held-Karp bound beside the search, cached per instance (content hash)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,16 @@ from tsp_celery.solver.bound import held_karp_bound
 
 @app.task(name=BOUND_TASK, bind=True)
 def lower_bound(self, instance: str, budget_s: float, seed: int = 0, lamport: int = 0) -> dict:
-    """Compute (or reuse) the bound of ``instance``; a proven or longer-run bound is kept."""
+    """Compute the bound of ``instance`` unless an at least as long run is cached; the cache
+    keeps the better of old and new (a valid bound before an estimate, then the higher)."""
     rt = runtime()
     rt.clock.observe(lamport)
     cached = rt.store.get_bound(instance)
-    if cached is not None and (cached.get("proven") or cached.get("elapsed_s", 0) >= budget_s):
+    if cached is not None and cached.get("elapsed_s", 0.0) >= budget_s:
         return {**cached, "cached": True}
-    bound = held_karp_bound(rt.problems.get(instance), time_budget_s=budget_s, seed=seed)
-    value = bound.to_dict()
-    if cached is None or value["value"] >= cached.get("value", 0):
+    value = held_karp_bound(rt.problems.get(instance), time_budget_s=budget_s,
+                            seed=seed).to_dict()
+    if cached is None or ((value["proven"], value["value"])
+                          >= (cached.get("proven", False), cached.get("value", 0.0))):
         rt.store.set_bound(instance, value)
     return {**value, "cached": False}

@@ -160,3 +160,16 @@ def test_client_solve_submits_waits_and_returns_the_result(cluster, examples_dir
     assert res.length == problem.tour_length(res.tour) and res.seed == 5
     assert res.length <= 10628 * 1.05 and res.stats["status"] == "done"
     assert res.trace and res.trace[-1][1] == res.length and res.elapsed > 0
+
+
+def test_a_lower_bound_is_computed_beside_the_search(cluster, examples_dir):
+    problem = load_problem(examples_dir / "kroA100.tsp")
+    job_id = _json(cluster.cli("submit", str(examples_dir / "kroA100.tsp"), "--time", "2",
+                               "--bound", "--json"))["job_id"]
+    assert cluster.wait_final(job_id)["status"] == "done"
+    bound = cluster.wait_until(lambda: cluster.client.store.get_bound(problem.content_hash()),
+                               30, "the cached bound")
+    res = cluster.client.result(job_id)
+    assert res.lower_bound == bound["value"] and 0 < res.lower_bound <= res.length
+    assert res.lower_bound >= 0.9 * 21282  # Held-Karp is within a few % of the optimum
+    assert res.gap_bound_pct is not None and res.gap_bound_pct >= 0

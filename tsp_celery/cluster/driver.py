@@ -136,6 +136,9 @@ class JobDriver:
             return "proven optimal"
         if p.target is not None and best is not None and best <= p.target:
             return "target reached"
+        bound = self.c.store.get_bound(self.instance) if p.bound else None
+        if bound and bound.get("proven") and best is not None and best <= bound["value"]:
+            return "optimal: the tour meets the lower bound"
         if p.stall_rounds is not None and rec.get("stall", 0) >= p.stall_rounds:
             return f"no improvement in {p.stall_rounds} rounds"
         if self.remaining_s() < MIN_UNIT_S:
