@@ -15,6 +15,7 @@ then waits for the job to finish and checks its tour. Usage:
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import statistics
 import sys
@@ -76,6 +77,7 @@ def main() -> None:
     finally:
         cluster.stop()
         server.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
 
     print(f"\nLeader kill -9 mid-job ({args.instance}, lease TTL {args.lease_ttl_ms} ms, "
           f"renew {args.lease_renew_ms} ms, 2 workers)\n")
