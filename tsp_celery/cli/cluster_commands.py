@@ -140,8 +140,14 @@ def watch(job_id: str, interval: float, as_json: bool, redis_url: str | None) ->
     tty = sys.stdout.isatty() and not as_json
     last = None
     width = 0
+    warned = False
     while True:
         st = _with_gap(client.status(job_id))
+        if st["status"] == JobStatus.QUEUED.value and not warned:
+            missing = client.missing_service()
+            if missing:
+                click.echo(f"warning: {missing}; job {job_id} waits in the queue", err=True)
+                warned = True
         workers = len(client.workers())
         key = (st["status"], st["best_length"], st["round"], workers)
         final = JobStatus(st["status"]).is_final
