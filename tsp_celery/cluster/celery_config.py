@@ -115,7 +115,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_send_task_events": True,  # Flower is event-driven (-E by default)
         "task_send_sent_event": True,  # Flower sees units queued before a worker takes them
         "task_default_queue": SOLVE_QUEUE,  # a plain `celery worker` consumes both queues
-        "task_queues": (Queue(SOLVE_QUEUE), Queue(MERGE_QUEUE)),
+        "task_queues": (Queue(SOLVE_QUEUE), Queue(MERGE_QUEUE)),  # declared, so both exist
         # The merge (the chord body) and the bound never wait behind a backlog of solver units.
         "task_routes": {SOLVE_TASK: {"queue": SOLVE_QUEUE},
                         INITIAL_TASK: {"queue": SOLVE_QUEUE},
@@ -124,8 +124,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_max_tasks_per_child": 500,  # contain leaks of native solver code
         "worker_soft_shutdown_timeout": 30.0,  # SIGTERM lets a running unit finish its slice
         "worker_hijack_root_logger": False,  # our CLI/worker entry configures logging
-        "timezone": "UTC",
-        "enable_utc": True,
+        "timezone": "UTC",  # one clock in logs and Flower across hosts
+        "enable_utc": True,  # same
     }
 
 
