@@ -13,6 +13,7 @@ import math
 import os
 from collections.abc import Callable
 from concurrent.futures import wait
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -178,11 +179,12 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
         pool.wait_ready()
         round_no, improved = 0, True
         while True:
-            plan = plan_round(PlanInput(
+            inp = PlanInput(
                 n=problem.n, slots=workers, remaining_s=clock.remaining(), round_no=round_no,
                 seed=seed, has_tour=best.tour is not None, matrix_budget_bytes=budget,
-                last_improved=improved,
-            ))
+                last_improved=improved, threads_per_unit_allowed=True,
+            )
+            plan = plan_round(inp)
             # Without any tour yet there is nothing to fall back on: wait for the units (they
             # stop by themselves) instead of closing the round at its deadline.
             deadline = plan.deadline_s if best.tour is not None else None
@@ -197,7 +199,8 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
                 for r in results
             ):
                 return True
-            if criteria(best.length) or not worth_a_round(problem.n, clock.remaining(), budget):
+            if criteria(best.length) or not worth_a_round(replace(
+                    inp, remaining_s=clock.remaining(), has_tour=best.tour is not None)):
                 return False
             round_no += 1
     except KeyboardInterrupt:

@@ -21,7 +21,9 @@ class PlanInput:
 
     ``slots`` counts live worker processes; ``active_jobs`` how many jobs share them.
     ``segment_offset`` is an extra rotation added to the planner's own per-round shift of the
-    segment cut points (callers normally leave it at 0).
+    segment cut points (callers normally leave it at 0). ``threads_per_unit_allowed``: a unit may
+    use several of the job's slots at once (the embedded pool, whose slots are this machine's
+    cores); a cluster leaves it False, its units are sized one per worker process.
     """
 
     n: int
@@ -34,6 +36,7 @@ class PlanInput:
     matrix_budget_bytes: int = DEFAULT_MATRIX_BUDGET_BYTES
     last_improved: bool = True
     segment_offset: int = 0
+    threads_per_unit_allowed: bool = False
 
     def __post_init__(self) -> None:
         if self.n < 3:

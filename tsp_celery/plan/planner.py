@@ -6,6 +6,10 @@ Pure functions, shared by the embedded pool and the cluster coordinator:
   share, each with its own seed. fast-tsp has no warm start, so one long run beats several short
   ones once n is in the thousands; slices grow with n and the last round absorbs the rest of the
   budget instead of leaving a runt;
+- the full matrix fits, n is large and the caller allows multi-thread units (the embedded pool
+  running a lone job): one island unit with all the job's threads (fast-tsp's threads share one
+  search, which beats as many independent runs there), then decomposition rounds over its tour,
+  which keep improving after fast-tsp has stalled;
 - beyond the budget: decomposition rounds, alternating segment rounds (the current tour cut
   into disjoint paths) and region rounds (disjoint pieces of a space-filling curve, re-routed
   wherever the tour passes through them), pieces sized to fit the budget, cut points shifted
@@ -40,6 +44,12 @@ MIN_UNIT_S = 0.5
 ISLAND_BASE_S = 0.5
 ISLAND_S_PER_NODE = 0.002
 ISLAND_S_PER_NODE2 = 3.5e-6
+# Multi-thread islands: from this n on, one fast-tsp run with all threads beats single-thread
+# islands. It may use all the usable time and returns early once it stalls; decomposition takes
+# over from there. Measured on rl11849 at 60 s (2 threads, load 6-8): the island alone 0.18 %;
+# 70 % island then segment/region rounds 0.27 %, 90 % island then rounds 0.29 % (fast-tsp
+# still gains faster than decomposition over its tour within a minute).
+MULTI_THREAD_MIN_N = 3000
 # Segments: size and seconds per node as the solver measured them on pla33810 (most gain per
 # second); many short rounds beat a few long ones (each round moves the cut points), so a
 # segment's slice shrinks until at least SEGMENT_MIN_ROUNDS rounds fit the budget.
@@ -56,6 +66,8 @@ def plan_round(inp: PlanInput) -> RoundPlan:
     """Plan round ``inp.round_no``: exact, island or segment, depending on n and the budget."""
     if inp.n <= EXACT_MAX_N:
         return _exact_round(inp)
+    if _multi_thread(inp):
+        return _piece_round(inp) if inp.has_tour else _multi_thread_island(inp)
     if fits_matrix_budget(inp.n, inp.matrix_budget_bytes):
         return _island_round(inp)
     if not inp.has_tour:
@@ -102,16 +114,23 @@ def _island_want(n: int) -> float:
     return ISLAND_BASE_S + ISLAND_S_PER_NODE * n + ISLAND_S_PER_NODE2 * n * n
 
 
-def worth_a_round(n: int, remaining_s: float, matrix_budget_bytes: int) -> bool:
-    """False when so little time is left that another round cannot find anything.
+def worth_a_round(inp: PlanInput) -> bool:
+    """False when so little time is left that the next round cannot find anything.
 
     An island run needs a quarter of its usual slice to get past fast-tsp's set-up; a segment
     or exact unit needs MIN_UNIT_S.
     """
-    need = MIN_UNIT_S
-    if n > EXACT_MAX_N and fits_matrix_budget(n, matrix_budget_bytes):
+    n, need = inp.n, MIN_UNIT_S
+    islands = not (_multi_thread(inp) and inp.has_tour)
+    if islands and n > EXACT_MAX_N and fits_matrix_budget(n, inp.matrix_budget_bytes):
         need = max(need, 0.25 * _island_want(n))
-    return remaining_s >= need
+    return inp.remaining_s >= need
+
+
+def _multi_thread(inp: PlanInput) -> bool:
+    """Whether this job runs one multi-thread island, then decomposition (see module doc)."""
+    return (inp.threads_per_unit_allowed and inp.share > 1 and inp.n >= MULTI_THREAD_MIN_N
+            and fits_matrix_budget(inp.n, inp.matrix_budget_bytes))
 
 
 def segment_size(n: int, matrix_budget_bytes: int) -> int:
@@ -141,6 +160,13 @@ def _island_round(inp: PlanInput) -> RoundPlan:
         for i in range(inp.share)
     )
     return RoundPlan(inp.round_no, "island", units, deadline_s(budget))
+
+
+def _multi_thread_island(inp: PlanInput) -> RoundPlan:
+    budget = usable_s(inp.remaining_s)
+    unit = UnitSpec(f"r{inp.round_no}-u0", "island", unit_seed(inp.seed, inp.round_no, 0),
+                    budget, threads=inp.share)
+    return RoundPlan(inp.round_no, "island", (unit,), deadline_s(budget))
 
 
 def _piece_round(inp: PlanInput) -> RoundPlan:

@@ -20,7 +20,8 @@ class Engine(Protocol):
 
     ``solve`` returns a permutation of ``range(len(matrix))`` (the closing edge is implied) and
     returns within about ``budget_s`` wall seconds. ``proves_optimality`` says whether its tours
-    are proven optimal.
+    are proven optimal. Engines that can search with several threads (fast-tsp) also take the
+    keywords ``threads`` and ``until_converged``; units pass them only to multi-thread islands.
     """
 
     name: str

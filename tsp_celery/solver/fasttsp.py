@@ -3,8 +3,10 @@
 fast-tsp takes a full integer matrix with entries <= 65535, has no seed and no warm start, and
 spends its whole ``duration_seconds`` (setup included) unless told to stop on convergence. This
 wrapper converts (and, when needed, scales) the matrix, gives the kernel what is left of the
-budget after that conversion, and always runs one thread: parallelism belongs to the caller
-(one unit per pool slot or Celery process). Callers score the tour with exact distances.
+budget after that conversion, and runs one thread unless told otherwise: parallelism normally
+belongs to the caller (one unit per pool slot or Celery process); a lone embedded job on a
+large instance gets one unit with all its slots' threads, since fast-tsp's threads share one
+search and beat as many independent runs there. Callers score the tour with exact distances.
 """
 
 from __future__ import annotations
@@ -30,12 +32,16 @@ def search_seconds(budget_s: float, spent_s: float) -> float:
 
 
 class FastTspEngine:
-    """Engine seam over ``fast_tsp.find_tour`` (one thread; ``seed`` is unused, see units)."""
+    """Engine seam over ``fast_tsp.find_tour`` (``seed`` is unused, see units)."""
 
     name = "fast-tsp"
     proves_optimality = False
 
-    def solve(self, matrix: np.ndarray, budget_s: float, seed: int) -> np.ndarray:
+    def solve(
+        self, matrix: np.ndarray, budget_s: float, seed: int, *, threads: int = 1,
+        until_converged: bool = False,
+    ) -> np.ndarray:
+        """``until_converged``: return early once the search stalls (fast-tsp's own rule)."""
         start = time.monotonic()
         n = matrix.shape[0]
         if n <= 3:
@@ -44,6 +50,7 @@ class FastTspEngine:
         tour = fast_tsp.find_tour(
             np.ascontiguousarray(m16),
             search_seconds(budget_s, time.monotonic() - start),
-            max_threads=1,
+            max_threads=threads,
+            stop_when_converged=until_converged,
         )
         return np.asarray(tour, dtype=np.int64)

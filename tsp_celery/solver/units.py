@@ -69,6 +69,7 @@ class UnitSpec:
     budget_s: float
     start: int = 0
     size: int = 0
+    threads: int = 1  # island: fast-tsp threads searching together (the unit holds that many cores)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -77,6 +78,8 @@ class UnitSpec:
             raise ValueError(f"Expected budget_s >= 0, got {self.budget_s}.")
         if self.start < 0 or self.size < 0:
             raise ValueError(f"Expected start, size >= 0, got {self.start}, {self.size}.")
+        if self.threads < 1:
+            raise ValueError(f"Expected threads >= 1, got {self.threads}.")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -91,6 +94,7 @@ class UnitSpec:
                 budget_s=float(d["budget_s"]),
                 start=int(d.get("start", 0)),
                 size=int(d.get("size", 0)),
+                threads=int(d.get("threads", 1)),
             )
         except KeyError as e:
             raise ValueError(f"Expected key {e.args[0]!r} in a unit spec.") from None
@@ -156,7 +160,11 @@ def _full_tour(problem: Problem, spec: UnitSpec, budget_s: float) -> tuple[np.nd
     started = time.monotonic()
     nodes = np.random.default_rng(spec.seed).permutation(problem.n)
     matrix, _ = compact_matrix(problem, nodes)
-    local = engine.solve(matrix, budget_s - (time.monotonic() - started), spec.seed)
+    left = budget_s - (time.monotonic() - started)
+    # A multi-thread unit holds the job's whole share and stops once stalled, so decomposition
+    # can take over; only such units pass the keywords (single-thread engines need not take them).
+    extra = {"threads": spec.threads, "until_converged": True} if spec.threads > 1 else {}
+    local = engine.solve(matrix, left, spec.seed, **extra)
     del matrix
     return nodes[problem.validate_tour(local)], False
 

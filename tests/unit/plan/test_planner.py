@@ -140,10 +140,14 @@ def test_bad_input_is_refused(bad):
 
 
 def test_another_round_is_worth_it_only_with_time_for_the_search():
-    assert worth_a_round(52, 0.6, GIB)
-    assert not worth_a_round(52, 0.3, GIB)
-    assert not worth_a_round(1577, 1.0, GIB)  # fast-tsp cannot even set up 1577 nodes in 1 s
-    assert worth_a_round(1577, 4.0, GIB)
+    def worth(n, remaining_s):
+        return worth_a_round(PlanInput(n=n, slots=2, remaining_s=remaining_s, round_no=0, seed=0,
+                                       matrix_budget_bytes=GIB))
+
+    assert worth(52, 0.6)
+    assert not worth(52, 0.3)
+    assert not worth(1577, 1.0)  # fast-tsp cannot even set up 1577 nodes in 1 s
+    assert worth(1577, 4.0)
 
 
 def test_decomposition_alternates_segment_and_region_rounds():
@@ -151,3 +155,26 @@ def test_decomposition_alternates_segment_and_region_rounds():
     kinds = [plan(round_no=r, **kw).kind for r in range(4)]
     assert kinds == ["segment", "region", "segment", "region"]
     assert all(u.kind == kinds[1] for u in plan(round_no=1, **kw).units)
+
+
+def test_multi_thread_island_only_for_a_lone_large_job_when_allowed():
+    kw = dict(n=5000, slots=2, remaining_s=60.0, matrix_budget_bytes=GIB)
+    multi = plan(threads_per_unit_allowed=True, **kw)
+    assert [(u.kind, u.threads) for u in multi.units] == [("island", 2)]
+    assert multi.units[0].budget_s > 50.0
+    # the cluster's default: one single-thread unit per worker slot
+    assert [(u.kind, u.threads) for u in plan(**kw).units] == [("island", 1)] * 2
+    # shared slots, or a small instance: single-thread islands as before
+    shared = plan(threads_per_unit_allowed=True, active_jobs=2, **{**kw, "slots": 2})
+    assert [u.threads for u in shared.units] == [1]
+    small = plan(threads_per_unit_allowed=True, **{**kw, "n": 1000})
+    assert [u.threads for u in small.units] == [1, 1]
+
+
+def test_decomposition_continues_after_a_multi_thread_island():
+    kw = dict(n=5000, slots=2, remaining_s=20.0, matrix_budget_bytes=GIB,
+              threads_per_unit_allowed=True, has_tour=True)
+    after = plan(round_no=1, **kw)
+    assert after.kind in ("segment", "region")
+    assert all(u.threads == 1 for u in after.units)
+    assert worth_a_round(PlanInput(round_no=1, seed=0, **{**kw, "remaining_s": 1.0}))

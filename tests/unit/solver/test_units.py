@@ -17,11 +17,14 @@ BUDGET = 1 << 30
 def test_spec_round_trips_through_json():
     spec = UnitSpec("r3-u1", "segment", 42, 1.5, start=10, size=300)
     assert UnitSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    multi = UnitSpec("r0-u0", "island", 42, 1.5, threads=2)
+    assert UnitSpec.from_dict(json.loads(json.dumps(multi.to_dict()))).threads == 2
     assert UnitSpec.from_dict({"unit_id": "a", "kind": "island", "seed": 1, "budget_s": 2}) == \
         UnitSpec("a", "island", 1, 2.0)
 
 
-@pytest.mark.parametrize("bad", [{"kind": "magic"}, {"budget_s": -1}, {"size": -2}])
+@pytest.mark.parametrize("bad", [{"kind": "magic"}, {"budget_s": -1}, {"size": -2},
+                                 {"threads": 0}])
 def test_spec_rejects_nonsense(bad):
     with pytest.raises(ValueError):
         UnitSpec(**{"unit_id": "u", "kind": "island", "seed": 0, "budget_s": 1.0, **bad})
@@ -44,6 +47,23 @@ def test_island_unit_valid_within_budget(uniform300):
     assert time.monotonic() - started < 0.5 + 2.0
     assert res.length == uniform300.tour_length(uniform300.validate_tour(res.tour))
     assert not res.proven_optimal and res.engine == "fast-tsp"
+
+
+def test_multi_thread_island_unit_hands_its_threads_to_the_engine(uniform300, monkeypatch):
+    from tsp_celery.solver.engine import get_engine
+
+    engine, seen = get_engine("fast-tsp"), {}
+    solve = engine.solve
+
+    def spy(matrix, budget_s, seed, **kw):
+        seen.update(kw)
+        return solve(matrix, budget_s, seed, **kw)
+
+    monkeypatch.setattr(engine, "solve", spy)
+    res = run_unit(uniform300, UnitSpec("u", "island", 7, 0.5, threads=2),
+                   matrix_budget_bytes=BUDGET)
+    assert seen == {"threads": 2, "until_converged": True}
+    assert res.length == uniform300.tour_length(uniform300.validate_tour(res.tour))
 
 
 @pytest.mark.parametrize("kind", ["segment", "region"])
