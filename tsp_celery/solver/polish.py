@@ -157,6 +157,10 @@ def polish(
     """2-opt + Or-opt local optimum of ``tour`` (or what ``budget_s`` allows); never longer.
 
     ``neighbours`` (ids, exact lengths; n x k, sorted) can be passed to reuse them across calls.
+    Two passes: first from the ends of long edges only (longer than their end's k-th
+    neighbour, greedy's joins), then from every node. Measured on pla33810 from greedy
+    (17.3 %): the long-edge pass reaches 6.5 % in 1.8 s, both passes 6.0 % in 4.8 s, against
+    6.1 % in 6.7 s for one pass from every node.
     """
     deadline = time.monotonic() + budget_s
     if problem.n < 8:
@@ -164,13 +168,26 @@ def polish(
     nb, nbd = neighbours if neighbours is not None else neighbour_lists(problem, k)
     nbd = nbd.astype(np.float64)
     t = _Tour(tour)
-    queue = deque(t.t.tolist())
-    queued = np.ones(problem.n, dtype=bool)
+    succ = np.roll(t.t, -1)
+    d = problem.distances(t.t, succ)
+    far = (d > nbd[t.t, -1]) | (d > nbd[succ, -1])
+    queued = np.zeros(problem.n, dtype=bool)
+    queued[t.t[far]] = queued[succ[far]] = True
+    for start in (t.t[queued[t.t]], t.t.copy()):
+        queued[start] = True
+        if not _improve(problem, t, deque(start.tolist()), queued, nb, nbd, deadline):
+            break
+    return t.t
+
+
+def _improve(problem: Problem, t: _Tour, queue: deque, queued: np.ndarray, nb: np.ndarray,
+             nbd: np.ndarray, deadline: float) -> bool:
+    """Apply the best move at each queued node until the queue is empty (True) or time is up."""
     visits = 0
     while queue:
         visits += 1
         if visits % _CHECK_EVERY == 0 and time.monotonic() > deadline:
-            break
+            return False
         a = queue.popleft()
         queued[a] = False
         s, p = t.succ(a), t.pred(a)
@@ -191,4 +208,4 @@ def polish(
             if not queued[v]:
                 queued[v] = True
                 queue.append(v)
-    return t.t
+    return True
