@@ -31,10 +31,9 @@ DENSE_MAX_N = 10_000
 MATRIX_BUDGET_BYTES = 256 * 2**20
 METHOD_DENSE = "held-karp 1-tree, complete graph"
 METHOD_SPARSE = "held-karp 1-tree, sparse candidate graph (estimate, not a proof)"
-_NEIGHBOURS = 8      # k nearest neighbours per node in the candidate graph
+_NEIGHBOURS = 6      # k nearest neighbours per node in the candidate graph
 _ADJ_WIDTH = 16      # incident candidate edges kept per node for the 1-tree's extra edge
-STEP0 = 0.01
-RESTART = True
+_FIRST_STEP = 0.01   # the ascent's first step, as a fraction of the mean 1-tree edge
 _BLOCK = 2**21       # matrix entries per block in blocked row computations
 
 
@@ -65,19 +64,37 @@ class _OneTree:
     edges: np.ndarray             # (m, 2) edges worth keeping as candidates
 
     def bound(self, pi: np.ndarray) -> float:
-        """L(pi) = w_pi(T) - 2 sum(pi) = d(T) + sum(pi * (deg - 2)), the stabler form."""
-        return self.length + float(pi @ (self.deg - 2))
+        """L(pi) = w_pi(T) - 2 sum(pi) = d(T) + sum(pi * (deg - 2)), the stabler form
+        (an elementwise sum: a BLAS dot spins threads and crawls on a busy machine)."""
+        return self.length + float(np.sum(pi * (self.deg - 2)))
 
 
 class _Rows:
     """Distance rows of the complete graph, from a cached matrix or computed on the fly."""
 
-    def __init__(self, problem: Problem, budget_bytes: int) -> None:
+    def __init__(self, problem: Problem, budget_bytes: int, deadline: float) -> None:
         self.problem = problem
-        n = problem.n
         self.matrix = problem.matrix
-        if self.matrix is None and n * n * 8 <= budget_bytes:
-            self.matrix = problem.submatrix()
+        n = problem.n
+        if self.matrix is None and n * n * (4 if problem.is_integral else 8) <= budget_bytes:
+            self.matrix = self._compact(problem, deadline)
+
+    @staticmethod
+    def _compact(problem: Problem, deadline: float) -> np.ndarray | None:
+        """The full matrix, int32 for integral problems; None if a distance overflows or
+        ``deadline`` passes first."""
+        n = problem.n
+        out = np.empty((n, n), dtype=np.int32 if problem.is_integral else np.float64)
+        step = max(1, _BLOCK // n)
+        for lo in range(0, n, step):
+            r = np.arange(lo, min(n, lo + step))
+            block = problem.distances(r[:, None], np.arange(n)[None, :])
+            if time.monotonic() > deadline or (
+                problem.is_integral and block.max() > np.iinfo(np.int32).max
+            ):
+                return None
+            out[lo : lo + len(r)] = block
+        return out
 
     def __call__(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Float distances between every ``rows[a]`` and ``cols[b]`` (rows may be a scalar)."""
@@ -251,7 +268,7 @@ class _SparseGraph:
         second = wl[np.arange(len(leaves)), col]
         best = int(np.argmax(np.where(np.isfinite(second), second, -np.inf)))
         # d(T) = w(T) - sum(pi * tree degree); the extra edge adds its own real length
-        length = float(tree.data.sum()) - shift * (n - 1) - float(pi @ deg)
+        length = float(tree.data.sum()) - shift * (n - 1) - float(np.sum(pi * deg))
         length += float(self.adj_d[leaves[best], col[best]])
         deg[leaves[best]] += 1
         deg[nbr[best, col[best]]] += 1
@@ -292,8 +309,10 @@ class _Ascent:
         return tree
 
     def result(self, proven: bool, value: float) -> LowerBound:
-        if proven and self.problem.is_integral:
-            value = float(math.ceil(value - 1e-9 * abs(value) - 1e-6))
+        if proven:     # allow for float rounding in the sums; integral optima round up
+            value -= 1e-9 * abs(value) + 1e-9
+            if self.problem.is_integral:
+                value = float(math.ceil(value))
         return LowerBound(value=value, proven=proven, iterations=self.iterations,
                           elapsed_s=time.monotonic() - self.t0,
                           method=METHOD_DENSE if proven else METHOD_SPARSE)
@@ -302,12 +321,14 @@ class _Ascent:
         reserve = 1.5 * self.dense_cost if self.rows is not None else 0.0
         return time.monotonic() + reserve > self.deadline
 
-    def fit(self, period: int, factor: float) -> int:
-        """Shorten ``period`` so about ``factor`` periods of sparse iterations fit the budget."""
-        checks = 2 + math.log2(max(period, 1)) if self.rows is not None else 0
-        left = self.deadline - time.monotonic() - checks * self.dense_cost
-        per_iteration = self.sparse_s / max(self.iterations, 1)
-        return int(min(period, max(1, left / max(per_iteration, 1e-6) / factor)))
+    def fit(self, period: int, factor: float, done: int = 0) -> int:
+        """Shorten ``period`` so that its remaining iterations (``done`` are done) and
+        ``factor - 1`` more periods of sparse iterations fit in the budget."""
+        left = self.deadline - time.monotonic() - 1.5 * self.dense_cost
+        if self.rows is not None:
+            left *= 0.8                          # exact checks take up to a fifth
+        iterations = left / max(self.sparse_s / max(self.iterations, 1), 1e-6)
+        return int(min(period, max(done, 1, (iterations + done) / factor)))
 
     def one_tree(self, pi: np.ndarray) -> _OneTree:
         assert self.graph is not None
@@ -325,7 +346,7 @@ class _Ascent:
         scale = max(self.best_w, 1e-9) / n            # mean 1-tree edge
         while True:
             before = self.best_w
-            if not self.schedule(STEP0 * scale, 1e-5 * scale, upper) or not RESTART:
+            if not self.schedule(_FIRST_STEP * scale, 1e-5 * scale, upper):
                 break
             if self.best_w <= before + 1e-6 * abs(before):
                 break
@@ -336,7 +357,8 @@ class _Ascent:
         pi = self.best_pi.copy()
         tree = self.one_tree(pi)
         v = last_v = tree.deg - 2
-        initial_period = period = self.fit(max(self.problem.n // 2, 100), 4.0)
+        # LKH starts with n/2; long first periods pay on clustered instances, given time
+        initial_period = period = self.fit(max(4 * self.problem.n, 100), 3.0)
         initial_phase = True
         last_report = since_check = time.monotonic()
         while period > 0 and step > min_step:
@@ -359,11 +381,13 @@ class _Ascent:
                 elif initial_phase and p > period // 2:
                     initial_phase, p, step = False, 0, 0.75 * step
                 p += 1
+                if p % 32 == 0:                  # re-fit as the iteration cost is learnt
+                    period = initial_period = min(initial_period, self.fit(period, 2.0, p))
                 if self.rows is None and self.on_progress and time.monotonic() > last_report + 1:
                     last_report = time.monotonic()
                     self.on_progress(self.result(proven=False, value=self.best_w))
             period, step = self.fit(period // 2, 2.0) if period > 1 else 0, step / 2
-            if time.monotonic() - since_check > self.dense_cost:
+            if time.monotonic() - since_check > 4 * self.dense_cost:
                 since_check = time.monotonic()
                 self.recheck()
         return True
@@ -397,7 +421,7 @@ def held_karp_bound(problem: Problem, time_budget_s: float = 10.0, *, seed: int 
     upper = math.inf if initial_upper is None else float(initial_upper)
     if problem.is_integral and initial_upper is not None:
         upper -= 1.0 - 1e-6     # an integral bound above upper - 1 rounds up to upper
-    rows = _Rows(problem, MATRIX_BUDGET_BYTES) if dense else None
+    rows = _Rows(problem, MATRIX_BUDGET_BYTES, t0 + 0.25 * time_budget_s) if dense else None
     ascent = _Ascent(problem, rows, t0, deadline, on_progress)
     edges = _candidate_edges(problem, _NEIGHBOURS, tour)
     first = ascent.check(np.zeros(n), t0 + 0.5 * max(0.0, time_budget_s))
