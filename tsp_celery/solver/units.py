@@ -28,6 +28,7 @@ from tsp_celery.solver.decompose import region_nodes
 from tsp_celery.solver.engine import get_engine
 from tsp_celery.solver.exact import MAX_EXACT_NODES
 from tsp_celery.solver.matrix import compact_matrix
+from tsp_celery.solver.merge import merge_tours
 from tsp_celery.solver.path import (
     SEPARATOR,
     runs_in_tour,
@@ -241,8 +242,9 @@ def apply_results(
     """The best tour from the base and a round's results; never longer than the base.
 
     Segment and region results are spliced into the base (each only where it still applies and
-    is shorter; overlapping ones by largest gain); exact/island results compete as whole tours.
-    Invalid tours are skipped.
+    is shorter; overlapping ones by largest gain); exact/island results compete as whole tours
+    and are merged with the others by partition crossover (``merge.merge_tours``), so the
+    round can beat its best unit. Invalid tours are skipped.
     """
     base = problem.validate_tour(base_tour)
     pieces = [
@@ -253,15 +255,19 @@ def apply_results(
     candidates = [splice(problem, base, pieces)] if pieces else []
     candidates += [r.tour for r in results if r.kind not in PIECE_KINDS]
     best, best_length = base, problem.tour_length(base)
+    valid = [base]
     for tour in candidates:
         try:
             tour = problem.validate_tour(tour)
         except Exception:
             log.warning("skipping an invalid tour in a round's results")
             continue
+        valid.append(tour)
         length = problem.tour_length(tour)
         if length < best_length:
             best, best_length = tour, length
+    if any(r.kind not in PIECE_KINDS for r in results):
+        best = merge_tours(problem, valid)      # never longer than the best of them
     return best
 
 
