@@ -3,11 +3,13 @@
 For any node penalties ``pi``, the minimum 1-tree under weights ``d(i, j) + pi[i] + pi[j]``,
 minus ``2 * sum(pi)``, is a lower bound on every tour (Held & Karp 1971). The ascent follows
 LKH's ``Ascent`` (step doubled while it improves in the initial phase, periods halved with the
-step, the ``0.7 v + 0.3 v_last`` direction) and runs on a sparse candidate graph (k nearest,
-Delaunay, tour and 1-tree edges), where one iteration costs a scipy MST instead of a dense
-O(n²) Prim. A bound is only *proven* by evaluating a 1-tree exactly over the complete graph
-(dense vectorised Prim); above ``DENSE_MAX_N`` nodes, or when asked, the sparse value is
-returned as an estimate with ``proven=False``.
+step, the ``0.7 v + 0.3 v_last`` direction), with the first period fitted to the time budget
+(up to 4n iterations: long periods are what clustered instances need) and restarts from the
+best penalties while time is left. It runs on a sparse candidate graph (k nearest, Delaunay,
+tour and exact 1-tree edges), where one iteration costs a scipy MST instead of a dense O(n²)
+Prim. A bound is only *proven* by evaluating a 1-tree exactly over the complete graph (dense
+vectorised Prim, now and then and at the end); above ``DENSE_MAX_N`` nodes, or when asked, the
+sparse value is returned as an estimate with ``proven=False``.
 """
 
 from __future__ import annotations
@@ -288,6 +290,8 @@ class _Ascent:
         self.proven = -math.inf          # best exact L(pi) seen (valid for any pi)
         self.dense_cost = 0.0
         self.checked: np.ndarray | None = None   # the pi of the last exact check
+        self.best_w = -math.inf                  # best sparse L(pi), at best_pi
+        self.best_pi = np.zeros(problem.n)
 
     def check(self, pi: np.ndarray, deadline: float) -> _OneTree | None:
         """Evaluate L(pi) exactly, keep the best, and teach the graph the 1-tree's edges."""
@@ -410,8 +414,9 @@ def held_karp_bound(problem: Problem, time_budget_s: float = 10.0, *, seed: int 
     ``proven=True`` means ``value`` is a valid lower bound (rounded up for integral problems);
     otherwise it is an estimate over a sparse candidate graph (``sparse=True``, or more than
     ``DENSE_MAX_N`` nodes). ``initial_upper`` (a known tour length) stops the ascent once the
-    bound reaches it; ``tour`` adds that tour's edges to the candidate graph. The ascent is
-    deterministic; ``seed`` is accepted for the engines' common signature.
+    bound reaches it; ``tour`` adds that tour's edges to the candidate graph. There is no
+    randomness (``seed`` is accepted for the units' common signature), but the schedule is
+    fitted to the budget, so the value depends on the machine's speed.
     """
     del seed
     t0 = time.monotonic()
