@@ -1,0 +1,163 @@
+"""Reading the Markdown docs as tests see them: fenced blocks with their markers, code spans, links.
+
+A fenced block may be preceded (on the line before its fence, blank lines allowed) by an HTML
+comment that tells the doc tests what to do with it:
+
+- ``<!-- no-test -->``: skip it (cluster commands that need servers, pseudo-code);
+- ``<!-- test: output -->``: also compare each command's output with the lines shown after it;
+- ``<!-- test: exit=2 -->``: every command of the block must exit with that code (default 0).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+# The user-facing documentation. docs/TEAM.md is the developers' brief (contract sketches in
+# pseudo-Python), not documentation a user runs.
+NOT_USER_DOCS = {"TEAM.md"}
+
+
+def doc_paths() -> list[Path]:
+    """README.md and every user doc under docs/, in a stable order."""
+    docs = sorted(p for p in (ROOT / "docs").glob("*.md") if p.name not in NOT_USER_DOCS)
+    return [ROOT / "README.md", *docs]
+
+
+def doc_id(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+@dataclass
+class Block:
+    """One fenced code block: language, first line of its body (1-based), body lines, markers."""
+
+    path: Path
+    lang: str
+    line: int
+    lines: list[str]
+    markers: set[str] = field(default_factory=set)
+    exit_code: int = 0
+
+    @property
+    def tested(self) -> bool:
+        return "no-test" not in self.markers
+
+    @property
+    def where(self) -> str:
+        return f"{doc_id(self.path)}:{self.line}"
+
+
+_MARKER = re.compile(r"^\s*<!--\s*(.*?)\s*-->\s*$")
+_FENCE = re.compile(r"^(`{3,})\s*([\w+-]*)")
+
+
+def _markers(comment: str) -> tuple[set[str], int]:
+    """Tokens of a marker comment ('no-test', 'test: output exit=2') and the exit code."""
+    text = comment.removeprefix("test:").strip()
+    tokens = set(text.split())
+    exit_code = 0
+    for token in list(tokens):
+        if token.startswith("exit="):
+            exit_code = int(token.split("=", 1)[1])
+            tokens.discard(token)
+    return tokens, exit_code
+
+
+def blocks(path: Path) -> list[Block]:
+    """Every fenced block of ``path``, with the markers of the comment just before it."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    out: list[Block] = []
+    k = 0
+    while k < len(lines):
+        m = _FENCE.match(lines[k])
+        if not m:
+            k += 1
+            continue
+        fence, lang = m.group(1), m.group(2).lower()
+        end = k + 1
+        while end < len(lines) and not lines[end].strip().startswith(fence):
+            end += 1
+        prev = k - 1
+        while prev >= 0 and not lines[prev].strip():
+            prev -= 1
+        marker = _MARKER.match(lines[prev]) if prev >= 0 else None
+        tokens, exit_code = _markers(marker.group(1)) if marker else (set(), 0)
+        out.append(Block(path, lang, k + 2, lines[k + 1 : end], tokens, exit_code))
+        k = end + 1
+    return out
+
+
+def prose(path: Path) -> str:
+    """The text of ``path`` without its fenced blocks (for links and inline code spans)."""
+    text = path.read_text(encoding="utf-8")
+    return re.sub(r"^(`{3,}).*?^\1\s*$", "", text, flags=re.M | re.S)
+
+
+_SPAN = re.compile(r"``\s?(.+?)\s?``|`([^`\n]+)`")
+
+
+def code_spans(text: str) -> list[str]:
+    """Inline code spans of Markdown ``text`` (single or double backticks)."""
+    return [a or b for a, b in _SPAN.findall(text)]
+
+
+def without_code_spans(text: str) -> str:
+    return _SPAN.sub("", text)
+
+
+@dataclass
+class Command:
+    """A shell command shown in a doc, the output shown after it, and where."""
+
+    block: Block
+    line: int
+    text: str
+    output: list[str]
+
+
+def commands(block: Block) -> list[Command]:
+    """Commands of a shell block: ``$ ``-prompted lines (console) or every line (bash)."""
+    cmds: list[Command] = []
+    if block.lang == "console":
+        for k, line in enumerate(block.lines):
+            if line.startswith("$ "):
+                cmds.append(Command(block, block.line + k, line[2:].strip(), []))
+            elif cmds:
+                cmds[-1].output.append(line)
+        for c in cmds:
+            while c.output and not c.output[-1].strip():
+                c.output.pop()
+        return cmds
+    for k, line in enumerate(block.lines):
+        text = re.sub(r"\s+#\s.*$", "", line).strip()  # "cmd   # comment"
+        if text and not text.startswith("#"):
+            cmds.append(Command(block, block.line + k, text, []))
+    return cmds
+
+
+SHELL_LANGS = {"bash", "console", "sh", "shell"}
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"`", "", heading.strip().lower())
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def anchors(path: Path) -> set[str]:
+    """Every heading anchor of ``path`` (repeated headings get GitHub's -1, -2 suffixes)."""
+    seen: dict[str, int] = {}
+    out = set()
+    for line in prose(path).split("\n"):
+        m = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if not m:
+            continue
+        base = slug(m.group(1))
+        count = seen.get(base, 0)
+        seen[base] = count + 1
+        out.add(base if count == 0 else f"{base}-{count}")
+    return out
