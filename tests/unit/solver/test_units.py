@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tsp_celery.solver import units
+from tsp_celery.solver.construct import greedy_tour
 from tsp_celery.solver.units import UnitSpec, run_unit
 
 BUDGET = 1 << 30
@@ -101,6 +102,9 @@ def test_algorithmic_trouble_returns_the_base(uniform300, monkeypatch):
     assert seg.length == seg.base_length and seg.engine == "none"
     isl = run_unit(uniform300, UnitSpec("i", "island", 0, 0.1), tour, matrix_budget_bytes=BUDGET)
     np.testing.assert_array_equal(isl.tour, tour)
+    # without a base: a greedy tour, never the file's own order
+    first = run_unit(uniform300, UnitSpec("i", "island", 3, 0.1), matrix_budget_bytes=BUDGET)
+    np.testing.assert_array_equal(first.tour, greedy_tour(uniform300, 3))
 
 
 def test_caller_errors_raise(uniform300, burma14):
