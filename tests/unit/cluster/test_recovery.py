@@ -135,8 +135,10 @@ def test_a_complete_round_whose_merge_was_lost_is_merged_now(world):
     (report,) = recover(new)
     assert report.action == "close" and report.missing == 0 and report.lost_unit_s == 0
     rec = new.store.record(job_id)
-    assert rec["best_length"] == pytest.approx(min(lengths))
-    problem.validate_tour(new.store.best_tour(job_id))
+    # The merge may recombine the two tours into one shorter than either; never longer.
+    assert rec["best_length"] <= min(lengths) + 1e-9
+    best = problem.validate_tour(new.store.best_tour(job_id))
+    assert problem.tour_length(best) == pytest.approx(rec["best_length"])
 
 
 def test_a_round_past_its_deadline_is_closed_with_what_arrived(world):
