@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # process helpers
 
 from tests.chaos.chaos_harness import Cluster, RedisServer, lost_unit_seconds
 from tsp_celery.cluster.events import EventType

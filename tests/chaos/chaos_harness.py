@@ -8,19 +8,15 @@ SIGKILLed (whole process group) at teardown, whatever the test did. Also used by
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import psutil
 import pytest
 import redis
+from processes import Service, free_port, wait_until
 
 from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.events import Event, EventLog, EventType
@@ -39,69 +35,6 @@ LEASE_RENEW_MS = 300
 HEARTBEAT_TTL_S = 3.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(predicate: Callable[[], object], timeout_s: float, what: str,
-               poll_s: float = 0.05) -> object:
-    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            value = predicate()
-        except (redis.ConnectionError, redis.TimeoutError):
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(poll_s)
-
-
-class Proc:
-    """One started process (own session, output to a log file)."""
-
-    def __init__(self, name: str, argv: list[str], env: dict, log_path: Path) -> None:
-        self.name = name
-        self.log_path = log_path
-        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.popen = subprocess.Popen(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, start_new_session=True)
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def signal(self, sig: int) -> None:
-        """Signal this process only (not its children): a crash of exactly this process."""
-        os.kill(self.pid, sig)
-
-    def children(self) -> list[psutil.Process]:
-        try:
-            return psutil.Process(self.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            return []
-
-    def log(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        """SIGKILL the whole process group (prefork children included) and reap."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.popen.wait(timeout=10)
-        self._log.close()
-
-
 class RedisServer:
     """A redis-server owned by one test: AOF everysec in its tmp dir, restartable on its port."""
 
@@ -109,14 +42,14 @@ class RedisServer:
         self.workdir = workdir
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: Proc | None = None
+        self.proc: Service | None = None
         self.start()
 
     def start(self) -> None:
         argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
                 "--dir", str(self.workdir), "--appendonly", "yes", "--appendfsync", "everysec",
                 "--save", "", "--protected-mode", "no", "--maxmemory-policy", "noeviction"]
-        self.proc = Proc("redis", argv, dict(os.environ), self.workdir / "redis.log")
+        self.proc = Service("redis", argv, dict(os.environ), self.workdir / "redis.log")
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
         wait_until(client.ping, 15, f"redis-server on port {self.port}")
         client.close()
@@ -149,23 +82,23 @@ class Cluster:
             "TSP_CELERY_HEARTBEAT_TTL_S": str(HEARTBEAT_TTL_S),
             "PYTHONUNBUFFERED": "1",
         }
-        self.procs: list[Proc] = []
+        self.procs: list[Service] = []
         self.redis = redis.Redis.from_url(server.url, socket_connect_timeout=1,
                                           socket_timeout=5, retry_on_timeout=True)
         self.events = EventLog(self.redis, self.keys)
         self.client = ClusterClient(Settings.from_env(self.env), redis=self.redis)
         self.store = self.client.store
 
-    def _start(self, name: str, argv: list[str]) -> Proc:
-        proc = Proc(name, argv, self.env, self.tmp_path / f"{name}.log")
+    def _start(self, name: str, argv: list[str]) -> Service:
+        proc = Service(name, argv, self.env, self.tmp_path / f"{name}.log")
         self.procs.append(proc)
         return proc
 
-    def coordinator(self, node_id: str, priority: int = 0) -> Proc:
+    def coordinator(self, node_id: str, priority: int = 0) -> Service:
         return self._start(node_id, [sys.executable, "-m", "tsp_celery", "-v", "coordinator",
                                      "--node-id", node_id, "--priority", str(priority)])
 
-    def worker(self, name: str, concurrency: int = 1) -> Proc:
+    def worker(self, name: str, concurrency: int = 1) -> Service:
         return self._start(name, [sys.executable, "-m", "celery", "-A", "tasks", "worker",
                                   "-c", str(concurrency), "-n", f"{name}@%h", "-l", "info",
                                   "--without-gossip", "--without-mingle"])

@@ -7,18 +7,15 @@ then SIGKILLs every process group and deletes the prefix's keys.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import redis
+from processes import Service, wait_until
 
 from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.lease import read_leader
@@ -34,44 +31,6 @@ WORKERS = 2
 # decomposition path (initial tour, then segment rounds) while small ones stay islands.
 MATRIX_BUDGET_MB = next(mb for mb in range(1, 1 << 16) if fits_matrix_budget(500, mb << 20))
 STARTUP_S = 60
-
-
-def wait_until(predicate: Callable[[], object], timeout_s: float, what: str,
-               poll_s: float = 0.1) -> object:
-    """Poll until ``predicate()`` is truthy and return it; fail the test after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(poll_s)
-
-
-class Service:
-    """One long-running process in its own process group, output to a log file."""
-
-    def __init__(self, name: str, argv: list[str], env: dict, log_path: Path) -> None:
-        self.name = name
-        self.log_path = log_path
-        with open(log_path, "wb") as log:
-            self.popen = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, start_new_session=True)
-
-    def stop(self) -> None:
-        for sig, wait_s in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.popen.pid, sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.popen.wait(timeout=wait_s)
-                break
-        with contextlib.suppress(ProcessLookupError):  # stray prefork children
-            os.killpg(self.popen.pid, signal.SIGKILL)
-
-    def tail(self, lines: int = 30) -> str:
-        text = self.log_path.read_text(errors="replace").splitlines()
-        return f"--- {self.name} ---\n" + "\n".join(text[-lines:])
 
 
 class ClusterHarness:
@@ -107,7 +66,7 @@ class ClusterHarness:
 
     def stop(self) -> None:
         for service in self.services:
-            service.stop()
+            service.stop(grace_s=10)
         keys = list(self.redis.scan_iter(match=f"{self.prefix}:*", count=1000))
         for i in range(0, len(keys), 500):
             self.redis.delete(*keys[i:i + 500])
