@@ -46,9 +46,10 @@ ISLAND_S_PER_NODE = 0.002
 ISLAND_S_PER_NODE2 = 3.5e-6
 # Multi-thread islands: from this n on, one fast-tsp run with all threads beats single-thread
 # islands. It may use all the usable time and returns early once it stalls; decomposition takes
-# over from there. Measured on rl11849 at 60 s (2 threads, load 6-8): the island alone 0.18 %;
-# 70 % island then segment/region rounds 0.27 %, 90 % island then rounds 0.29 % (fast-tsp
-# still gains faster than decomposition over its tour within a minute).
+# over from there. Measured at 60 s, 2 workers, load 4-10: rl11849 two single-thread islands
+# 0.50 %, one 2-thread island 0.18-0.30 % (70 % / 90 % island then segment/region rounds:
+# 0.27 % / 0.29 %: fast-tsp still gains faster than decomposition within a minute); pcb3038
+# 0.006 %, fnl4461 0.047 % (fast-tsp alone with 2 threads: 0.013 %, 0.054 %).
 MULTI_THREAD_MIN_N = 3000
 # Segments: size and seconds per node as the solver measured them on pla33810 (most gain per
 # second); many short rounds beat a few long ones (each round moves the cut points), so a
