@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -52,14 +53,26 @@ def test_readme_and_api_docs_have_python_examples():
     assert {"README.md", "api.md", "quickstart.md"} <= {p.name for p in DOCS}
 
 
-@pytest.mark.timeout(180)
-@pytest.mark.parametrize("path", DOCS, ids=doc_id)
-def test_python_examples_run(path: Path, tmp_path: Path):
-    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+def run_examples(path: Path, cwd: Path) -> subprocess.CompletedProcess:
+    shutil.copytree(ROOT / "examples", cwd / "examples")
     payload = [(b.where, short_budget("\n".join(b.lines))) for b in python_blocks(path)]
     env = {**os.environ, "TSP_CELERY_REDIS_URL": UNREACHABLE_REDIS, "MPLBACKEND": "Agg"}
-    proc = subprocess.run([sys.executable, "-c", RUNNER], input=json.dumps(payload), text=True,
-                          cwd=tmp_path, env=env, capture_output=True, timeout=170)
+    return subprocess.run([sys.executable, "-c", RUNNER], input=json.dumps(payload), text=True,
+                          cwd=cwd, env=env, capture_output=True, timeout=170)
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory) -> dict[Path, subprocess.CompletedProcess]:
+    """Every doc's examples, the docs side by side, each in its own interpreter and folder."""
+    with ThreadPoolExecutor(max_workers=len(DOCS)) as pool:
+        futures = {p: pool.submit(run_examples, p, tmp_path_factory.mktemp(p.stem)) for p in DOCS}
+        return {p: f.result() for p, f in futures.items()}
+
+
+@pytest.mark.timeout(200)
+@pytest.mark.parametrize("path", DOCS, ids=doc_id)
+def test_python_examples_run(path: Path, outcomes: dict[Path, subprocess.CompletedProcess]):
+    proc = outcomes[path]
     assert proc.returncode == 0, proc.stderr[-4000:]
 
 
