@@ -12,7 +12,7 @@ import secrets
 from typing import Any
 
 from tsp_celery.local import ProgressCallback, solve_local
-from tsp_celery.problem import Problem
+from tsp_celery.problem import Problem, known_optimum
 from tsp_celery.result import Result
 
 
@@ -37,17 +37,21 @@ def solve(
     Embedded by default (``workers`` local processes, all cores when None). With ``cluster`` (a
     Redis URL such as ``redis://host:6379/0``; ``""`` for ``TSP_CELERY_REDIS_URL``) the job runs
     on the Celery cluster behind that Redis instead. ``seed=None`` draws one, reported in
-    ``Result.seed``; ``target`` (a known optimum) stops the search once reached and fills
-    ``Result.gap_pct``.
+    ``Result.seed``; ``target`` (a known optimum) stops the search once reached. ``Result.gap_pct``
+    is filled from ``target``, or from TSPLIB's published optimum for a TSPLIB instance.
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"Expected a Problem (see tsp_celery.load), got {type(problem).__name__}.")
     if seed is None:
         seed = secrets.randbelow(2**31)
     if cluster is None:
-        return solve_local(problem, time_s=time, workers=workers, seed=seed, target=target,
-                           on_progress=on_progress)
-    return _solve_on_cluster(problem, cluster, time, seed, target, on_progress)
+        result = solve_local(problem, time_s=time, workers=workers, seed=seed, target=target,
+                             on_progress=on_progress)
+    else:
+        result = _solve_on_cluster(problem, cluster, time, seed, target, on_progress)
+    if result.optimum is None:  # a TSPLIB instance with a published optimum: report the gap
+        result.optimum = known_optimum(problem.name, problem.n)
+    return result
 
 
 def _solve_on_cluster(problem: Problem, url: str, time: float, seed: int,

@@ -98,7 +98,7 @@ def require_matplotlib() -> None:
         import matplotlib  # noqa: F401
     except ImportError as exc:
         raise OptionalDependencyError(
-            "pictures need matplotlib: pip install 'tsp-celery[plot]'"
+            "pictures need matplotlib: pip install -e '.[plot]' in a checkout"
         ) from exc
 
 

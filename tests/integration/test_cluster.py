@@ -173,3 +173,14 @@ def test_a_lower_bound_is_computed_beside_the_search(cluster, examples_dir):
     assert res.lower_bound == bound["value"] and 0 < res.lower_bound <= res.length
     assert res.lower_bound >= 0.9 * 21282  # Held-Karp is within a few % of the optimum
     assert res.gap_bound_pct is not None and res.gap_bound_pct >= 0
+    assert not res.proven_optimal  # kroA100's Held-Karp bound is 1.6 % below its optimum
+
+
+def test_a_tour_that_meets_the_proven_bound_is_reported_optimal(cluster, examples_dir):
+    job_id = _json(cluster.cli("submit", str(examples_dir / "berlin52.tsp"), "--time", "20",
+                               "--bound", "--json"))["job_id"]
+    status = cluster.wait_final(job_id)
+    res = cluster.client.result(job_id)
+    assert res.length == 7542 and res.lower_bound == 7542 and res.lower_bound_proven
+    assert res.proven_optimal and status["proven_optimal"]
+    assert res.elapsed < 20  # it stopped on the proof, not on the budget

@@ -15,6 +15,14 @@ def test_three_lines_from_file_to_tour(examples_dir):
     assert isinstance(result, Result)
     assert result.length == 3323 and result.proven_optimal
     assert isinstance(result.seed, int)  # drawn when not given, reported for reruns
+    assert result.optimum == 3323 and result.gap_pct == 0.0  # TSPLIB's published optimum
+
+
+@pytest.mark.timeout(30)
+def test_an_instance_nobody_published_has_no_gap():
+    xy = np.random.default_rng(2).random((30, 2)) * 100
+    result = solve(Problem.from_coords(xy, name="mine30"), time=1, workers=1)
+    assert result.optimum is None and result.gap_pct is None
 
 
 @pytest.mark.timeout(60)

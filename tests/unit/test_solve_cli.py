@@ -52,6 +52,8 @@ def test_summary_csv_and_pictures(tmp_path, examples_dir):
         (["{ex}/berlin52.tsp", "--time", "0"], "--time"),
         (["{ex}/berlin52.tsp", "--workers", "0"], "--workers"),
         (["{ex}/berlin52.tsp", "--cluster", "localhost"], "redis://"),
+        (["{ex}/berlin52.tsp", "--out", "no/such/folder/t.tour"], "does not exist"),
+        (["{ex}/berlin52.tsp", "--plot-trace", "no/such/folder/t.png"], "does not exist"),
     ],
 )
 def test_bad_input_exits_2_with_one_clear_line(tmp_path, examples_dir, args, message):

@@ -5,6 +5,8 @@ Every file option is checked before the search starts, so a typo costs no solvin
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from tsp_celery.cli.progress import ProgressLine
@@ -14,13 +16,16 @@ from tsp_celery.plot import picture_format, plot_tour, plot_trace, require_matpl
 from tsp_celery.problem import known_optimum, load_problem
 
 
-def _checked(check):  # click callback: a ValueError from a format check becomes a usage error
+def _checked(check):  # click callback: a bad format or folder becomes a usage error up front
     def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
         if value is not None:
             try:
                 check(value)
             except ValueError as exc:
                 raise click.BadParameter(str(exc)) from None
+            folder = Path(value).parent
+            if not folder.is_dir():
+                raise click.BadParameter(f"folder {str(folder)!r} does not exist")
         return value
 
     return callback
@@ -72,8 +77,6 @@ def solve(file: str, time_s: float, workers: int | None, seed: int | None, targe
                                cluster=cluster, on_progress=progress)
     finally:
         progress.close()
-    if result.optimum is None:
-        result.optimum = optimum
     if out:
         write_result(result, out, problem)
     if plot_path:

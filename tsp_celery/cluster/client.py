@@ -88,7 +88,7 @@ class ClusterClient:
             "target": params.target,
             "gap_pct": gap,
             "priority": params.priority,
-            "proven_optimal": rec["proven_optimal"],
+            "proven_optimal": self._proven_optimal(rec),
             "cancel_requested": rec["cancel_requested"],
             "cancel_round": rec.get("cancel_round"),
             "created_at": rec.get("created_at"),
@@ -96,6 +96,14 @@ class ClusterClient:
             "finished_at": rec.get("finished_at"),
             "error": rec.get("error") or None,
         }
+
+    def _proven_optimal(self, rec: dict[str, Any]) -> bool:
+        """Proven by the exact unit, or because the best tour meets a proven lower bound."""
+        if rec["proven_optimal"]:
+            return True
+        best = rec.get("best_length")
+        bound = self.store.get_bound(rec["instance"]) if best is not None else None
+        return bool(bound and bound.get("proven") and best <= bound["value"])
 
     def jobs(self, limit: int = 50) -> list[dict[str, Any]]:
         """Status of the most recent jobs; ids whose records expired are dropped from the index."""
@@ -133,7 +141,7 @@ class ClusterClient:
             trace.append((best_at, rec["best_length"]))
         bound = self.store.get_bound(rec["instance"]) or {}
         return Result(
-            tour=tour, length=rec["best_length"], proven_optimal=rec["proven_optimal"],
+            tour=tour, length=rec["best_length"], proven_optimal=self._proven_optimal(rec),
             time_to_best=best_at, elapsed=status["elapsed"], engine=rec.get("engine", ""),
             seed=params.seed, trace=sorted(trace), lower_bound=bound.get("value"),
             lower_bound_proven=bool(bound.get("proven", False)), optimum=params.target,
