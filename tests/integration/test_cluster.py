@@ -183,4 +183,5 @@ def test_a_tour_that_meets_the_proven_bound_is_reported_optimal(cluster, example
     res = cluster.client.result(job_id)
     assert res.length == 7542 and res.lower_bound == 7542 and res.lower_bound_proven
     assert res.proven_optimal and status["proven_optimal"]
+    assert res.optimum == 7542 and res.gap_pct == 0.0  # TSPLIB's published optimum
     assert res.elapsed < 20  # it stopped on the proof, not on the budget

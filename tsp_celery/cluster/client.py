@@ -22,7 +22,7 @@ from tsp_celery.cluster.lease import read_leader
 from tsp_celery.cluster.store import JobStore
 from tsp_celery.cluster.workers import live_workers
 from tsp_celery.errors import ClusterError, JobFailedError, TspCeleryError
-from tsp_celery.problem import Problem
+from tsp_celery.problem import Problem, known_optimum
 from tsp_celery.result import Result
 from tsp_celery.settings import Settings
 
@@ -144,7 +144,9 @@ class ClusterClient:
             tour=tour, length=rec["best_length"], proven_optimal=self._proven_optimal(rec),
             time_to_best=best_at, elapsed=status["elapsed"], engine=rec.get("engine", ""),
             seed=params.seed, trace=sorted(trace), lower_bound=bound.get("value"),
-            lower_bound_proven=bool(bound.get("proven", False)), optimum=params.target,
+            lower_bound_proven=bool(bound.get("proven", False)),
+            optimum=params.target if params.target is not None
+            else known_optimum(rec.get("name", ""), rec.get("n") or 0),
             name=rec.get("name", ""),
             stats={"job_id": job_id, "status": rec["status"], "rounds": rec.get("rounds_done", 0),
                    "cluster": True},
