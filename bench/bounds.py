@@ -16,6 +16,8 @@ import argparse
 import time
 from pathlib import Path
 
+from quality import read_optima  # bench/quality.py, beside this script
+
 from tsp_celery.problem import known_optimum, load_problem
 from tsp_celery.solver.bound import held_karp_bound
 
@@ -32,21 +34,13 @@ def instances(names: list[str] | None, max_n: int) -> list[Path]:
     return [p for n, p in sorted(sized) if n <= max_n]
 
 
-def optima(folder: Path) -> dict[str, float]:
-    table = folder / "optima.txt"
-    if not table.is_file():
-        return {}
-    pairs = (line.split(":") for line in table.read_text().splitlines() if ":" in line)
-    return {name.strip(): float(value) for name, value in pairs}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budget", type=float, default=10.0, help="seconds per instance")
     ap.add_argument("--max-n", type=int, default=5000)
     ap.add_argument("--instances", help="comma-separated names (default: all)")
     args = ap.parse_args()
-    known = optima(SHARED)
+    known = read_optima(SHARED)
     print(f"Held-Karp bound, budget {args.budget:g} s per instance")
     print(f"{'instance':<11}{'n':>7}{'optimum':>12}{'bound':>14}{'gap %':>8}"
           f"{'proven':>8}{'seconds':>9}{'iters':>8}")
