@@ -21,6 +21,11 @@ from tsp_celery.plan import RoundPlan
 from tsp_celery.settings import Settings
 
 
+def unit_task_id(job_id: str, unit_id: str) -> str:
+    """The Celery task id a unit is sent with (it also keys the delivery counter)."""
+    return f"{job_id}-{unit_id}"
+
+
 class Dispatcher:
     """Publishes the coordinator's tasks."""
 
@@ -42,7 +47,7 @@ class Dispatcher:
             header.append(self.app.signature(
                 SOLVE_TASK, kwargs={**common, "unit": unit.to_dict(), "fence": fence,
                                     "deadline_at": units_deadline_at},
-                task_id=f"{job_id}-{unit.unit_id}", soft_time_limit=soft, time_limit=hard))
+                task_id=unit_task_id(job_id, unit.unit_id), soft_time_limit=soft, time_limit=hard))
         body = self.app.signature(MERGE_TASK, kwargs={**common, "fence": fence},
                                   task_id=f"{job_id}-r{plan.round_no}-merge")
         result = chord(header)(body)

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from tsp_celery.cluster.celery_config import SOLVE_QUEUE, celery_config
+from tsp_celery.cluster.dispatch import unit_task_id
 from tsp_celery.cluster.lock import LockNotAcquiredError, job_lock
 from tsp_celery.cluster.merging import merge_round
 from tsp_celery.cluster.workers import live_workers
@@ -125,11 +126,6 @@ def _running(coord: Coordinator, job_id: str, plan: RoundPlan) -> bool:
     return any(unit.get("job_id") == job_id and unit.get("unit_id") in ids
                for worker in live_workers(coord.redis, coord.keys)
                for unit in worker.get("units", []))
-
-
-def unit_task_id(job_id: str, unit_id: str) -> str:
-    """The Celery task id the dispatcher gives a unit (it also keys the delivery counter)."""
-    return f"{job_id}-{unit_id}"
 
 
 def _in_broker(coord: Coordinator, task_ids: list[str]) -> bool:
