@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from urllib.parse import urlsplit, urlunsplit
 
 import redis as redis_lib
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from tsp_celery.cluster.connection import redact_url
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lease import read_coordinators, read_leader
 from tsp_celery.cluster.workers import live_workers
@@ -51,16 +51,6 @@ class Health:
         return asdict(self)
 
 
-def redacted_url(url: str) -> str:
-    """The URL with any password replaced by ``***``, fit for logs and probe output."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-
-
 def connect(url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> redis_lib.Redis:
     """A client that fails fast: short socket timeouts and no retries (a probe must not hang)."""
     return redis_lib.Redis.from_url(url, socket_connect_timeout=timeout_s,
@@ -74,7 +64,7 @@ def check_health(settings: Settings, role: str = "any", *, min_workers: int | No
         raise ValueError(f"Expected a role in {ROLES}, got {role!r}.")
     if min_workers is None:
         min_workers = 1 if role == "any" else 0
-    url = redacted_url(settings.redis_url)
+    url = redact_url(settings.redis_url)
     client = connect(settings.redis_url, timeout_s)
     try:
         try:

@@ -9,10 +9,11 @@ import time
 import pytest
 import redis
 
+from tsp_celery.cluster.connection import redact_url
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lease import LeaderLease
 from tsp_celery.cluster.workers import beat
-from tsp_celery.health import check_health, redacted_url
+from tsp_celery.health import check_health
 from tsp_celery.settings import Settings
 
 pytestmark = pytest.mark.timeout(30)
@@ -149,10 +150,10 @@ def test_other_prefixes_do_not_count(settings, client, redis_url):
     assert not check_health(settings, "worker", min_workers=1).ok
 
 
-def test_redacted_url():
-    assert redacted_url("redis://:pw@h:6379/0") == "redis://:***@h:6379/0"
-    assert redacted_url("rediss://user:pw@h:6380/1") == "rediss://user:***@h:6380/1"
-    assert redacted_url("redis://h:6379/0") == "redis://h:6379/0"
+def test_redact_url():
+    assert redact_url("redis://:pw@h:6379/0") == "redis://:***@h:6379/0"
+    assert redact_url("rediss://user:pw@h:6380/1") == "rediss://user:***@h:6380/1"
+    assert redact_url("redis://h:6379/0") == "redis://h:6379/0"
 
 
 def test_unknown_role_is_a_usage_error(settings):

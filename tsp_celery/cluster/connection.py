@@ -13,16 +13,13 @@ REDIS_DOWN = (redis_lib.ConnectionError, redis_lib.TimeoutError)
 
 
 def redact_url(url: str) -> str:
-    """The URL with its password replaced by ``***`` (safe for messages and logs)."""
+    """The URL with its password replaced by ``***`` (safe for messages, logs, probe output)."""
     parts = urlsplit(url)
     if parts.password is None:
         return url
     user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query,
-                       parts.fragment))
+    host = parts.netloc.rpartition("@")[2]  # host[:port] exactly as written (IPv6 brackets too)
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def connect(url: str, *, ping: bool = True) -> redis_lib.Redis:
