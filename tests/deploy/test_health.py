@@ -8,6 +8,7 @@ import time
 
 import pytest
 import redis
+from processes import free_port
 
 from tsp_celery.cluster.connection import redact_url
 from tsp_celery.cluster.keys import Keys
@@ -41,12 +42,6 @@ def add_worker(client, settings: Settings, worker_id: str, ttl_s: float = 6.0,
     """One heartbeat, written as a worker's main process writes it (tasks/signals.py)."""
     record = {"host": socket.gethostname(), "pid": 1, "slots": slots, "units": []}
     beat(client, Keys(settings.prefix), worker_id, record, ttl_s)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_unreachable_redis_fails_every_role_quickly_and_hides_the_password():

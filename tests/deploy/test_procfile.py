@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import psutil
 import pytest
 from deploy_helpers import ROOT, check_entry_point
 from honcho.environ import parse_procfile
+from processes import free_port
 
 from tsp_celery.health import check_health
 from tsp_celery.problem import load_problem
@@ -48,12 +48,6 @@ def test_every_line_runs_an_entry_point(resolve):
         if argv[1] == "coordinator":
             seen[argv[argv.index("--node-id") + 1]] = argv[argv.index("--priority") + 1]
     assert len(seen) == 2 and len(set(seen.values())) == 2, "two coordinators, distinct"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ours(marker: str) -> list[psutil.Process]:

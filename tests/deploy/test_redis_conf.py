@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -17,17 +16,12 @@ import pytest
 import redis
 import yaml
 from deploy_helpers import ROOT, compose_config
+from processes import free_port
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 pytestmark = pytest.mark.timeout(60)
 CONF = ROOT / "ops" / "redis" / "redis.conf"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
