@@ -31,6 +31,7 @@ def solve(
     target: float | None = None,
     cluster: str | None = None,
     on_progress: ProgressCallback | None = None,
+    merge: bool = True,
 ) -> Result:
     """Solve ``problem`` within about ``time`` seconds and return the best tour found.
 
@@ -39,6 +40,8 @@ def solve(
     on the Celery cluster behind that Redis instead. ``seed=None`` draws one, reported in
     ``Result.seed``; ``target`` (a known optimum) stops the search once reached. ``Result.gap_pct``
     is filled from ``target``, or from TSPLIB's published optimum for a TSPLIB instance.
+    ``merge=False`` turns tour merging off (each round keeps its shortest run as it is), to
+    measure what merging adds.
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"Expected a Problem (see tsp_celery.load), got {type(problem).__name__}.")
@@ -46,19 +49,20 @@ def solve(
         seed = secrets.randbelow(2**31)
     if cluster is None:
         result = solve_local(problem, time_s=time, workers=workers, seed=seed, target=target,
-                             on_progress=on_progress)
+                             on_progress=on_progress, merge=merge)
     else:
-        result = _solve_on_cluster(problem, cluster, time, seed, target, on_progress)
+        result = _solve_on_cluster(problem, cluster, time, seed, target, on_progress, merge)
     if result.optimum is None:  # a TSPLIB instance with a published optimum: report the gap
         result.optimum = known_optimum(problem.name, problem.n)
     return result
 
 
 def _solve_on_cluster(problem: Problem, url: str, time: float, seed: int,
-                      target: float | None, on_progress: ProgressCallback | None) -> Result:
+                      target: float | None, on_progress: ProgressCallback | None,
+                      merge: bool) -> Result:
     from tsp_celery.cluster.client import ClusterClient
     from tsp_celery.settings import Settings
 
-    params: dict[str, Any] = {"time_s": time, "seed": seed, "target": target}
+    params: dict[str, Any] = {"time_s": time, "seed": seed, "target": target, "merge": merge}
     client = ClusterClient(Settings.from_env(redis_url=url or None))
     return client.solve(problem, params, on_progress)

@@ -26,6 +26,7 @@ from tsp_celery.problem import Problem
 from tsp_celery.result import Result
 from tsp_celery.settings import Settings
 from tsp_celery.solver.bound import DENSE_MAX_N
+from tsp_celery.solver.elite import update_elite
 from tsp_celery.solver.units import (
     PIECE_KINDS,
     UnitResult,
@@ -108,13 +109,15 @@ def solve_local(
     matrix_budget_bytes: int | None = None,
     bound: bool = True,
     stop: StoppingCriterion | None = None,
+    merge: bool = True,
 ) -> Result:
     """Solve ``problem`` on this machine within about ``time_s`` seconds.
 
     ``workers`` processes search (default: all cores); ``target`` stops the search once a tour
     that short is found and is reported as the optimum; ``on_progress`` receives a dict
     (event, best_length, elapsed, round, lower_bound) on every improvement and every round;
-    ``stop`` adds a stopping criterion (see ``tsp_celery.plan.stop``). Ctrl-C ends the search
+    ``stop`` adds a stopping criterion (see ``tsp_celery.plan.stop``); ``merge=False`` keeps
+    each round's shortest run instead of merging it with the elite pool. Ctrl-C ends the search
     early and returns the best tour so far.
     """
     if time_s <= 0:
@@ -138,7 +141,7 @@ def solve_local(
         proven = _solve_exact(problem, clock, seed, best, stats)
     else:
         proven = _search(problem, clock, workers, seed, target, budget, bound,
-                         MultipleCriteria(criteria), best, stats)
+                         MultipleCriteria(criteria), best, stats, merge)
     assert best.tour is not None
     proven = proven or best.meets_bound()  # a bound that arrived as the search ended
     lb = best.lower_bound
@@ -166,7 +169,7 @@ def _solve_exact(problem: Problem, clock: MaxRuntime, seed: int, best: _Best,
 
 def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target: float | None,
             budget: int, with_bound: bool, criteria: MultipleCriteria, best: _Best,
-            stats: dict[str, Any]) -> bool:
+            stats: dict[str, Any], merge: bool) -> bool:
     """Rounds on the pool until a criterion stops them or the tour meets a proven bound."""
     method = start_method()
     bound = None
@@ -184,6 +187,7 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
             stats["initial_length"], stats["initial_s"] = best.length, clock.elapsed() - t0
         pool.wait_ready()
         round_no, improved = 0, True
+        elite: list[np.ndarray] = []
         while True:
             inp = PlanInput(
                 n=problem.n, slots=workers, remaining_s=clock.remaining(), round_no=round_no,
@@ -195,7 +199,9 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
             # stop by themselves) instead of closing the round at its deadline.
             deadline = plan.deadline_s if best.tour is not None else None
             results = _run_round(pool, plan, best.tour, deadline, stats)
-            improved = _apply(problem, best, results, round_no)
+            improved = _apply(problem, best, results, round_no, elite, merge)
+            if merge and plan.kind == "island":
+                elite = update_elite(problem, elite, [r.tour for r in results] + [best.tour])
             _count(stats, plan, len(results))
             if bound is not None:
                 best.lower_bound = bound.poll()
@@ -243,14 +249,16 @@ def _run_round(pool: UnitPool, plan: RoundPlan, base: np.ndarray | None,
     return results
 
 
-def _apply(problem: Problem, best: _Best, results: list[UnitResult], round_no: int) -> bool:
-    """Merge or splice the round's results into the incumbent; True when it got shorter."""
+def _apply(problem: Problem, best: _Best, results: list[UnitResult], round_no: int,
+           elite: list[np.ndarray], merge: bool) -> bool:
+    """Merge (with the elite pool) or splice the round's results into the incumbent; True
+    when it got shorter."""
     if not results:
         return False
     base = best.tour
     if base is None:  # first island round: the shortest run is the base the others merge into
         base = min(results, key=lambda r: r.length).tour
-    tour = apply_results(problem, base, results)
+    tour = apply_results(problem, base, results, elite=elite, merge=merge)
     return best.offer(tour, {r.engine for r in results}, round_no)
 
 

@@ -33,6 +33,7 @@ class JobParams:
     ``stall_rounds``: stop after this many merged rounds without improvement (None: use the whole
     time budget). ``target``: stop once a tour this short is committed; also the optimum the gap
     is measured against. ``bound``: compute a Held-Karp lower bound beside the search.
+    ``merge``: merge each round's tours with the elite pool (False: keep the shortest as is).
     """
 
     time_s: float = 10.0
@@ -41,6 +42,7 @@ class JobParams:
     seed: int = 0
     stall_rounds: int | None = None
     bound: bool = False
+    merge: bool = True
 
     def __post_init__(self) -> None:
         if not self.time_s > 0:

@@ -25,6 +25,7 @@ from tsp_celery.settings import DEFAULT_MATRIX_BUDGET_MB
 from tsp_celery.solver.budget import fits_matrix_budget
 from tsp_celery.solver.construct import greedy_tour
 from tsp_celery.solver.decompose import region_nodes
+from tsp_celery.solver.elite import update_elite
 from tsp_celery.solver.engine import get_engine
 from tsp_celery.solver.exact import MAX_EXACT_NODES
 from tsp_celery.solver.matrix import compact_matrix
@@ -239,14 +240,16 @@ def run_unit(
 
 
 def apply_results(
-    problem: Problem, base_tour: np.ndarray, results: Sequence[UnitResult]
+    problem: Problem, base_tour: np.ndarray, results: Sequence[UnitResult], *,
+    elite: Sequence[np.ndarray] = (), merge: bool = True,
 ) -> np.ndarray:
     """The best tour from the base and a round's results; never longer than the base.
 
     Segment and region results are spliced into the base (each only where it still applies and
     is shorter; overlapping ones by largest gain); exact/island results compete as whole tours
-    and are merged with the others by partition crossover (``merge.merge_tours``), so the
-    round can beat its best unit. Invalid tours are skipped.
+    and, with ``merge``, are merged with the base and the ``elite`` pool by partition crossover
+    (``merge.merge_tours``), so the round can beat its best unit. ``merge=False`` keeps the
+    shortest tour as it is (to measure what merging adds). Invalid tours are skipped.
     """
     base = problem.validate_tour(base_tour)
     pieces = [
@@ -268,8 +271,8 @@ def apply_results(
         length = problem.tour_length(tour)
         if length < best_length:
             best, best_length = tour, length
-    if any(r.kind not in PIECE_KINDS for r in results):
-        best = merge_tours(problem, valid)      # never longer than the best of them
+    if merge and any(r.kind not in PIECE_KINDS for r in results):
+        best = merge_tours(problem, valid + update_elite(problem, elite, ()))
     return best
 
 
