@@ -30,6 +30,10 @@ class Keys:
         """String: the committed best tour as int32 bytes."""
         return f"{self.prefix}:job:{{{job_id}}}:best"
 
+    def job_elite(self, job_id: str) -> str:
+        """Sorted set: the elite pool, int32 tour bytes scored by length (shortest first)."""
+        return f"{self.prefix}:job:{{{job_id}}}:elite"
+
     def job_units(self, job_id: str, round_no: int) -> str:
         """Hash: unit id -> JSON summary of that unit's result, first write wins (HSETNX)."""
         return f"{self.prefix}:job:{{{job_id}}}:round:{round_no}:units"

@@ -4,6 +4,10 @@ One function for both closers: the merge task (the chord body, on a worker) and 
 (at the round's deadline, when the body never fired or units never came back). It reads the
 unit records, never the chord's argument list, so duplicates and lost parts do not matter; it is
 idempotent: a second close of the same round may commit a shorter tour but records nothing.
+
+Island rounds merge with the job's elite pool (the few best distinct tours seen so far, as the
+embedded engine keeps them) and then offer the pool their tours; with ``JobParams.merge`` off a
+round keeps its shortest tour as it is and the pool stays empty.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from typing import Any
 import numpy as np
 
 from tsp_celery.cluster.events import EventLog, EventType
+from tsp_celery.cluster.job import JobParams
 from tsp_celery.cluster.lamport import LamportClock
 from tsp_celery.cluster.store import JobStore
 from tsp_celery.errors import TourError
 from tsp_celery.plan import RoundPlan
 from tsp_celery.problem import Problem
+from tsp_celery.solver.elite import update_elite
 from tsp_celery.solver.units import PIECE_KINDS, UnitResult, apply_results
 
 log = logging.getLogger(__name__)
@@ -55,6 +61,8 @@ def merge_round(store: JobStore, problem: Problem, job_id: str, plan: RoundPlan,
     if store.round_merged(job_id, plan.round_no) is not None:
         return None
     rec = store.record(job_id)
+    merge = JobParams.from_dict(rec["params"]).merge
+    pooled = merge and plan.kind == "island"
     results, seen = collect(store, job_id, plan)
     if clock is not None:
         clock.observe(seen["max_lamport"])
@@ -63,7 +71,8 @@ def merge_round(store: JobStore, problem: Problem, job_id: str, plan: RoundPlan,
     committed, candidate, error = False, None, ""
     if results:
         try:
-            tour, candidate = _merged_tour(store, problem, job_id, plan, results)
+            elite = store.elite_tours(job_id) if pooled else []
+            tour, candidate = _merged_tour(store, problem, job_id, plan, results, elite, merge)
             proven = any(r.proven_optimal and r.length == candidate for r in results)
             engine = "+".join(sorted({r.engine for r in results}))
             committed = store.commit_best(job_id, tour, candidate, plan.round_no, elapsed,
@@ -71,6 +80,10 @@ def merge_round(store: JobStore, problem: Problem, job_id: str, plan: RoundPlan,
         except (TourError, ValueError) as exc:  # a bad unit result must not end the job
             log.warning("round %s of job %s: merge rejected: %s", plan.round_no, job_id, exc)
             error = str(exc)
+        else:
+            if pooled:  # after the commit: a fenced-out pool write must not cost the tour
+                pool = update_elite(problem, (), [r.tour for r in results] + [tour])
+                store.offer_elite(job_id, [(problem.tour_length(t), t) for t in pool], fence)
     after = store.record(job_id).get("best_length")
     outcome = {"round": plan.round_no, "kind": plan.kind, "closer": closer,
                "received": [r.unit_id for r in results], "missing": seen["missing"],
@@ -99,14 +112,15 @@ def _stamps(clock: LamportClock, outcome: dict) -> dict[str, int]:
 
 
 def _merged_tour(store: JobStore, problem: Problem, job_id: str, plan: RoundPlan,
-                 results: list[UnitResult]) -> tuple[np.ndarray, float]:
+                 results: list[UnitResult], elite: list[np.ndarray],
+                 merge: bool) -> tuple[np.ndarray, float]:
     """The validated merged tour and its exact length (never trust a unit's own number)."""
     base = store.base_tour(job_id, plan.round_no)
     if base is None:
         if plan.kind in PIECE_KINDS:
             raise ValueError(f"{plan.kind} round without a base tour")
         base = min(results, key=lambda r: r.length).tour  # first round: nothing to beat yet
-    tour = problem.validate_tour(apply_results(problem, base, results))
+    tour = problem.validate_tour(apply_results(problem, base, results, elite=elite, merge=merge))
     return tour, problem.tour_length(tour)
 
 

@@ -6,6 +6,8 @@ Which writes are fenced (checked against the leader lease inside the script) and
   round (also when the merge task does it, with the fence of the leader that planned the round),
   the stall counter, the final status. A deposed leader (paused, partitioned) must not change
   what the new leader decides.
+- fenced too: the elite pool (the tours island rounds merge with): it is not needed for
+  correctness, but a deposed leader's merge must not change what its successor's rounds see.
 - not fenced: the best-tour compare-and-set (monotone: only a strictly shorter tour wins, so a
   late writer can only help and a committed tour is never lost), unit results (first write wins,
   keyed by unit id, so a redelivered unit cannot overwrite), client submit and cancel requests
@@ -91,6 +93,22 @@ redis.call('SET', KEYS[2], ARGV[2])
 redis.call('HSET', KEYS[1], 'best_length', ARGV[1], 'best_round', ARGV[3], 'best_at', ARGV[4],
            'proven_optimal', ARGV[5], 'engine', ARGV[6], 'best_lamport', ARGV[7])
 return 1
+"""
+
+# KEYS: lease, job, elite pool (zset).
+# ARGV: fence, pool size, then length/tour-bytes pairs (valid tours, exact lengths).
+# Adds each tour whose length is not in the pool yet (equal lengths count as one tour) and keeps
+# the ``size`` shortest, so offering the same tours twice changes nothing. Only while the job
+# runs: a finished job's pool is expiring with its other keys. Returns the pool's size.
+OFFER_ELITE = FENCE_CHECK_LUA + """
+if redis.call('HGET', KEYS[2], 'status') ~= 'running' then return 0 end
+for i = 3, #ARGV, 2 do
+  if redis.call('ZCOUNT', KEYS[3], ARGV[i], ARGV[i]) == 0 then
+    redis.call('ZADD', KEYS[3], ARGV[i], ARGV[i + 1])
+  end
+end
+redis.call('ZREMRANGEBYRANK', KEYS[3], tonumber(ARGV[2]), -1)
+return redis.call('ZCARD', KEYS[3])
 """
 
 # KEYS: lease, job, rounds (hash).

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from tsp_celery.cluster.lease import call_fenced
 from tsp_celery.errors import InstanceError, JobNotFoundError, LimitExceededError
 from tsp_celery.problem import Problem
 from tsp_celery.settings import Settings
+from tsp_celery.solver.elite import ELITE_SIZE
 
 # Intermediate data (unit tours, round bases, delivery counters) is needed for one round only;
 # this TTL just keeps it from leaking when a round is abandoned (e.g. a leader change).
@@ -54,7 +56,7 @@ class JobStore:
         self.settings = settings
         s = {name: redis.register_script(getattr(scripts, name)) for name in (
             "SUBMIT", "ADMIT", "PLAN_ROUND", "RECORD_UNIT", "COMMIT_BEST", "CLOSE_ROUND",
-            "FINISH", "CANCEL")}
+            "FINISH", "CANCEL", "OFFER_ELITE")}
         self._scripts = s
 
     # -- submission -----------------------------------------------------------------------------
@@ -146,6 +148,20 @@ class JobStore:
         args = [fence, round_no, json.dumps(outcome), int(improved), f"{time.time():.6f}"]
         return bool(call_fenced(self._scripts["CLOSE_ROUND"], keys, args, fence))
 
+    def offer_elite(self, job_id: str, tours: Sequence[tuple[float, np.ndarray]], fence: str,
+                    size: int = ELITE_SIZE) -> int:
+        """Add (length, tour) pairs to the job's elite pool, which keeps the ``size`` shortest
+        distinct lengths; returns the pool's size (0 once the job is final).
+
+        The caller validated the tours and computed their exact lengths. Offering the same tours
+        again changes nothing, so a round closed twice cannot corrupt the pool.
+        """
+        keys = [self.keys.lease(), self.keys.job(job_id), self.keys.job_elite(job_id)]
+        args: list[Any] = [fence, size]
+        for length, tour in tours:
+            args += [_length_text(length), encode_tour(tour)]
+        return int(call_fenced(self._scripts["OFFER_ELITE"], keys, args, fence))
+
     def finish(self, job_id: str, status: JobStatus, fence: str, error: str = "") -> str:
         """Move a job to a final status (once) and start its retention clock."""
         rec = self.record(job_id)
@@ -157,8 +173,8 @@ class JobStore:
 
     def _job_keys(self, job_id: str, rounds: int) -> list[str]:
         k = self.keys
-        out = [k.job_best_tour(job_id), k.job_rounds(job_id), k.job_events(job_id),
-               k.job_lock(job_id)]
+        out = [k.job_best_tour(job_id), k.job_elite(job_id), k.job_rounds(job_id),
+               k.job_events(job_id), k.job_lock(job_id)]
         return out + [k.job_units(job_id, r) for r in range(1, rounds + 1)]
 
     # -- client writes --------------------------------------------------------------------------
@@ -193,6 +209,10 @@ class JobStore:
 
     def best_tour(self, job_id: str) -> np.ndarray | None:
         return self._tour(self.keys.job_best_tour(job_id))
+
+    def elite_tours(self, job_id: str) -> list[np.ndarray]:
+        """The job's elite pool, shortest first (empty before its first island round)."""
+        return [decode_tour(raw) for raw in self.redis.zrange(self.keys.job_elite(job_id), 0, -1)]
 
     def _tour(self, key: str) -> np.ndarray | None:
         raw = self.redis.get(key)

@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+from tests.unit.solver.test_merge import circle, reversed_at, swapped_at
 from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.events import EventLog, EventType
 from tsp_celery.cluster.lamport import LamportClock
@@ -278,3 +279,55 @@ def test_the_next_job_is_admitted_while_the_last_round_of_another_ends(any_redis
     assert client.status(second)["status"] == "running"
     assert client.store.round_merged(first, 1) is None
     assert [r[0] for r in coord.dispatcher.rounds] == [first, second]
+
+
+def _island_round(any_redis, settings, client, params):
+    """A running job on points on a circle, its first island round (one unit) planned."""
+    beat(any_redis, client.keys, "w1", {"slots": 1}, ttl_s=30)
+    coord = coordinator(any_redis, settings)
+    p = circle()
+    job_id = client.submit(p, {"time_s": 30, **params})
+    coord.tick()
+    (_, plan, fence, lamport), = coord.dispatcher.rounds
+    assert plan.kind == "island"
+    return coord, p, job_id, plan, fence, lamport
+
+
+@pytest.mark.parametrize("merge", [True, False])
+def test_island_rounds_merge_with_the_elite_pool_in_redis_unless_merge_is_off(
+        any_redis, settings, client, merge):
+    coord, p, job_id, plan, fence, lamport = _island_round(any_redis, settings, client,
+                                                           {"merge": merge})
+    optimum = np.arange(p.n)
+    # The pool an earlier round left is right where this round's only run is wrong.
+    pooled, run = swapped_at(optimum, 25), reversed_at(optimum, 3, 5)
+    client.store.offer_elite(job_id, [(p.tour_length(pooled), pooled)], fence)
+    finish_units(coord, client, job_id, plan, p, [run])
+    assert chord_merge(client, p, job_id, plan, fence, lamport)["improved"]
+    best, pool = client.store.best_tour(job_id), client.store.elite_tours(job_id)
+    if merge:
+        assert p.tour_length(best) == p.tour_length(optimum)  # neither the run nor the pool's
+        assert [p.tour_length(t) for t in pool] == sorted(
+            p.tour_length(t) for t in (optimum, pooled, run))
+        np.testing.assert_array_equal(pool[1], pooled)
+    else:  # the run as it is; the pool is neither read nor written
+        np.testing.assert_array_equal(best, run)
+        assert len(pool) == 1 and np.array_equal(pool[0], pooled)
+    # A second close of the same round changes nothing.
+    assert chord_merge(client, p, job_id, plan, fence, lamport) is None
+    assert all(np.array_equal(a, b) for a, b in zip(client.store.elite_tours(job_id), pool,
+                                                      strict=True))
+    assert np.array_equal(client.store.best_tour(job_id), best)
+
+
+def test_a_deposed_leaders_merge_commits_its_tour_but_leaves_the_pool_alone(any_redis, settings,
+                                                                          client):
+    coord, p, job_id, plan, fence, lamport = _island_round(any_redis, settings, client, {})
+    run = reversed_at(np.arange(p.n), 3, 5)
+    finish_units(coord, client, job_id, plan, p, [run])
+    any_redis.set(client.keys.lease(), "c2:2", px=60_000)  # c1 was replaced meanwhile
+    with pytest.raises(FencedWriteError):
+        chord_merge(client, p, job_id, plan, fence, lamport)
+    assert client.status(job_id)["best_length"] == p.tour_length(run)  # the CAS is unfenced
+    assert client.store.elite_tours(job_id) == []
+    assert client.store.round_merged(job_id, plan.round_no) is None

@@ -205,3 +205,33 @@ def test_attempt_counter_counts_deliveries(store):
     assert [store.count_attempt("t1") for _ in range(3)] == [1, 2, 3]
     assert store.count_attempt("t2") == 1
     assert store.redis.ttl(store.keys.attempts("t1")) > 0
+
+
+def test_elite_pool_keeps_the_shortest_distinct_tours_and_only_the_leader_writes_it(store):
+    job_id, p = _running(store)
+    rng = np.random.default_rng(5)
+    offers = sorted(((p.tour_length(t), t) for t in (rng.permutation(20) for _ in range(8))),
+                    key=lambda o: o[0])
+    lengths = [length for length, _ in offers]
+    assert len(set(lengths)) == 8
+    assert store.elite_tours(job_id) == []
+    assert store.offer_elite(job_id, offers[4:], FENCE, size=3) == 3
+    with pytest.raises(FencedWriteError):  # a deposed leader's merge: refused, pool unchanged
+        store.offer_elite(job_id, offers[:4], "old:0", size=3)
+    pool = store.elite_tours(job_id)
+    assert [p.tour_length(t) for t in pool] == lengths[4:7]
+    for (_, want), got in zip(offers[4:7], pool, strict=True):
+        np.testing.assert_array_equal(got, want)
+    # Offering everything (twice: a round closed twice) leaves the three shortest, once each;
+    # a different tour of a length already in the pool (the reversed tour) counts as the same.
+    twin = (offers[0][0], offers[0][1][::-1].copy())
+    for _ in range(2):
+        assert store.offer_elite(job_id, [*offers, twin, *offers], FENCE, size=3) == 3
+    pool = store.elite_tours(job_id)
+    assert [p.tour_length(t) for t in pool] == lengths[:3]
+    np.testing.assert_array_equal(pool[0], offers[0][1])  # the first of equal ones stays
+    # The pool expires with the job's other keys, and a late merge cannot revive it.
+    assert store.finish(job_id, JobStatus.DONE, FENCE) == "done"
+    assert 0 < store.redis.ttl(store.keys.job_elite(job_id)) <= 3600
+    assert store.offer_elite(job_id, offers, FENCE) == 0
+    assert len(store.elite_tours(job_id)) == 3
