@@ -17,6 +17,7 @@ from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.events import EventLog, EventType
 from tsp_celery.problem import load_problem, read_tour
 from tsp_celery.solver.budget import fits_matrix_budget
+from tsp_celery.solver.elite import ELITE_SIZE
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -185,3 +186,30 @@ def test_a_tour_that_meets_the_proven_bound_is_reported_optimal(cluster, example
     assert res.proven_optimal and status["proven_optimal"]
     assert res.optimum == 7542 and res.gap_pct == 0.0  # TSPLIB's published optimum
     assert res.elapsed < 20  # it stopped on the proof, not on the budget
+
+
+def test_island_rounds_keep_an_elite_pool_in_redis_unless_merging_is_off(cluster, examples_dir):
+    path = examples_dir / "kroA100.tsp"
+    problem = load_problem(path)
+    merged = _json(cluster.cli("submit", str(path), "--time", "3", "--json"))["job_id"]
+    plain = _json(cluster.cli("solve", str(path), "--time", "3", "--cluster", "--no-merge",
+                              "--json", timeout_s=90))
+    st = cluster.wait_final(merged)
+    assert st["status"] == "done", (st, cluster.logs())
+    # Merging on: the pool holds valid tours of distinct lengths, shortest first, and its
+    # first is as short as the committed best; it expires with the job.
+    pool = cluster.client.store.elite_tours(merged)
+    assert 1 <= len(pool) <= ELITE_SIZE
+    lengths = [problem.tour_length(problem.validate_tour(t)) for t in pool]
+    assert lengths == sorted(set(lengths)) and lengths[0] == st["best_length"]
+    assert cluster.client.store.record(merged)["params"]["merge"] is True
+    ttl = cluster.redis.ttl(cluster.client.keys.job_elite(merged))
+    assert 0 < ttl <= cluster.settings.retention_s
+    # Merging off (`solve --cluster --no-merge`): a valid tour, and no pool.
+    off = plain["stats"]["job_id"]
+    assert plain["stats"]["status"] == "done", (plain, cluster.logs())
+    tour = problem.validate_tour(plain["tour"])
+    assert problem.tour_length(tour) == plain["length"] == cluster.client.status(off)["best_length"]
+    assert plain["length"] <= 21282 * 1.05  # kroA100's optimum; the best of the runs is close
+    assert cluster.client.store.record(off)["params"]["merge"] is False
+    assert not cluster.redis.exists(cluster.client.keys.job_elite(off))

@@ -41,6 +41,15 @@ def test_summary_csv_and_pictures(tmp_path, examples_dir):
     assert b"<svg" in trace.read_bytes()[:1000]
 
 
+@pytest.mark.timeout(60)
+def test_no_merge_still_solves(examples_dir):
+    proc = run(examples_dir / "berlin52.tsp", "--time", 2, "--workers", 2, "--no-merge", "--json")
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads(proc.stdout)
+    assert sorted(d["tour"]) == list(range(52)) and d["length"] >= 7542
+    assert d["gap_pct"] < 5.0  # the best of the runs, unmerged, is still close
+
+
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize(
     ("args", "message"),

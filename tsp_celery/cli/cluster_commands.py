@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from tsp_celery.cli.options import merge_option
 from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.job import JobParams, JobStatus
 from tsp_celery.errors import JobFailedError
@@ -66,16 +67,18 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Machine-read
 @click.option("--stall-rounds", type=int, default=None,
               help="Stop after this many rounds without improvement.")
 @click.option("--bound/--no-bound", default=False, help="Compute a Held-Karp lower bound too.")
+@merge_option
 @json_option
 @url_option
 def submit(file: str, time_s: float, target: float | None, priority: int, seed: int,
-           stall_rounds: int | None, bound: bool, as_json: bool, redis_url: str | None) -> None:
+           stall_rounds: int | None, bound: bool, merge: bool, as_json: bool,
+           redis_url: str | None) -> None:
     """Queue FILE (TSPLIB or coordinates) on the cluster; prints the job id."""
     from tsp_celery.problem import load_problem
 
     try:
         params = JobParams(time_s=time_s, target=target, priority=priority, seed=seed,
-                           stall_rounds=stall_rounds, bound=bound)
+                           stall_rounds=stall_rounds, bound=bound, merge=merge)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     problem = load_problem(file)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from tsp_celery.cli.options import merge_option
 from tsp_celery.cli.progress import ProgressLine
 from tsp_celery.errors import TspCeleryError
 from tsp_celery.output import output_format, write_result
@@ -51,9 +52,10 @@ def _checked(check):  # click callback: a bad format or folder becomes a usage e
 @click.option("--cluster", is_flag=False, flag_value="", default=None, metavar="[URL]",
               help="Solve on the cluster behind this Redis URL "
                    "(alone: TSP_CELERY_REDIS_URL). Put it after FILE.")
+@merge_option
 def solve(file: str, time_s: float, workers: int | None, seed: int | None, target: float | None,
           out: str | None, plot_path: str | None, trace_path: str | None, as_json: bool,
-          cluster: str | None) -> None:
+          cluster: str | None, merge: bool) -> None:
     """Solve the instance FILE (TSPLIB .tsp or a coordinate file) within --time seconds.
 
     Embedded by default: a process pool on this machine, no server needed. The progress line
@@ -74,7 +76,7 @@ def solve(file: str, time_s: float, workers: int | None, seed: int | None, targe
     progress = ProgressLine(time_s, optimum)
     try:
         result = solve_problem(problem, time=time_s, workers=workers, seed=seed, target=target,
-                               cluster=cluster, on_progress=progress)
+                               cluster=cluster, on_progress=progress, merge=merge)
     finally:
         progress.close()
     if out:

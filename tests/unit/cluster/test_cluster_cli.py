@@ -59,6 +59,15 @@ def test_cancel_of_a_queued_job_and_the_jobs_table(env, examples_dir):
     assert result.returncode == 2 and "no tour yet" in result.stderr
 
 
+def test_submit_no_merge_is_stored_in_the_job_parameters(env, examples_dir):
+    path = str(examples_dir / "burma14.tsp")
+    ids = {flags: run(env, "submit", path, *flags).stdout.strip()
+           for flags in ((), ("--merge",), ("--no-merge",))}
+    store = ClusterClient(Settings.from_env(env)).store
+    assert {flags: store.record(job_id)["params"]["merge"] for flags, job_id in ids.items()} == {
+        (): True, ("--merge",): True, ("--no-merge",): False}
+
+
 def test_unknown_job_exits_2(env):
     for command in ("status", "watch", "result", "cancel"):
         out = run(env, command, "nosuchjob")
