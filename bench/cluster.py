@@ -3,22 +3,30 @@
 Starts its own Celery workers (prefork, one process each) and a coordinator on a private key
 prefix of the given Redis, and removes them and their keys afterwards.
 
-    python bench/cluster.py                                  # all three, 2 workers
+    python bench/cluster.py                                  # all three
     python bench/cluster.py --only overhead --overhead-jobs 20
-    python bench/cluster.py --only scaling --workers 4 --instance path/to/fnl4461.tsp
+    python bench/cluster.py --only scaling --workers 1,2 --merge on,off --repeats 3 \
+        --scaling-time 60 --instances ../shared/tsplib/pcb3038.tsp,gen:uniform:13509:1
 
 - overhead: submit -> result latency of berlin52 through the cluster (p50, p95) beside the
   embedded solve of the same instance, both stopping at the known optimum;
 - throughput: many n=100 jobs (1 s budget, or one round without gain) submitted at once:
   jobs per second, and the share of worker-slot time spent inside units (solving);
-- scaling: an instance (fnl4461 by default) with 1 worker and with --workers workers: time to
-  reach 0.1 % above the optimum and the gap at the end of the budget.
+- scaling: the gap reached at equal wall time (--scaling-time) per instance, with each worker
+  count of --workers, tour merging on and off, and fast-tsp alone with 2 threads (bench/
+  quality.py's run), each --repeats times with seeds --seed, --seed + 1, ... The gap is to the
+  optimum (optima.txt beside the file, or TSPLIB's) or else to a Held-Karp bound computed once
+  per instance before the runs (the table says whether it is proven or an estimate).
+  --instances takes .tsp paths and gen:KIND:N:SEED specs (tsp_celery.problem.generate).
+
+Overhead and throughput use the largest count of --workers.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import statistics
@@ -27,6 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -34,13 +43,23 @@ import redis
 from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.lease import read_leader
 from tsp_celery.cluster.workers import live_workers
+from tsp_celery.errors import TspCeleryError
 from tsp_celery.local import solve_local
-from tsp_celery.problem import Problem, generate, load_problem
+from tsp_celery.problem import Problem, generate, load_problem, write_tsplib
 from tsp_celery.problem.optima import known_optimum
 from tsp_celery.settings import Settings
+from tsp_celery.solver.bound import held_karp_bound
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from quality import fmt_row, measure, read_optima  # a sibling script, not a package
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "tsplib"
+# Issue #7's sizes: two TSPLIB instances and generated ones the size of rl5915 and usa13509.
+SCALING_INSTANCES = (f"{SHARED / 'pcb3038.tsp'},{SHARED / 'fnl4461.tsp'},"
+                     "gen:clustered:5915:1,gen:uniform:13509:1")
+# fast-tsp alone is run with as many threads as the project machine has cores (issue #7).
+FAST_TSP_THREADS = 2
 
 
 class LocalCluster:
@@ -108,24 +127,25 @@ def unit_seconds(client: ClusterClient, job_id: str) -> float:
 
 
 def overhead(args: argparse.Namespace) -> None:
+    workers = max(args.workers)
     problem = load_problem(REPO / "examples" / "berlin52.tsp")
     opt = known_optimum(problem.name, problem.n)
     embedded = []
     for seed in range(args.overhead_jobs):
         t = time.perf_counter()
-        res = solve_local(problem, time_s=10, workers=args.workers, seed=seed, target=opt,
+        res = solve_local(problem, time_s=10, workers=workers, seed=seed, target=opt,
                           on_progress=None)
         embedded.append(time.perf_counter() - t)
         assert res.length == opt
     cluster, solving = [], []
-    with LocalCluster(args.redis_url, args.workers) as lc:
+    with LocalCluster(args.redis_url, workers) as lc:
         for seed in range(args.overhead_jobs):
             t = time.perf_counter()
             res = lc.client.solve(problem, {"time_s": 10, "seed": seed, "target": opt})
             cluster.append(time.perf_counter() - t)
-            solving.append(unit_seconds(lc.client, res.stats["job_id"]) / args.workers)
+            solving.append(unit_seconds(lc.client, res.stats["job_id"]) / workers)
     print(f"\n## Overhead: berlin52 to its optimum ({opt}), {args.overhead_jobs} jobs, "
-          f"{args.workers} workers")
+          f"{workers} workers")
     print("| mode | p50 s | p95 s | mean s |\n|---|---:|---:|---:|")
     for name, values in (("embedded (solve_local)", embedded), ("cluster (submit->result)",
                                                                  cluster)):
@@ -136,8 +156,9 @@ def overhead(args: argparse.Namespace) -> None:
 
 
 def throughput(args: argparse.Namespace) -> None:
+    slots = max(args.workers)
     problems: list[Problem] = [generate("uniform", 100, seed) for seed in range(args.jobs)]
-    with LocalCluster(args.redis_url, args.workers) as lc:
+    with LocalCluster(args.redis_url, slots) as lc:
         t0 = time.time()
         ids = [lc.client.submit(p, {"time_s": 1.0, "stall_rounds": 1, "seed": i})
                for i, p in enumerate(problems)]
@@ -150,7 +171,6 @@ def throughput(args: argparse.Namespace) -> None:
         wall = max(s["finished_at"] for s in statuses) - t0
         busy = sum(unit_seconds(lc.client, j) for j in ids)
         failed = sum(s["status"] != "done" for s in statuses)
-    slots = args.workers
     print(f"\n## Throughput: {args.jobs} jobs of n=100 (1 s budget or one round without gain), "
           f"{slots} worker slots")
     print("| jobs | not done | submit s | wall s | jobs/s | solving % | waiting % |")
@@ -160,40 +180,143 @@ def throughput(args: argparse.Namespace) -> None:
           f"{share:.1f} | {100 - share:.1f} |")
 
 
+@dataclass(frozen=True)
+class Instance:
+    """One scaling instance and the length its gaps are measured against."""
+
+    path: Path
+    problem: Problem
+    reference: float
+    reference_kind: str  # "optimum", "Held-Karp bound (proven)" or "... (estimate)"
+
+
+def scaling_instances(specs: str, folder: Path, bound_s: float) -> list[Instance]:
+    """Each spec is a .tsp path or gen:KIND:N:SEED (generated and written into ``folder``)."""
+    out = []
+    for spec in filter(None, specs.split(",")):
+        if spec.startswith("gen:"):
+            try:
+                kind, n, seed = spec.split(":")[1:]
+                problem = generate(kind, int(n), int(seed))
+            except ValueError as exc:
+                raise SystemExit(f"bad instance spec {spec!r} (gen:KIND:N:SEED): {exc}") from exc
+            path = folder / f"{problem.name}.tsp"
+            write_tsplib(problem, path)
+        else:
+            path = Path(spec)
+            problem = load_problem(path)
+        opt = read_optima(path.parent).get(path.stem) or known_optimum(problem.name, problem.n)
+        if opt:
+            out.append(Instance(path, problem, float(opt), "optimum"))
+            continue
+        bound = held_karp_bound(problem, bound_s)  # before any run: alone on the machine
+        proof = "proven" if bound.proven else "estimate"
+        out.append(Instance(path, problem, float(bound.value), f"Held-Karp bound ({proof})"))
+    return out
+
+
 def scaling(args: argparse.Namespace) -> None:
-    problem = load_problem(args.instance)
-    opt = known_optimum(problem.name, problem.n)
-    if opt is None:
-        raise SystemExit(f"no known optimum for {problem.name}: pick a TSPLIB instance")
+    budget, seeds = args.scaling_time, range(args.seed, args.seed + args.repeats)
     rows = []
-    for workers in sorted({1, args.workers}):
-        with LocalCluster(args.redis_url, workers) as lc:
-            res = lc.client.solve(problem, {"time_s": args.scaling_time, "seed": 0})
-        reach = next((t for t, v in res.trace if v <= opt * 1.001), None)
-        rows.append((workers, reach, 100.0 * (res.length - opt) / opt, res.stats["rounds"]))
-    print(f"\n## Scaling: {problem.name} (n={problem.n}, optimum {opt}), "
-          f"{args.scaling_time:g} s budget")
-    print("| workers | time to 0.1 % gap s | gap at end % | rounds |\n|---:|---:|---:|---:|")
-    for workers, reach, gap, rounds in rows:
-        shown = "not reached" if reach is None else f"{reach:.1f}"
-        print(f"| {workers} | {shown} | {gap:.3f} | {rounds} |")
+    with tempfile.TemporaryDirectory(prefix="tsp-bench-") as tmp:
+        for inst in scaling_instances(args.instances, Path(tmp), args.bound_s):
+            # fast-tsp first, while no cluster process is alive beside it.
+            runs = [measure("fast-tsp", inst.path, budget, FAST_TSP_THREADS, seed,
+                            3 * budget + 60) for seed in seeds]
+            notes = {r["note"] for r in runs if "length" not in r}
+            rows.append(_scaling_row(inst, f"fast-tsp, {FAST_TSP_THREADS} threads",
+                                     [r["length"] for r in runs if "length" in r], notes))
+            for workers in args.workers:
+                with LocalCluster(args.redis_url, workers) as lc:
+                    for merge in args.merge:
+                        lengths, notes = [], set()
+                        for seed in seeds:
+                            try:
+                                lengths.append(lc.client.solve(inst.problem, {
+                                    "time_s": budget, "seed": seed, "merge": merge}).length)
+                            except TspCeleryError as exc:  # one failed job, not the whole run
+                                notes.add(f"failed: {exc}"[:80])
+                        label = (f"cluster, {workers} worker{'s' * (workers > 1)}, "
+                                 f"merge {'on' if merge else 'off'}")
+                        rows.append(_scaling_row(inst, label, lengths, notes))
+    print(f"\n## Scaling: gap at {budget:g} s, {args.repeats} run(s) each (seeds "
+          f"{seeds.start}..{seeds.stop - 1})")
+    header = ["instance", "n", "reference", "solver", "mean gap %", "min %", "max %", "repeats"]
+    print(fmt_row(header))
+    print(fmt_row(["---"] * len(header)))
+    for row in rows:
+        gaps = row["gaps"]
+        stats = ([f"{sum(gaps) / len(gaps):.3f}", f"{min(gaps):.3f}", f"{max(gaps):.3f}"]
+                 if gaps else ["", "", ""])
+        repeats = f"{len(gaps)}" + "".join(f" ({note})" for note in sorted(row["notes"]))
+        ref = row["reference"]
+        shown = f"{ref:.0f}" if ref.is_integer() else f"{ref:.2f}"
+        print(fmt_row([row["instance"], row["n"], f"{row['reference_kind']} {shown}",
+                       row["solver"], *stats, repeats]), flush=True)
+    if args.json:
+        for row in rows:
+            print(json.dumps({**row, "notes": sorted(row["notes"]), "time_s": budget}))
+
+
+def _scaling_row(inst: Instance, solver: str, lengths: list[float], notes: set[str]) -> dict:
+    return {"instance": inst.problem.name, "n": inst.problem.n, "reference": inst.reference,
+            "reference_kind": inst.reference_kind, "solver": solver,
+            "gaps": [100.0 * (length - inst.reference) / inst.reference for length in lengths],
+            "notes": notes}
+
+
+def merge_modes(text: str) -> list[bool]:
+    """``--merge on,off``: merging on, off, or both in that order."""
+    modes = {"on": True, "off": False}
+    try:
+        return [modes[m.strip()] for m in text.split(",")]
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"expected on, off or on,off - got {text!r}") from None
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def worker_counts(text: str) -> list[int]:
+    """``--workers 1,2,4``: distinct counts, ascending."""
+    return sorted({positive(c) for c in text.split(",")})
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--workers", type=int, default=2, help="worker processes (one slot each)")
+    ap.add_argument("--workers", type=worker_counts, default=[1, 2],
+                    help="worker processes (one slot each), comma-separated counts: scaling "
+                         "runs each; overhead and throughput use the largest")
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/12",
                     help="Redis to run on (a private key prefix is used and removed)")
     ap.add_argument("--only", default="overhead,throughput,scaling")
     ap.add_argument("--overhead-jobs", type=int, default=20)
     ap.add_argument("--jobs", type=int, default=200, help="throughput: number of jobs")
-    ap.add_argument("--instance", default=str(SHARED / "fnl4461.tsp"),
-                    help="scaling: a TSPLIB file with a known optimum")
-    ap.add_argument("--scaling-time", type=float, default=30.0)
+    ap.add_argument("--instances", default=SCALING_INSTANCES,
+                    help="scaling: comma-separated .tsp paths and gen:KIND:N:SEED specs")
+    ap.add_argument("--scaling-time", type=float, default=30.0,
+                    help="scaling: wall seconds per run (cluster job budget, fast-tsp time)")
+    ap.add_argument("--merge", type=merge_modes, default=[True, False],
+                    help="scaling: tour merging on, off or on,off (default)")
+    ap.add_argument("--repeats", type=positive, default=1,
+                    help="scaling: runs per solver and instance (seeds --seed, --seed + 1, ...)")
+    ap.add_argument("--seed", type=int, default=0, help="scaling: seed of the first run")
+    ap.add_argument("--bound-s", type=float, default=30.0,
+                    help="scaling: Held-Karp bound budget for instances without an optimum")
+    ap.add_argument("--json", action="store_true",
+                    help="scaling: also print every table row as a JSON line")
     args = ap.parse_args()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
                             capture_output=True, text=True).stdout.strip()
-    print(f"# bench/cluster.py at {commit}, {os.cpu_count()} CPUs, {args.workers} workers")
+    print(f"# bench/cluster.py at {commit}, {os.cpu_count()} CPUs, workers "
+          f"{','.join(map(str, args.workers))}")
     for name in args.only.split(","):
         {"overhead": overhead, "throughput": throughput, "scaling": scaling}[name.strip()](args)
 
