@@ -40,14 +40,18 @@ from tsp_celery.solver.units import (
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[dict[str, Any]], None]
-# The bound may use this share of the budget, at most BOUND_MAX_S (it runs beside the search and
-# stops by itself once converged: measured here ~1 s for kroA100, ~3 s for pcb3038); it is
-# skipped beyond BOUND_MAX_N nodes. Beyond DENSE_MAX_N the bound is only an estimate (it cannot
-# prove or stop anything) and takes a core from the search: it gets BOUND_ESTIMATE_SHARE
-# (pla33810: 0.85 % below the optimum after 5 s, 0.66 % after 10 s, 0.63 % after 15 s; the
-# search at 60 s reached 0.81 % without the bound beside it against 1.06 % with it at 15 s).
+# The bound may use this share of the budget, at most BOUND_BASE_S + BOUND_S_PER_NODE * n and
+# BOUND_MAX_S seconds (it runs beside the search and takes a core from it); it is skipped beyond
+# BOUND_MAX_N nodes. Longer buys next to nothing: pcb3038 136,585 after 3 s against 136,587
+# after 7.5 s, fnl4461 181,566 / 181,568, pcb442 and rat783 converge within 4 s, d1291 50,206
+# after 4.3 s against 50,209 after 10 s. Beyond DENSE_MAX_N the bound is only an estimate (it
+# cannot prove or stop anything): it gets BOUND_ESTIMATE_SHARE (rl11849: 1.11 % below the
+# optimum after 3 s, 1.00 % after 9 s; pla33810: 0.85 % after 5 s, 0.66 % after 10 s, 0.63 %
+# after 15 s).
 BOUND_SHARE = 0.25
 BOUND_ESTIMATE_SHARE = 0.15
+BOUND_BASE_S = 3.0
+BOUND_S_PER_NODE = 0.001
 BOUND_MAX_S = 30.0
 BOUND_MAX_N = 100_000
 # The matrix-free first tour of a large instance may spend this share of the budget polishing
@@ -175,7 +179,8 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
     bound = None
     if with_bound and problem.n <= BOUND_MAX_N:  # before the pool, which starts a thread
         share = BOUND_SHARE if problem.n <= DENSE_MAX_N else BOUND_ESTIMATE_SHARE
-        bound_s = min(share * clock.max_runtime, BOUND_MAX_S)
+        bound_s = min(share * clock.max_runtime, BOUND_BASE_S + BOUND_S_PER_NODE * problem.n,
+                      BOUND_MAX_S)
         bound = BoundProcess(problem, bound_s, target, method)
     pool = UnitPool(problem, workers, budget, method)
     try:

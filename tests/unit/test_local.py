@@ -94,3 +94,53 @@ def test_same_result_shape_for_float_coordinates():
     _check(problem, result)
     assert isinstance(result.length, float)
     assert not result.proven_optimal  # float lengths are never proven equal to a bound
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("merge", [True, False])
+def test_island_rounds_merge_with_the_elite_pool_unless_told_not_to(monkeypatch, merge):
+    import tsp_celery.local as local
+
+    problem = generate("uniform", 200, seed=4)
+    calls = []
+    real = local.apply_results
+
+    def recording(problem_, base, results, *, elite=(), merge=True):
+        calls.append(([problem_.tour_length(t) for t in elite], merge))
+        return real(problem_, base, results, elite=elite, merge=merge)
+
+    monkeypatch.setattr(local, "apply_results", recording)
+    result = solve_local(problem, time_s=3, workers=2, seed=1, bound=False, merge=merge)
+    _check(problem, result)
+    assert len(calls) >= 2 and all(m is merge for _, m in calls)
+    pools = [pool for pool, _ in calls[1:]]
+    if merge:  # from the second round on, the pool holds the best tours so far, shortest first
+        assert all(pool and pool == sorted(pool) for pool in pools)
+        assert min(min(pool) for pool in pools) >= result.length
+    else:
+        assert not any(pools)
+
+
+@pytest.mark.timeout(30)
+def test_the_bound_gets_a_short_budget_on_a_long_solve(monkeypatch, examples_dir):
+    import tsp_celery.local as local
+
+    budgets = []
+
+    class Recorder:
+        error = None
+
+        def __init__(self, problem, budget_s, upper, method):
+            budgets.append(budget_s)
+
+        def poll(self, timeout=0.0):
+            return None
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(local, "BoundProcess", Recorder)
+    problem = load_problem(examples_dir / "berlin52.tsp")
+    solve_local(problem, time_s=100, workers=1, seed=0, target=7542)
+    # a quarter of 100 s would be 25 s; the bound converges in a few seconds at this size
+    assert budgets == [pytest.approx(local.BOUND_BASE_S + local.BOUND_S_PER_NODE * 52)]

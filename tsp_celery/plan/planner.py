@@ -7,9 +7,9 @@ Pure functions, shared by the embedded pool and the cluster coordinator:
   ones once n is in the thousands; slices grow with n and the last round absorbs the rest of the
   budget instead of leaving a runt;
 - the full matrix fits, n is large and the caller allows multi-thread units (the embedded pool
-  running a lone job): one island unit with all the job's threads (fast-tsp's threads share one
-  search, which beats as many independent runs there), then decomposition rounds over its tour,
-  which keep improving after fast-tsp has stalled;
+  running a lone job): island rounds of one unit with all the job's threads (fast-tsp's threads
+  share one search, which beats as many independent runs there), each a restart of moderate
+  length merged with the elite pool: a long run stalls in one basin, restarts sample several;
 - beyond the budget: decomposition rounds, alternating segment rounds (the current tour cut
   into disjoint paths) and region rounds (disjoint pieces of a space-filling curve, re-routed
   wherever the tour passes through them), pieces sized to fit the budget, cut points shifted
@@ -45,12 +45,16 @@ ISLAND_BASE_S = 0.5
 ISLAND_S_PER_NODE = 0.002
 ISLAND_S_PER_NODE2 = 3.5e-6
 # Multi-thread islands: from this n on, one fast-tsp run with all threads beats single-thread
-# islands. It may use all the usable time and returns early once it stalls; decomposition takes
-# over from there. Measured at 60 s, 2 workers, load 4-10: rl11849 two single-thread islands
-# 0.50 %, one 2-thread island 0.18-0.30 % (70 % / 90 % island then segment/region rounds:
-# 0.27 % / 0.29 %: fast-tsp still gains faster than decomposition within a minute); pcb3038
-# 0.006 %, fnl4461 0.047 % (fast-tsp alone with 2 threads: 0.013 %, 0.054 %).
+# islands (rl11849, 60 s, 2 workers: two single-thread islands 0.50 %, one 2-thread run 0.18-0.30
+# %). One long run can stall in its basin; restarts sample several basins but each is shorter.
+# Measured, 2 threads, single runs (spread ±0.05 points): pcb3038 at 30 s, three 10 s runs
+# merged 0.004 / 0.016 %, one 30 s run 0.004-0.115 % (mean of five 0.069 %); fnl4461 at 30 s,
+# three 10 s runs 0.038 %, one 30 s run 0.012-0.045 % (mean of four 0.029 %); rl11849 at 60 s,
+# two or three runs 0.078 / 0.087 %, one run 0.211 %. Hence restarts of MULTI_BASE_S +
+# MULTI_S_PER_NODE * n seconds: 11 s for pcb3038, 15 s for fnl4461, 38 s for rl11849.
 MULTI_THREAD_MIN_N = 3000
+MULTI_BASE_S = 2.0
+MULTI_S_PER_NODE = 0.003
 # Segments: size and seconds per node as the solver measured them on pla33810 (most gain per
 # second); many short rounds beat a few long ones (each round moves the cut points), so a
 # segment's slice shrinks until at least SEGMENT_MIN_ROUNDS rounds fit the budget.
@@ -68,7 +72,7 @@ def plan_round(inp: PlanInput) -> RoundPlan:
     if inp.n <= EXACT_MAX_N:
         return _exact_round(inp)
     if _multi_thread(inp):
-        return _piece_round(inp) if inp.has_tour else _multi_thread_island(inp)
+        return _multi_thread_island(inp)
     if fits_matrix_budget(inp.n, inp.matrix_budget_bytes):
         return _island_round(inp)
     if not inp.has_tour:
@@ -100,10 +104,11 @@ def deadline_s(wall_s: float) -> float:
     return wall_s + 2.0 + 0.25 * wall_s
 
 
-def island_slice_s(n: int, remaining_s: float, last_improved: bool = True) -> float:
+def island_slice_s(n: int, remaining_s: float, last_improved: bool = True,
+                   threads: int = 1) -> float:
     """Wall seconds for each island unit: grows with n, doubled after a round without gain."""
     usable = usable_s(remaining_s)
-    want = _island_want(n)
+    want = _island_want(n, threads)
     if not last_improved:
         want *= 2.0
     if usable - want < 0.5 * want:
@@ -111,7 +116,9 @@ def island_slice_s(n: int, remaining_s: float, last_improved: bool = True) -> fl
     return max(want, MIN_UNIT_S)
 
 
-def _island_want(n: int) -> float:
+def _island_want(n: int, threads: int = 1) -> float:
+    if threads > 1:
+        return MULTI_BASE_S + MULTI_S_PER_NODE * n
     return ISLAND_BASE_S + ISLAND_S_PER_NODE * n + ISLAND_S_PER_NODE2 * n * n
 
 
@@ -122,14 +129,13 @@ def worth_a_round(inp: PlanInput) -> bool:
     or exact unit needs MIN_UNIT_S.
     """
     n, need = inp.n, MIN_UNIT_S
-    islands = not (_multi_thread(inp) and inp.has_tour)
-    if islands and n > EXACT_MAX_N and fits_matrix_budget(n, inp.matrix_budget_bytes):
-        need = max(need, 0.25 * _island_want(n))
+    if n > EXACT_MAX_N and fits_matrix_budget(n, inp.matrix_budget_bytes):
+        need = max(need, 0.25 * _island_want(n, inp.share if _multi_thread(inp) else 1))
     return inp.remaining_s >= need
 
 
 def _multi_thread(inp: PlanInput) -> bool:
-    """Whether this job runs one multi-thread island, then decomposition (see module doc)."""
+    """Whether this job runs multi-thread islands (see module doc)."""
     return (inp.threads_per_unit_allowed and inp.share > 1 and inp.n >= MULTI_THREAD_MIN_N
             and fits_matrix_budget(inp.n, inp.matrix_budget_bytes))
 
@@ -164,7 +170,7 @@ def _island_round(inp: PlanInput) -> RoundPlan:
 
 
 def _multi_thread_island(inp: PlanInput) -> RoundPlan:
-    budget = usable_s(inp.remaining_s)
+    budget = island_slice_s(inp.n, inp.remaining_s, inp.last_improved, threads=inp.share)
     unit = UnitSpec(f"r{inp.round_no}-u0", "island", unit_seed(inp.seed, inp.round_no, 0),
                     budget, threads=inp.share)
     return RoundPlan(inp.round_no, "island", (unit,), deadline_s(budget))
