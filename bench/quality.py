@@ -6,13 +6,18 @@ the resident memory of that subprocess and all its children (psutil), so "peak M
 process tree. Solvers:
 - ours:     tsp_celery.solve with --workers processes (embedded engine);
 - fast-tsp: fast_tsp.find_tour alone on the full uint16 matrix, max_threads = --workers
-            ("cannot run" when the matrix would not fit in the memory available);
+            ("cannot run" when the matrix would not fit in the memory available); it has no
+            seed, so each run gets the nodes in a seeded random order (as our units do);
 - ortools, pyvrp, elkai: when importable (pip install 'tsp-celery[bench]'); elkai (LKH) has no
   time limit, so it runs once per instance (runs=1) and its own time is reported.
 
     python bench/quality.py                          # ../shared/tsplib (or examples/), 1,10,60 s
     python bench/quality.py --instances pr2392,pcb3038 --budgets 60
     python bench/quality.py --quick                  # smoke run: 1 s, small instances
+    python bench/quality.py --instances pcb3038 --budgets 30 --repeats 3 --solvers ours,fast-tsp
+
+Single runs at 3,000+ nodes spread by ±0.05-0.1 points for every solver: compare with --repeats,
+which adds a summary table (mean, min and max gap over the runs, seeds --seed, --seed + 1, ...).
 """
 
 from __future__ import annotations
@@ -59,10 +64,13 @@ def run_fast_tsp(problem, budget, workers, seed):
     if need > 0.8 * free:
         return None, {"note": f"cannot run: full matrix needs {need / 2**30:.1f} GiB, "
                               f"{free / 2**30:.1f} GiB available"}
+    import numpy as np
+
     t0 = time.monotonic()
-    matrix, _ = compact_matrix(problem)
+    order = np.random.default_rng(seed).permutation(problem.n)
+    matrix, _ = compact_matrix(problem, order)
     left = max(0.1, budget - (time.monotonic() - t0))
-    return fast_tsp.find_tour(matrix, left, max_threads=workers), {}
+    return order[fast_tsp.find_tour(matrix, left, max_threads=workers)], {}
 
 
 def run_ortools(problem, budget, workers, seed):
@@ -224,6 +232,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--budgets", default="1,10,60", help="seconds, comma-separated")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="runs per solver, instance and budget (seeds --seed, --seed + 1, ...)")
     ap.add_argument("--solvers", default=",".join(SOLVERS))
     ap.add_argument("--json", action="store_true", help="also print every row as JSON lines")
     ap.add_argument("--quick", action="store_true",
@@ -243,29 +253,58 @@ def main(argv: list[str] | None = None) -> None:
               "peak MB", "note"]
     print(fmt_row(header))
     print(fmt_row(["---"] * len(header)))
+    gaps: dict[tuple, list[float]] = {}
     for name, path, n, opt in choose_instances(args):
         for i, budget in enumerate(budgets):
             for solver in solvers:
                 if solver == "elkai" and i > 0:
                     continue  # no time limit: one run per instance
-                if n > LIBRARY_MAX_N.get(solver, n):
-                    row = {"note": f"skipped: n > {LIBRARY_MAX_N[solver]}"}
-                else:
-                    limit = 3 * budget + 60 if solver != "elkai" else 900
-                    row = measure(solver, path, budget, args.workers, args.seed, limit)
-                length = row.get("length")
-                gap = "" if length is None or not opt else f"{100 * (length - opt) / opt:.3f}"
-                note = row.get("note", "")
-                if "time_to_best" in row:
-                    note = (note + f" best at {row['time_to_best']} s"
-                            + (", proven optimal" if row.get("proven") else "")).strip()
-                peak = f"{row['peak_mb']:.0f}" if row.get("peak_mb") else ""
-                print(fmt_row([name, n, f"{opt:g}" if opt else "", f"{budget:g}", solver,
-                               length if length is not None else "", gap,
-                               row.get("time", ""), peak, note]), flush=True)
-                if args.json:
-                    print(json.dumps({"instance": name, "n": n, "optimum": opt,
-                                      "budget": budget, "solver": solver, **row}), flush=True)
+                for run in range(1 if solver == "elkai" else args.repeats):
+                    row = run_row(solver, path, n, budget, args.workers, args.seed + run)
+                    length = row.get("length")
+                    if length is not None and opt:
+                        gaps.setdefault((name, n, budget, solver), []).append(
+                            100 * (length - opt) / opt)
+                    print_row(name, n, opt, budget, solver, row)
+                    if args.json:
+                        print(json.dumps({"instance": name, "n": n, "optimum": opt,
+                                          "budget": budget, "solver": solver,
+                                          "seed": args.seed + run, **row}), flush=True)
+    if args.repeats > 1:
+        print_summary(gaps)
+
+
+def run_row(solver: str, path: Path, n: int, budget: float, workers: int, seed: int) -> dict:
+    if n > LIBRARY_MAX_N.get(solver, n):
+        return {"note": f"skipped: n > {LIBRARY_MAX_N[solver]}"}
+    limit = 3 * budget + 60 if solver != "elkai" else 900
+    return measure(solver, path, budget, workers, seed, limit)
+
+
+def print_row(name: str, n: int, opt: float | None, budget: float, solver: str,
+              row: dict) -> None:
+    length = row.get("length")
+    gap = "" if length is None or not opt else f"{100 * (length - opt) / opt:.3f}"
+    note = row.get("note", "")
+    if "time_to_best" in row:
+        note = (note + f" best at {row['time_to_best']} s"
+                + (", proven optimal" if row.get("proven") else "")).strip()
+    peak = f"{row['peak_mb']:.0f}" if row.get("peak_mb") else ""
+    print(fmt_row([name, n, f"{opt:g}" if opt else "", f"{budget:g}", solver,
+                   length if length is not None else "", gap, row.get("time", ""), peak,
+                   note]), flush=True)
+
+
+def print_summary(gaps: dict[tuple, list[float]]) -> None:
+    """Mean, min and max gap per instance, budget and solver over the repeated runs."""
+    header = ["instance", "n", "budget s", "solver", "runs", "mean gap %", "min %", "max %"]
+    print()
+    print(fmt_row(header))
+    print(fmt_row(["---"] * len(header)))
+    for (name, n, budget, solver), values in gaps.items():
+        print(fmt_row([name, n, f"{budget:g}", solver, len(values),
+                       f"{sum(values) / len(values):.3f}", f"{min(values):.3f}",
+                       f"{max(values):.3f}"]), flush=True)
 
 
 if __name__ == "__main__":

@@ -36,3 +36,20 @@ def test_unknown_instance_is_a_clear_error(examples_dir):
          "nosuch1"], capture_output=True, text=True, timeout=60,
     )
     assert proc.returncode != 0 and "nosuch1" in proc.stderr
+
+
+@pytest.mark.timeout(120)
+def test_repeats_add_a_summary_over_the_runs(examples_dir):
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--dir", str(examples_dir), "--instances",
+         "berlin52", "--solvers", "ours,fast-tsp", "--repeats", "2"],
+        capture_output=True, text=True, timeout=110,
+    )
+    assert proc.returncode == 0, proc.stderr
+    runs, summary = proc.stdout.split("\n\n")
+    assert len(runs.strip().splitlines()) == 2 + 2 * 2          # header + 2 solvers x 2 runs
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in summary.splitlines()[2:]]
+    assert {r[3] for r in rows} == {"ours", "fast-tsp"}
+    for name, n, budget, _, count, mean, low, high in rows:
+        assert (name, n, budget, count) == ("berlin52", "52", "1", "2")
+        assert float(low) <= float(mean) <= float(high) < 5.0
