@@ -46,15 +46,15 @@ ISLAND_S_PER_NODE = 0.002
 ISLAND_S_PER_NODE2 = 3.5e-6
 # Multi-thread islands: from this n on, one fast-tsp run with all threads beats single-thread
 # islands (rl11849, 60 s, 2 workers: two single-thread islands 0.50 %, one 2-thread run 0.18-0.30
-# %). One long run can stall in its basin; restarts sample several basins but each is shorter.
-# Measured, 2 threads, single runs (spread ±0.05 points): pcb3038 at 30 s, three 10 s runs
-# merged 0.004 / 0.016 %, one 30 s run 0.004-0.115 % (mean of five 0.069 %); fnl4461 at 30 s,
-# three 10 s runs 0.038 %, one 30 s run 0.012-0.045 % (mean of four 0.029 %); rl11849 at 60 s,
-# two or three runs 0.078 / 0.087 %, one run 0.211 %. Hence restarts of MULTI_BASE_S +
-# MULTI_S_PER_NODE * n seconds: 11 s for pcb3038, 15 s for fnl4461, 38 s for rl11849.
+# %). Beyond some 10-20 s a 2-thread run stalls: its result depends on the basin it fell into far
+# more than on its length. Single runs here (spread ±0.05 points): pcb3038 10 s 0.005-0.109 %
+# (mean of six 0.045 %), 30 s 0.004-0.115 % (mean of five 0.069 %); fnl4461 10 s mean of three
+# 0.059 %, 30 s mean of six 0.030 %; rl11849 20 s 0.087-0.199 %, 30 s 0.079-0.154 %, 37 s
+# 0.084 / 0.212 %, 60 s 0.162-0.211 %. Hence restarts of MULTI_S_PER_SQRT_NODE * sqrt(n)
+# seconds (11 s for pcb3038, 13 s for fnl4461, 22 s for rl11849), merged with the elite pool;
+# a restart that found nothing is not lengthened (a longer run would not do better).
 MULTI_THREAD_MIN_N = 3000
-MULTI_BASE_S = 2.0
-MULTI_S_PER_NODE = 0.003
+MULTI_S_PER_SQRT_NODE = 0.2
 # Segments: size and seconds per node as the solver measured them on pla33810 (most gain per
 # second); many short rounds beat a few long ones (each round moves the cut points), so a
 # segment's slice shrinks until at least SEGMENT_MIN_ROUNDS rounds fit the budget.
@@ -118,7 +118,7 @@ def island_slice_s(n: int, remaining_s: float, last_improved: bool = True,
 
 def _island_want(n: int, threads: int = 1) -> float:
     if threads > 1:
-        return MULTI_BASE_S + MULTI_S_PER_NODE * n
+        return MULTI_S_PER_SQRT_NODE * math.sqrt(n)
     return ISLAND_BASE_S + ISLAND_S_PER_NODE * n + ISLAND_S_PER_NODE2 * n * n
 
 
@@ -170,7 +170,7 @@ def _island_round(inp: PlanInput) -> RoundPlan:
 
 
 def _multi_thread_island(inp: PlanInput) -> RoundPlan:
-    budget = island_slice_s(inp.n, inp.remaining_s, inp.last_improved, threads=inp.share)
+    budget = island_slice_s(inp.n, inp.remaining_s, threads=inp.share)
     unit = UnitSpec(f"r{inp.round_no}-u0", "island", unit_seed(inp.seed, inp.round_no, 0),
                     budget, threads=inp.share)
     return RoundPlan(inp.round_no, "island", (unit,), deadline_s(budget))

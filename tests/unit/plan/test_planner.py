@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tsp_celery.plan import PlanInput, RoundPlan, plan_round
-from tsp_celery.plan.planner import MULTI_BASE_S, MULTI_S_PER_NODE, worth_a_round
+from tsp_celery.plan.planner import MULTI_S_PER_SQRT_NODE, worth_a_round
 from tsp_celery.solver.budget import matrix_bytes
 from tsp_celery.solver.units import fits_matrix_budget
 
@@ -161,7 +161,7 @@ def test_multi_thread_island_only_for_a_lone_large_job_when_allowed():
     kw = dict(n=5000, slots=2, remaining_s=60.0, matrix_budget_bytes=GIB)
     multi = plan(threads_per_unit_allowed=True, **kw)
     assert [(u.kind, u.threads) for u in multi.units] == [("island", 2)]
-    assert multi.units[0].budget_s == pytest.approx(MULTI_BASE_S + MULTI_S_PER_NODE * 5000)
+    assert multi.units[0].budget_s == pytest.approx(MULTI_S_PER_SQRT_NODE * 5000**0.5)
     # the cluster's default: one single-thread unit per worker slot
     assert [(u.kind, u.threads) for u in plan(**kw).units] == [("island", 1)] * 2
     # shared slots, or a small instance: single-thread islands as before
@@ -174,14 +174,15 @@ def test_multi_thread_island_only_for_a_lone_large_job_when_allowed():
 def test_multi_thread_islands_restart_until_the_budget_is_spent():
     kw = dict(n=5000, slots=2, matrix_budget_bytes=GIB, threads_per_unit_allowed=True,
               has_tour=True)
-    slice_s = MULTI_BASE_S + MULTI_S_PER_NODE * 5000
+    slice_s = MULTI_S_PER_SQRT_NODE * 5000**0.5
     later = plan(round_no=1, remaining_s=40.0, **kw)
     assert [(u.kind, u.threads) for u in later.units] == [("island", 2)]
     assert later.units[0].budget_s == pytest.approx(slice_s)
     assert len({plan(round_no=r, remaining_s=40.0, **kw).units[0].seed for r in range(3)}) == 3
-    # no gain last round: a longer run; a remainder shorter than 1.5 slices: all of it
+    # no gain last round: another restart as long (a longer run would not do better); a
+    # remainder shorter than 1.5 slices: all of it
     assert plan(round_no=1, remaining_s=80.0, last_improved=False,
-                **kw).units[0].budget_s == pytest.approx(2 * slice_s)
+                **kw).units[0].budget_s == pytest.approx(slice_s)
     assert plan(round_no=1, remaining_s=1.4 * slice_s,
                 **kw).units[0].budget_s > 1.2 * slice_s
     # worth a round while a quarter slice is left
