@@ -163,8 +163,8 @@ def _full_tour(problem: Problem, spec: UnitSpec, budget_s: float) -> tuple[np.nd
     nodes = np.random.default_rng(spec.seed).permutation(problem.n)
     matrix, _ = compact_matrix(problem, nodes)
     left = budget_s - (time.monotonic() - started)
-    # A multi-thread unit holds the job's whole share and stops once stalled, so decomposition
-    # can take over; only such units pass the keywords (single-thread engines need not take them).
+    # A multi-thread unit holds the job's whole share and stops once stalled, so the next restart
+    # can begin; only such units pass the keywords (single-thread engines need not take them).
     extra = {"threads": spec.threads, "until_converged": True} if spec.threads > 1 else {}
     local = engine.solve(matrix, left, spec.seed, **extra)
     del matrix
