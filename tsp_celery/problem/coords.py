@@ -5,7 +5,8 @@ The rule, so that no file is guessed at:
   Blank lines and lines starting with ``#`` are skipped.
 - The first line is a header when any of its fields is not a number. A header that names
   columns ``x`` and ``y`` (and optionally ``z``; any case) selects those columns, so
-  ``id,x,y`` files work; any other header must have exactly 2 or 3 fields, taken as x y [z].
+  ``id,x,y`` and ``city,x,y`` files work (only the selected columns must hold numbers); any
+  other header must have exactly 2 or 3 fields, taken as x y [z].
 - Without a header every line holds 2 numbers (x y) or 3 (x y z). A leading id column is never
   assumed: ``1 2 3`` is a 3-D point. Give a file with ids a header naming x and y.
 - Every line has the same number of fields; all values are finite.
@@ -49,8 +50,7 @@ def parse_coords(text: str, path: str | None = None) -> Problem:
     else:
         width, columns = len(first), _header_columns(first, path, data[0] + 1)
         data = data[1:]
-    values = _parse_rows(lines, data, sep, width, path)
-    points = values[:, columns]
+    points = _parse_rows(lines, data, sep, width, columns, path)
     bad = np.flatnonzero(~np.isfinite(points).all(axis=1))
     if len(bad):
         raise InstanceError("coordinates must be finite numbers", path, data[bad[0]] + 1)
@@ -76,24 +76,32 @@ def _header_columns(header: list[str], path: str | None, line: int) -> list[int]
 
 
 def _parse_rows(
-    lines: list[str], rows: list[int], sep: str | None, width: int, path: str | None
+    lines: list[str], rows: list[int], sep: str | None, width: int, columns: list[int],
+    path: str | None,
 ) -> np.ndarray:
-    """The (len(rows), width) numbers of the given lines, or an error at the first bad line."""
+    """The numbers in ``columns`` of the given lines, or an error at the first bad line.
+
+    Fast path: every field is a number (one vectorised parse). Otherwise line by line, so that
+    unselected columns may hold text (city names) and a bad line is named.
+    """
     joined = "\n".join(lines[k] for k in rows)
     tokens = (joined.replace(sep, " ") if sep else joined).split()
     seps_ok = sep is None or joined.count(sep) == len(rows) * (width - 1)
     if seps_ok and len(tokens) == len(rows) * width:
         try:
-            return np.fromiter(map(float, tokens), np.float64, len(tokens)).reshape(-1, width)
+            values = np.fromiter(map(float, tokens), np.float64, len(tokens))
+            return values.reshape(-1, width)[:, columns]
         except ValueError:
             pass
-    for k in rows:  # slow path, only to name the bad line
+    out = np.empty((len(rows), len(columns)), dtype=np.float64)
+    for i, k in enumerate(rows):
         fields = [f.strip() for f in lines[k].split(sep)]
         if len(fields) != width:
             raise InstanceError(
                 f"expected {width} fields like the first line, got {len(fields)}", path, k + 1
             )
-        for f in fields:
-            if not is_number(f):
-                raise InstanceError(f"{f!r} is not a number", path, k + 1)
-    raise AssertionError("unreachable: every line was valid")  # pragma: no cover
+        for j, c in enumerate(columns):
+            if not is_number(fields[c]):
+                raise InstanceError(f"{fields[c]!r} is not a number", path, k + 1)
+            out[i, j] = float(fields[c])
+    return out

@@ -29,6 +29,7 @@ def _load(tmp_path, text: str, name: str = "pts.txt"):
         "id,x,y\n1,0,0\n2,3,0\n3,3,4\n4,0,4\n",
         "Y X ID\n0 0 1\n0 3 2\n4 3 3\n4 0 4\n",
         "lon,lat\n0,0\n3,0\n3,4\n0,4\n",
+        "city,x,y\nBerlin,0,0\nHamburg,3,0\nMunich,3,4\nK\u00f6ln,0,4\n",
     ],
 )
 def test_formats_read_the_same(tmp_path, text):
@@ -60,6 +61,8 @@ def test_three_columns_are_x_y_z_never_an_id(tmp_path):
         ("0 0\n1 nan\n2 2\n", "coordinates must be finite numbers", 2),
         ("0 0\n\n1 1\n2 inf\n", "coordinates must be finite numbers", 4),
         ("a,b,c,d\n1,2,3,4\n", "names no 'x' and 'y' columns", 1),
+        ("city,x,y\nBerlin,0,0\nHamburg,three,0\n", "'three' is not a number", 3),
+        ("city,x,y\nBerlin,0,0\nHamburg,3\n", "expected 3 fields like the first line", 3),
         ("# only a comment\n", "no coordinates in the file", None),
     ],
 )
