@@ -7,6 +7,7 @@ keys. Redis unreachable exits 3 (ClusterUnreachableError), an unknown job 2, a f
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 import time
 from typing import Any
@@ -63,19 +64,23 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Machine-read
 @click.option("--target", type=float, default=None, help="Stop once a tour this short is found.")
 @click.option("--priority", type=int, default=0, show_default=True,
               help="Higher runs first when jobs queue.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Seed for the units (default: random, stored with the job and reported in "
+                   "the result).")
 @click.option("--stall-rounds", type=int, default=None,
               help="Stop after this many rounds without improvement.")
 @click.option("--bound/--no-bound", default=False, help="Compute a Held-Karp lower bound too.")
 @merge_option
 @json_option
 @url_option
-def submit(file: str, time_s: float, target: float | None, priority: int, seed: int,
+def submit(file: str, time_s: float, target: float | None, priority: int, seed: int | None,
            stall_rounds: int | None, bound: bool, merge: bool, as_json: bool,
            redis_url: str | None) -> None:
     """Queue FILE (TSPLIB or coordinates) on the cluster; prints the job id."""
     from tsp_celery.problem import load_problem
 
+    if seed is None:  # as solve does: runs differ unless asked to repeat one
+        seed = secrets.randbelow(2**31)
     try:
         params = JobParams(time_s=time_s, target=target, priority=priority, seed=seed,
                            stall_rounds=stall_rounds, bound=bound, merge=merge)
@@ -86,7 +91,7 @@ def submit(file: str, time_s: float, target: float | None, priority: int, seed: 
     job_id = client.submit(problem, params)
     missing = client.missing_service()
     if as_json:
-        _emit({"job_id": job_id, "status": JobStatus.QUEUED.value, "n": problem.n,
+        _emit({"job_id": job_id, "status": JobStatus.QUEUED.value, "n": problem.n, "seed": seed,
                "queued_only": missing is not None, "warning": missing})
     else:
         click.echo(job_id)

@@ -68,6 +68,17 @@ def test_submit_no_merge_is_stored_in_the_job_parameters(env, examples_dir):
         (): True, ("--merge",): True, ("--no-merge",): False}
 
 
+def test_submit_draws_a_seed_unless_given_one(env, examples_dir):
+    path = str(examples_dir / "burma14.tsp")
+    drawn = [json.loads(run(env, "submit", path, "--json").stdout) for _ in range(2)]
+    given = json.loads(run(env, "submit", path, "--seed", "7", "--json").stdout)
+    store = ClusterClient(Settings.from_env(env)).store
+    seeds = [store.record(d["job_id"])["params"]["seed"] for d in (*drawn, given)]
+    assert seeds == [d["seed"] for d in (*drawn, given)]
+    assert seeds[0] != seeds[1] and seeds[2] == 7
+    assert run(env, "submit", path, "--seed", "-1").returncode == 2
+
+
 def test_unknown_job_exits_2(env):
     for command in ("status", "watch", "result", "cancel"):
         out = run(env, command, "nosuchjob")
