@@ -9,6 +9,8 @@ found on a scaled matrix are scored afterwards with the exact distances.
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 from collections.abc import Iterator
 
 import numpy as np
@@ -39,6 +41,24 @@ _METRICS = {
 }
 
 
+# Matrices from this size on are backed by transparent huge pages where the OS offers them:
+# touching fresh memory 4 KB at a time cost 1.5 s for a 13,509-node matrix here, 0.4 s in 2 MB
+# pages (a quarter of building the whole matrix).
+_HUGE_PAGE_MIN_BYTES = 1 << 25
+
+
+def zeroed_uint16(rows: int, cols: int) -> np.ndarray:
+    """A zero-filled uint16 array, in huge pages when it is large and the OS allows it."""
+    size = rows * cols * 2
+    if size < _HUGE_PAGE_MIN_BYTES or not hasattr(mmap, "MADV_HUGEPAGE"):
+        return np.zeros((rows, cols), dtype=np.uint16)
+    buffer = mmap.mmap(-1, size)  # anonymous mappings start zero-filled
+    # a kernel without transparent huge pages refuses: plain pages are fine then
+    with contextlib.suppress(OSError):
+        buffer.madvise(mmap.MADV_HUGEPAGE)
+    return np.frombuffer(buffer, dtype=np.uint16).reshape(rows, cols)
+
+
 def row_blocks(rows: int, cols: int) -> Iterator[slice]:
     """Slices of ``rows`` such that each block has at most BLOCK_CELLS cells."""
     step = max(1, BLOCK_CELLS // max(cols, 1))
@@ -53,21 +73,29 @@ def _dist_block(problem: Problem, rows: np.ndarray, cols: np.ndarray) -> np.ndar
 
 
 def _engine_block(problem: Problem, rows: np.ndarray, cols: np.ndarray, scale: float) -> np.ndarray:
-    """Distances rows x cols as the engine sees them: float, scaled and rounded.
+    """Distances rows x cols as the engine sees them: float, scaled and rounded, in a fresh
+    array the caller may overwrite (every step works in place: temporaries cost more than the
+    arithmetic here).
 
     Unscaled, they equal the TSPLIB lengths (up to the last bit of sqrt, which cannot matter:
     tours are scored exactly afterwards). Scaled, the unrounded metric is scaled and rounded
     once, which is both faster and closer to the true lengths than rounding twice.
     """
     if problem.coords is None or problem.edge_weight_type not in _METRICS:
-        return np.rint(_dist_block(problem, rows, cols) * scale)
+        d = np.asarray(_dist_block(problem, rows, cols), dtype=np.float64)
+        d *= scale
+        return np.rint(d, out=d)
     metric, factor, rounding = _METRICS[problem.edge_weight_type]
     d = cdist(problem.coords[rows], problem.coords[cols], metric)
     if scale != 1.0 or problem.edge_weight_type == FLOAT_EUCLIDEAN:
         d *= factor * scale
         return np.rint(d, out=d)
-    d *= factor
-    return np.ceil(d, out=d) if rounding == "ceil" else np.floor(d + 0.5, out=d)
+    if factor != 1.0:
+        d *= factor
+    if rounding == "ceil":
+        return np.ceil(d, out=d)
+    d += 0.5
+    return np.floor(d, out=d)
 
 
 def _exact_max(problem: Problem, idx: np.ndarray) -> float:
@@ -117,9 +145,10 @@ def compact_matrix(
     k = len(idx)
     integral = problem.is_integral and problem.edge_weight_type != FLOAT_EUCLIDEAN
     scale = scale_for(longest_edge(problem, idx), integral, limit)
-    out = np.zeros((k + pad, k + pad), dtype=np.uint16)
+    out = zeroed_uint16(k + pad, k + pad)
     for block in row_blocks(k, k):
-        out[block, :k] = np.clip(_engine_block(problem, idx[block], idx, scale), 0, limit)
+        d = _engine_block(problem, idx[block], idx, scale)
+        out[block, :k] = np.minimum(d, limit, out=d)  # distances are never negative
     return out, scale
 
 

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from tsp_celery.problem import Problem
-from tsp_celery.solver.matrix import UINT16_MAX, compact_matrix, longest_edge, to_uint16
+from tsp_celery.solver.matrix import (
+    UINT16_MAX,
+    compact_matrix,
+    longest_edge,
+    to_uint16,
+    zeroed_uint16,
+)
 
 TYPES = ["EUC_2D", "CEIL_2D", "ATT", "MAN_2D", "MAX_2D", "EUC_FLOAT"]
 
@@ -46,6 +52,24 @@ def test_large_distances_are_scaled_into_range(kind, make_problem):
     assert m.max() <= UINT16_MAX and m.max() >= UINT16_MAX - 1
     # scaled and rounded: within one unit (plus TSPLIB's own rounding) of scale * exact
     assert np.abs(m - exact * scale).max() <= 1.0 + scale
+
+
+def test_large_matrices_in_huge_pages_hold_the_exact_distances(make_problem):
+    # 4,200 nodes plus padding: past the size from which the buffer is an mmap in huge pages
+    p = make_problem(4_200, seed=7, kind="CEIL_2D", span=20_000)
+    m, scale = compact_matrix(p, pad=1)
+    assert scale == 1.0 and m.shape == (4_201, 4_201) and m.flags.writeable
+    rows = np.random.default_rng(1).choice(p.n, 40, replace=False)
+    np.testing.assert_array_equal(m[rows, : p.n], p.distances(rows[:, None], np.arange(p.n)))
+    assert not m[p.n].any() and not m[:, p.n].any()
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (4_500, 4_500)])
+def test_zeroed_uint16_is_a_writable_zero_array(shape):
+    a = zeroed_uint16(*shape)
+    assert a.shape == shape and a.dtype == np.uint16 and not a.any()
+    a[-1, -1] = UINT16_MAX
+    assert a.sum() == UINT16_MAX
 
 
 def test_pad_leaves_room_for_dummies(make_problem):
