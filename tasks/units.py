@@ -110,14 +110,16 @@ def _fail(rt, job_id: str, round_no: int, spec: UnitSpec, worker: str, attempts:
 
 @app.task(name=INITIAL_TASK, bind=True)
 def build_initial_tour(self, job_id: str, instance: str, seed: int = 0,
-                       lamport: int = 0) -> dict:
-    """Matrix-free construction for instances beyond the matrix budget; committed by CAS."""
+                       lamport: int = 0, partition_s: float = 0.0) -> dict:
+    """The first tour of an instance beyond the matrix budget (a spatial partition when
+    ``partition_s`` allows, else greedy; then polished); committed by CAS."""
     rt = runtime()
     rt.clock.observe(lamport)
     started = time.monotonic()
     problem = rt.problems.get(instance)
-    tour = problem.validate_tour(initial_tour(problem, seed,
-                                              matrix_budget_bytes=rt.settings.matrix_budget_bytes))
+    tour = problem.validate_tour(initial_tour(
+        problem, seed, matrix_budget_bytes=rt.settings.matrix_budget_bytes,
+        partition_s=partition_s))
     length = problem.tour_length(tour)
     rec = rt.store.record(job_id)
     elapsed = max(time.time() - rec.get("admitted_at", time.time()), 0.0)

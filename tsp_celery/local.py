@@ -20,7 +20,7 @@ import numpy as np
 
 from tsp_celery.local_workers import BoundProcess, UnitPool, start_method
 from tsp_celery.plan import MaxRuntime, MultipleCriteria, PlanInput, RoundPlan, TargetLength
-from tsp_celery.plan.planner import EXACT_MAX_N, plan_round, worth_a_round
+from tsp_celery.plan.planner import EXACT_MAX_N, initial_partition_s, plan_round, worth_a_round
 from tsp_celery.plan.stop import StoppingCriterion
 from tsp_celery.problem import Problem
 from tsp_celery.result import Result
@@ -187,8 +187,10 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
         if not fits_matrix_budget(problem.n, budget):
             t0 = clock.elapsed()
             polish_s = min(default_polish_s(problem.n), POLISH_SHARE * clock.max_runtime)
-            tour = initial_tour(problem, seed, matrix_budget_bytes=budget, polish_s=polish_s)
-            best.offer(tour, {"greedy"})
+            tour = initial_tour(problem, seed, matrix_budget_bytes=budget, polish_s=polish_s,
+                                partition_s=initial_partition_s(clock.remaining()),
+                                threads=workers)
+            best.offer(tour, {"initial"})
             stats["initial_length"], stats["initial_s"] = best.length, clock.elapsed() - t0
         pool.wait_ready()
         round_no, improved = 0, True

@@ -19,6 +19,7 @@ from tsp_celery.cluster.celery_config import (
 )
 from tsp_celery.plan import RoundPlan
 from tsp_celery.settings import Settings
+from tsp_celery.solver.units import MAX_POLISH_S
 
 
 def unit_task_id(job_id: str, unit_id: str) -> str:
@@ -53,9 +54,15 @@ class Dispatcher:
         result = chord(header)(body)
         return str(result.parent.id if result.parent is not None else result.id)
 
-    def send_initial(self, job_id: str, instance: str, seed: int, lamport: int) -> str:
+    def send_initial(self, job_id: str, instance: str, seed: int, lamport: int,
+                     partition_s: float = 0.0) -> str:
+        """The first tour of a job beyond the matrix budget (``partition_s``: see
+        ``units.initial_tour``); its time limits cover the partition and the polish."""
+        soft, hard = unit_limits(partition_s + MAX_POLISH_S)
         res = self.app.send_task(INITIAL_TASK, kwargs={"job_id": job_id, "instance": instance,
-                                                       "seed": seed, "lamport": lamport})
+                                                       "seed": seed, "lamport": lamport,
+                                                       "partition_s": partition_s},
+                                 soft_time_limit=soft, time_limit=hard)
         return str(res.id)
 
     def send_bound(self, instance: str, budget_s: float, seed: int, lamport: int) -> str:

@@ -21,7 +21,7 @@ from tsp_celery.cluster.job import JobParams, JobStatus
 from tsp_celery.cluster.merging import merge_round
 from tsp_celery.errors import JobNotFoundError
 from tsp_celery.plan import PlanInput, RoundPlan, plan_round
-from tsp_celery.plan.planner import EXACT_MAX_N, MIN_UNIT_S
+from tsp_celery.plan.planner import EXACT_MAX_N, MIN_UNIT_S, initial_partition_s
 from tsp_celery.solver.units import fits_matrix_budget
 
 if TYPE_CHECKING:
@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 # Time for the chord body to run after the round's own deadline before the coordinator closes
 # the round itself.
 MERGE_GRACE_S = 1.5
-# Wait this long for a worker to build the first tour of a large instance before asking again.
+# Wait this long (plus the partition's time) for a worker to build the first tour of a large
+# instance before asking again.
 INITIAL_TOUR_WAIT_S = 120.0
 # A job whose last round ends within this many seconds no longer counts against admission: the
 # next job's first units wait in the queue for the slots about to free, instead of the slots
@@ -71,6 +72,7 @@ class JobDriver:
         self.round: InFlight | None = None
         self.next_round = rec.get("round", 0) + 1
         self.initial_sent_at: float | None = None
+        self.initial_wait_s = INITIAL_TOUR_WAIT_S
 
     @classmethod
     def resume(cls, coord: Coordinator, rec: dict) -> JobDriver:
@@ -168,10 +170,13 @@ class JobDriver:
             return  # no live worker: wait (the time budget keeps running)
         if self._needs_initial_tour(rec):
             now = time.time()
-            if self.initial_sent_at is None or now - self.initial_sent_at > INITIAL_TOUR_WAIT_S:
+            partition_s = initial_partition_s(self.remaining_s())
+            if self.initial_sent_at is None or now - self.initial_sent_at > self.initial_wait_s:
                 self.initial_sent_at = now
+                # a lost task is asked for again once it is overdue
+                self.initial_wait_s = INITIAL_TOUR_WAIT_S + partition_s
                 self.c.dispatcher.send_initial(self.job_id, self.instance, self.params.seed,
-                                               self.c.clock.tick())
+                                               self.c.clock.tick(), partition_s)
             return
         self.c.clock.observe(rec.get("best_lamport", 0))
         remaining = self.remaining_s()

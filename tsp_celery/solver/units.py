@@ -22,7 +22,7 @@ import numpy as np
 
 from tsp_celery.problem.model import Problem
 from tsp_celery.settings import DEFAULT_MATRIX_BUDGET_MB
-from tsp_celery.solver.budget import fits_matrix_budget
+from tsp_celery.solver.budget import fits_matrix_budget, max_matrix_nodes
 from tsp_celery.solver.construct import greedy_tour
 from tsp_celery.solver.decompose import region_nodes
 from tsp_celery.solver.elite import update_elite
@@ -30,6 +30,7 @@ from tsp_celery.solver.engine import get_engine
 from tsp_celery.solver.exact import MAX_EXACT_NODES
 from tsp_celery.solver.matrix import compact_matrix
 from tsp_celery.solver.merge import merge_tours
+from tsp_celery.solver.partition import partition_tour
 from tsp_celery.solver.path import (
     SEPARATOR,
     runs_in_tour,
@@ -58,6 +59,10 @@ DEFAULT_MATRIX_BUDGET_BYTES = DEFAULT_MATRIX_BUDGET_MB * 1024 * 1024
 # Construction polish: converges in ~0.5 ms per node here (pla33810: 17 s); never past the cap.
 POLISH_S_PER_NODE = 0.0005
 MAX_POLISH_S = 30.0
+# A partition first tour needs this long per node to beat greedy + polish (pla33810, 3 parts,
+# 2 threads: 3 s gave 27 % above the optimum, 6 s 3.1 %, 12 s 0.95 %), and parts this large.
+PARTITION_MIN_S_PER_NODE = 0.0002
+PARTITION_MIN_PART_NODES = 200
 _ENGINE_OF = {"exact": "exact", "island": "fast-tsp", "segment": "fast-tsp", "region": "fast-tsp"}
 
 
@@ -288,18 +293,26 @@ def initial_tour(
     *,
     matrix_budget_bytes: int = DEFAULT_MATRIX_BUDGET_BYTES,
     polish_s: float | None = None,
+    partition_s: float = 0.0,
+    threads: int = 1,
 ) -> np.ndarray:
-    """A first tour: greedy edge over nearest-neighbour candidates, then exact 2-opt/Or-opt.
+    """A first tour for a problem beyond the matrix budget, then exact 2-opt/Or-opt.
 
-    Deterministic per seed (when the polish converges within its time). O(n log n) time and
-    O(n k) memory for every n: nothing here builds a matrix, so ``matrix_budget_bytes`` only
-    keeps this signature aligned with the other entry points. The polish removes the long joins
-    greedy leaves behind, which decomposition cannot (measured on pla33810, one process: greedy
-    17.3 % -> polished 6.1 % above optimal; segment/region rounds from the polished tour reach
-    1.45 % after 110 s against 1.83 % from plain greedy). ``polish_s``: None for
-    ``default_polish_s(n)``, 0 for none.
+    With ``partition_s`` seconds to spare (see PARTITION_MIN_S_PER_NODE) and coordinates: a
+    spatial partition into parts that fit ``matrix_budget_bytes``, each solved by fast-tsp with
+    ``threads`` threads, joined (``partition``); pla33810 in 12 s: 0.95 % above the optimum.
+    Otherwise greedy edge over nearest-neighbour candidates, O(n log n), no matrix at all.
+    The polish removes the long joins greedy leaves behind and the seams of a partition, which
+    decomposition cannot (pla33810: greedy 17.3 % -> polished 6.1 % in 17 s; a partition tour
+    gains 0.04 points in 2 s). ``polish_s``: None for ``default_polish_s(n)``, 0 for none.
+    Deterministic per seed when nothing runs out of time.
     """
-    tour = greedy_tour(problem, seed)
+    part_nodes = max_matrix_nodes(matrix_budget_bytes)
+    if (problem.coords is not None and part_nodes >= PARTITION_MIN_PART_NODES
+            and partition_s >= PARTITION_MIN_S_PER_NODE * problem.n):
+        tour = partition_tour(problem, part_nodes, partition_s, seed, threads)
+    else:
+        tour = greedy_tour(problem, seed)
     budget = default_polish_s(problem.n) if polish_s is None else polish_s
     if budget > 0:
         tour = polish(problem, tour, budget)

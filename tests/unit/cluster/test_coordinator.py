@@ -38,8 +38,9 @@ class Recorder:
         self.rounds.append((job_id, plan, fence, lamport))
         return "group"
 
-    def send_initial(self, job_id, instance, seed, lamport):
+    def send_initial(self, job_id, instance, seed, lamport, partition_s=0.0):
         self.initial.append((job_id, instance))
+        self.partition_s = partition_s
         return "initial"
 
     def send_bound(self, instance, budget_s, seed, lamport):
@@ -249,6 +250,7 @@ def test_large_instances_get_their_first_tour_from_a_worker(any_redis, keys, cli
     coord.tick()
     coord.tick()
     assert coord.dispatcher.initial == [(job_id, p.content_hash())]  # asked once, not per turn
+    assert 13 < coord.dispatcher.partition_s <= 15  # half the job's time for a partition tour
     assert coord.dispatcher.rounds == []
     client.store.commit_best(job_id, np.arange(p.n), p.tour_length(np.arange(p.n)), 0, 0.1,
                              False, "initial")
