@@ -24,7 +24,7 @@ def merge_round(self, results: list | None = None, *, job_id: str, round_no: int
     """
     rt = runtime()
     rt.clock.observe(lamport)
-    plan_record = rt.store.rounds(job_id).get(round_no, {}).get("plan")
+    plan_record = rt.store.round_plan(job_id, round_no)
     if plan_record is None:
         return {"job_id": job_id, "round": round_no, "merged": False, "reason": "no such round"}
     plan = RoundPlan.from_dict(plan_record["plan"])

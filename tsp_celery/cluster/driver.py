@@ -80,9 +80,8 @@ class JobDriver:
         driver = cls(coord, rec)
         last = rec.get("round", 0)
         if last:
-            entry = coord.store.rounds(driver.job_id).get(last, {})
-            if entry.get("plan") and entry.get("merged") is None:
-                record = entry["plan"]
+            record = coord.store.round_plan(driver.job_id, last)
+            if record and coord.store.round_merged(driver.job_id, last) is None:
                 driver.round = InFlight(RoundPlan.from_dict(record["plan"]),
                                         float(record["deadline_at"]),
                                         float(record.get("planned_at", 0.0)),

@@ -247,8 +247,19 @@ class JobStore:
             entry["merged" if part == "merged" else "plan"] = json.loads(value)
         return dict(sorted(out.items()))
 
+    def round_plan(self, job_id: str, round_no: int) -> dict | None:
+        """The record written when round ``round_no`` was planned (None if it never was).
+
+        One field, not the whole rounds hash: a merge reads its round's plan, and a long
+        decomposition job has hundreds of rounds."""
+        return self._round_field(job_id, str(round_no))
+
     def round_merged(self, job_id: str, round_no: int) -> dict | None:
-        raw = self.redis.hget(self.keys.job_rounds(job_id), f"{round_no}:merged")
+        """The outcome written when round ``round_no`` was closed (None while it is open)."""
+        return self._round_field(job_id, f"{round_no}:merged")
+
+    def _round_field(self, job_id: str, field: str) -> dict | None:
+        raw = self.redis.hget(self.keys.job_rounds(job_id), field)
         return None if raw is None else json.loads(raw)
 
     # -- delivery counter and cached bounds -----------------------------------------------------

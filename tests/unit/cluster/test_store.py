@@ -156,6 +156,8 @@ def test_plan_round_is_fenced_and_snapshots_the_best_tour(store):
     assert store.plan_round(job_id, 1, {"plan": {"k": 1}}, FENCE) == "ok"
     assert store.record(job_id)["round"] == 1
     assert store.rounds(job_id) == {1: {"plan": {"plan": {"k": 1}}, "merged": None}}
+    assert store.round_plan(job_id, 1) == {"plan": {"k": 1}}
+    assert store.round_plan(job_id, 2) is None
     assert np.array_equal(store.base_tour(job_id, 1), np.arange(20))
     # The snapshot does not follow later commits: segments refer to the planned base.
     t = np.arange(20)[::-1].copy()
