@@ -58,7 +58,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Machine-read
 
 
 @click.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", type=click.Path())
 @click.option("--time", "time_s", type=float, default=10.0, show_default=True,
               help="Time budget in seconds (counted from admission).")
 @click.option("--target", type=float, default=None, help="Stop once a tour this short is found.")

@@ -33,7 +33,7 @@ def _checked(check):  # click callback: a bad format or folder becomes a usage e
 
 
 @click.command()
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path())
 @click.option("--time", "time_s", type=click.FloatRange(min=0, min_open=True), default=10.0,
               show_default=True, help="Wall-clock budget in seconds.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,

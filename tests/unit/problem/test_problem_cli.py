@@ -140,10 +140,11 @@ def test_bad_instance_is_one_error_line_and_exit_2(tmp_path, case):
     assert line.startswith(f"error: {path}") and says in line
 
 
+@pytest.mark.parametrize("command", ["info", "solve", "submit"])
 @pytest.mark.parametrize("what", ["missing", "directory"])
-def test_info_on_no_file_is_one_error_line(tmp_path, what):
+def test_no_file_is_the_same_one_error_line_for_every_command(tmp_path, what, command):
     path = tmp_path / "nope.tsp" if what == "missing" else tmp_path
-    line = one_error_line(run("info", path))
+    line = one_error_line(run(command, path))
     assert line == f"error: {path}: " + (
         "no such file" if what == "missing" else "is a directory, not a file"
     )
