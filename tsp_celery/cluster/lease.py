@@ -57,6 +57,8 @@ return 1
 """
 
 _REDIS_DOWN = (redis_lib.ConnectionError, redis_lib.TimeoutError)
+# A coordinator not seen for this many lease TTLs is gone: the others drop its registry entry.
+PRUNE_AFTER_TTLS = 10
 
 # Paste at the top of any fenced script whose KEYS[1] is the lease and ARGV[1] the caller's fence
 # ('' = unfenced, for workers and clients); then call it through ``call_fenced``.
@@ -206,6 +208,7 @@ class LeaderLease:
                   "seen_at": time.time(), "ttl_ms": self.ttl_ms,
                   "host": socket.gethostname(), "pid": os.getpid()}
         self.redis.hset(self.keys.coordinators(), self.node_id, json.dumps(record))
+        prune_coordinators(self.redis, self.keys, PRUNE_AFTER_TTLS * self.ttl_ms / 1000.0)
 
     def candidate_delay_s(self) -> float:
         """Wait this long after seeing a vacancy: one renew interval per live higher-ranked peer.
@@ -256,23 +259,36 @@ class LeaderLease:
 def read_coordinators(redis, keys: Keys, stale_s: float | None = None) -> dict[str, dict]:
     """Registered coordinators: node id -> {priority, role, seen_at, ...}, newest view.
 
-    With ``stale_s``, entries not seen for that long are left out (and pruned from Redis).
+    With ``stale_s``, entries not seen for that long are left out. Only reads, so a health
+    probe may run with a read-only Redis user; live coordinators prune the dead ones.
     """
     out: dict[str, dict] = {}
     now = time.time()
-    for node, raw in redis.hgetall(keys.coordinators()).items():
-        node_id = _decode(node)
-        try:
-            record = json.loads(raw)
-        except ValueError:
-            continue
-        if stale_s is not None and now - float(record.get("seen_at", 0)) > max(stale_s, 1.0) * 10:
-            redis.hdel(keys.coordinators(), node_id)
-            continue
+    for node_id, record in _coordinator_records(redis, keys):
         if stale_s is not None and now - float(record.get("seen_at", 0)) > stale_s:
             continue
         out[node_id] = record
     return out
+
+
+def prune_coordinators(redis, keys: Keys, older_than_s: float) -> None:
+    """Forget coordinators not seen for ``older_than_s`` (and unreadable entries)."""
+    now = time.time()
+    dead = [node_id for node_id, record in _coordinator_records(redis, keys, keep_bad=True)
+            if record is None or now - float(record.get("seen_at", 0)) > older_than_s]
+    if dead:
+        redis.hdel(keys.coordinators(), *dead)
+
+
+def _coordinator_records(redis, keys: Keys, keep_bad: bool = False):
+    """(node id, record) pairs of the registry; unreadable records as None with ``keep_bad``."""
+    for node, raw in redis.hgetall(keys.coordinators()).items():
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            record = None
+        if record is not None or keep_bad:
+            yield _decode(node), record
 
 
 def read_leader(redis, keys: Keys) -> dict | None:

@@ -3,6 +3,7 @@ and bully candidacy (highest live priority wins a vacancy; a leader is never pre
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -126,6 +127,19 @@ def test_coordinators_register_with_role_and_priority(any_redis, keys):
     assert seen["a"]["role"] == "leader" and seen["a"]["priority"] == 2
     assert seen["b"]["role"] == "standby" and seen["b"]["priority"] == 7
     assert time.time() - seen["b"]["seen_at"] < 5
+
+
+def test_reading_the_registry_leaves_it_alone_and_live_coordinators_prune_the_dead(any_redis,
+                                                                                  keys):
+    gone = {"priority": 1, "role": "standby", "seen_at": time.time() - 3600}
+    any_redis.hset(keys.coordinators(), "gone", json.dumps(gone))
+    any_redis.hset(keys.coordinators(), "garbled", "{not json")
+    assert read_coordinators(any_redis, keys, stale_s=3) == {}
+    assert read_coordinators(any_redis, keys)["gone"]["priority"] == 1  # no stale_s: all
+    assert any_redis.hlen(keys.coordinators()) == 2  # a read never deletes
+    make(any_redis, keys, "live").heartbeat()
+    assert set(read_coordinators(any_redis, keys)) == {"live"}
+    assert any_redis.hlen(keys.coordinators()) == 1
 
 
 def test_bad_arguments_are_rejected(any_redis, keys):
