@@ -47,31 +47,49 @@ def _split(coords: np.ndarray, idx: np.ndarray, parts: int) -> list[np.ndarray]:
     return _split(coords, ordered[:cut], left) + _split(coords, ordered[cut:], parts - left)
 
 
-def join_cycles(problem: Problem, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def join_cycles(problem: Problem, a: np.ndarray, b: np.ndarray,
+                tree: cKDTree | None = None) -> np.ndarray:
     """One cycle through the nodes of cycles ``a`` and ``b``: drop an edge of each and join the
-    ends, choosing the cheapest such exchange among each a-node's nearest b-nodes."""
+    ends, the cheapest such exchange between each b-node and its nearest a-nodes.
+
+    ``tree``: a KD-tree over all of the problem's points, built once by a caller that joins
+    many parts; the cost is then O(len(b)) per join, not O(len(a)).
+    """
     if len(a) == 0 or len(b) == 0:
         return np.concatenate([a, b])
-    tree = cKDTree(problem.coords[b])
-    a1, a2 = a, np.roll(a, -1)
-    _, near = tree.query(problem.coords[a1], k=min(JOIN_NEIGHBOURS, len(b)))
-    near = near.reshape(len(a), -1)
-    dropped_a = problem.distances(a1, a2)
-    best = (math.inf, 0, 0, 1)
-    for column in near.T:
-        b1 = b[column]
-        for step in (1, -1):
-            b2 = b[(column + step) % len(b)]
+    pos_a = np.full(problem.n, -1, dtype=np.int64)
+    pos_a[a] = np.arange(len(a))
+    if tree is None:
+        tree = cKDTree(problem.coords)
+    k = min(JOIN_NEIGHBOURS, problem.n)
+    _, near = tree.query(problem.coords[b], k=k)
+    near = near.reshape(len(b), -1)
+    q, column = np.nonzero(pos_a[near] >= 0)
+    p = pos_a[near[q, column]]
+    if len(q) == 0:  # no b-node has an a-node among its nearest points: search a's points directly
+        _, p = cKDTree(problem.coords[a]).query(problem.coords[b], k=min(k, len(a)))
+        p = p.reshape(len(b), -1)
+        q = np.repeat(np.arange(len(b)), p.shape[1])
+        p = p.ravel()
+    best = (math.inf, 0, 0, 1, 1)
+    a1, b1 = a[p], b[q]
+    for step_a in (1, -1):
+        a2 = a[(p + step_a) % len(a)]
+        for step_b in (1, -1):
+            b2 = b[(q + step_b) % len(b)]
             cost = (problem.distances(a1, b1) + problem.distances(a2, b2)
-                    - dropped_a - problem.distances(b1, b2))
+                    - problem.distances(a1, a2) - problem.distances(b1, b2))
             i = int(np.argmin(cost))
             if cost[i] < best[0]:
-                best = (float(cost[i]), i, int(column[i]), step)
-    _, i, p, step = best
-    from_a2_to_a1 = np.roll(a, -(i + 1))
-    # b walked from b1 away from b2, so it ends at b2, which closes the cycle at a2
-    from_b1_to_b2 = np.roll(b[::-1], p + 1 - len(b)) if step == 1 else np.roll(b, -p)
-    return np.concatenate([from_a2_to_a1, from_b1_to_b2])
+                best = (float(cost[i]), int(p[i]), int(q[i]), step_a, step_b)
+    _, i, j, step_a, step_b = best
+    # a from a2 round to a1 (away from the dropped edge), then b from b1 round to b2
+    return np.concatenate([_walk(a, i + step_a, step_a), _walk(b, j, -step_b)])
+
+
+def _walk(cycle: np.ndarray, start: int, step: int) -> np.ndarray:
+    """The whole cycle from position ``start`` in direction ``step`` (+1 or -1)."""
+    return cycle[(start + step * np.arange(len(cycle))) % len(cycle)]
 
 
 def partition_tour(problem: Problem, max_part_nodes: int, budget_s: float, seed: int = 0,
@@ -83,6 +101,7 @@ def partition_tour(problem: Problem, max_part_nodes: int, budget_s: float, seed:
     parts = spatial_parts(problem.coords, max_part_nodes)
     engine = get_engine("fast-tsp")
     rng = np.random.default_rng(seed)
+    tree = cKDTree(problem.coords)
     tour = np.empty(0, dtype=np.int64)
     for done, nodes in enumerate(parts):
         share = (budget_s - (time.monotonic() - started)) / (len(parts) - done)
@@ -97,5 +116,5 @@ def partition_tour(problem: Problem, max_part_nodes: int, budget_s: float, seed:
             local = engine.solve(matrix, left, int(rng.integers(2**31)), **extra)
             del matrix
             cycle = nodes[np.asarray(local, dtype=np.int64)]
-        tour = join_cycles(problem, tour, cycle)
+        tour = join_cycles(problem, tour, cycle, tree)
     return problem.validate_tour(tour)

@@ -41,6 +41,29 @@ def test_join_takes_the_cheapest_exchange():
     np.testing.assert_array_equal(join_cycles(p, np.empty(0, dtype=np.int64), b), b)
 
 
+def _best_exchange(p: Problem, a: np.ndarray, b: np.ndarray) -> float:
+    """Brute force: the cheapest way to join two cycles by dropping one edge of each."""
+    a1, a2 = a[:, None], np.roll(a, -1)[:, None]
+    best = np.inf
+    for b1, b2 in ((b, np.roll(b, -1)), (np.roll(b, -1), b)):
+        cost = (p.distances(a1, b1[None, :]) + p.distances(a2, b2[None, :])
+                - p.distances(a1, a2) - p.distances(b1, b2)[None, :])
+        best = min(best, cost.min())
+    return best
+
+
+@pytest.mark.parametrize("seed", [8, 9, 12, 13])
+def test_join_of_far_apart_clusters_is_the_cheapest_exchange(seed):
+    # every b-point's 8 nearest points are in b: the join falls back to searching a directly
+    rng = np.random.default_rng(seed)
+    xy = np.vstack([rng.random((40, 2)) * 1000, rng.random((40, 2)) * 1000 + [50_000, 3_000]])
+    p = Problem.from_coords(np.rint(xy), "EUC_2D")
+    a, b = np.arange(40), np.arange(40, 80)
+    joined = p.validate_tour(join_cycles(p, a, b))
+    added = p.tour_length(joined) - p.tour_length(a) - p.tour_length(b)
+    assert added == _best_exchange(p, a, b)
+
+
 def test_join_keeps_every_node_of_large_cycles(make_problem):
     p = make_problem(900, seed=3)
     parts = spatial_parts(p.coords, 300)
