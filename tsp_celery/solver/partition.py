@@ -23,7 +23,8 @@ from tsp_celery.problem.model import Problem
 from tsp_celery.solver.engine import get_engine
 from tsp_celery.solver.matrix import compact_matrix
 
-# Join candidates: for every edge of the growing tour, this many nearest nodes of the next part.
+# Join candidates: for every point of the next part, those of its this many nearest points that
+# are already on the tour.
 JOIN_NEIGHBOURS = 8
 
 
