@@ -1,4 +1,5 @@
-"""Solver tasks: one work unit of a round, and the initial tour of a large instance.
+"""Solver tasks: one work unit of a round, and the first tour of a large instance (whole, or
+its parts and their join).
 
 Messages carry ids, a UnitSpec dict, a Lamport stamp and the planning leader's fence — never
 arrays. Algorithmic failures are stored as a failed unit record and returned as a summary, so
@@ -13,11 +14,12 @@ import time
 from tasks.celeryapp import app
 from tasks.progress import Progress
 from tasks.runtime import runtime
-from tsp_celery.cluster.celery_config import INITIAL_TASK, SOLVE_TASK
+from tsp_celery.cluster.celery_config import INITIAL_TASK, PART_TASK, SOLVE_TASK
 from tsp_celery.cluster.connection import REDIS_DOWN
 from tsp_celery.cluster.events import EventType
 from tsp_celery.errors import JobNotFoundError
-from tsp_celery.solver.units import PIECE_KINDS, UnitSpec, initial_tour, run_unit
+from tsp_celery.solver.partition import join_parts, part_seed, solve_part, spatial_parts
+from tsp_celery.solver.units import PIECE_KINDS, UnitSpec, initial_tour, polished, run_unit
 
 log = logging.getLogger(__name__)
 
@@ -108,18 +110,53 @@ def _fail(rt, job_id: str, round_no: int, spec: UnitSpec, worker: str, attempts:
             "error": error}
 
 
+@app.task(name=PART_TASK, bind=True)
+def solve_initial_part(self, job_id: str, instance: str, index: int, max_part_nodes: int,
+                       budget_s: float, seed: int = 0, lamport: int = 0) -> dict:
+    """One part of a partition first tour, kept in Redis for the join (the chord's body)."""
+    rt = runtime()
+    rt.clock.observe(lamport)
+    problem = rt.problems.get(instance)
+    if problem.coords is None:
+        return {"index": index, "ok": False, "error": "no coordinates to partition"}
+    nodes = spatial_parts(problem.coords, max_part_nodes)[index]
+    try:
+        cycle = solve_part(problem, nodes, budget_s, part_seed(seed, index))
+    except Exception as exc:  # the chord must still fire: the join falls back to greedy
+        log.warning("job %s: part %d failed", job_id, index, exc_info=True)
+        return {"index": index, "ok": False, "error": str(exc)[:500]}
+    rt.store.store_part(job_id, index, cycle)
+    log.info("job %s: part %d (%d nodes) solved on %s", job_id, index, len(nodes),
+             self.request.hostname or rt.clock.node_id)
+    return {"index": index, "ok": True}
+
+
 @app.task(name=INITIAL_TASK, bind=True)
-def build_initial_tour(self, job_id: str, instance: str, seed: int = 0,
-                       lamport: int = 0, partition_s: float = 0.0) -> dict:
-    """The first tour of an instance beyond the matrix budget (a spatial partition when
-    ``partition_s`` allows, else greedy; then polished); committed by CAS."""
+def build_initial_tour(self, part_results: list | None = None, job_id: str = "",
+                       instance: str = "", seed: int = 0, lamport: int = 0,
+                       partition_s: float = 0.0, parts: int = 0) -> dict:
+    """The first tour of an instance beyond the matrix budget; committed by CAS.
+
+    With ``parts``, the body of a chord of part tasks: their tours are joined (greedy instead
+    if one is missing). Otherwise built here: a spatial partition when ``partition_s``
+    allows (parts one after the other), else greedy. Polished either way.
+    """
     rt = runtime()
     rt.clock.observe(lamport)
     started = time.monotonic()
     problem = rt.problems.get(instance)
-    tour = problem.validate_tour(initial_tour(
-        problem, seed, matrix_budget_bytes=rt.settings.matrix_budget_bytes,
-        partition_s=partition_s))
+    budget = rt.settings.matrix_budget_bytes
+    cycles = rt.store.take_parts(job_id, parts) if parts else []
+    if cycles and all(c is not None for c in cycles):
+        tour, method = polished(problem, join_parts(problem, cycles)), f"{parts} parts"
+    else:
+        if parts:
+            log.warning("job %s: %d of %d parts missing; greedy first tour instead", job_id,
+                        sum(c is None for c in cycles), parts)
+        tour = initial_tour(problem, seed, matrix_budget_bytes=budget,
+                            partition_s=0.0 if parts else partition_s)
+        method = "built in one task"
+    tour = problem.validate_tour(tour)
     length = problem.tour_length(tour)
     rec = rt.store.record(job_id)
     elapsed = max(time.time() - rec.get("admitted_at", time.time()), 0.0)
@@ -127,6 +164,6 @@ def build_initial_tour(self, job_id: str, instance: str, seed: int = 0,
     committed = rt.store.commit_best(job_id, tour, length, 0, elapsed, False, "initial", stamp)
     if committed is True:
         rt.events.append(job_id, EventType.IMPROVED, rt.clock.node_id, stamp,
-                         {"round": 0, "length": length, "engine": "initial"})
+                         {"round": 0, "length": length, "engine": "initial", "method": method})
     return {"job_id": job_id, "length": length, "committed": committed is True,
             "elapsed_s": round(time.monotonic() - started, 3)}

@@ -147,7 +147,9 @@ def test_an_instance_beyond_the_matrix_budget_is_improved_piece_by_piece(cluster
     assert len(initial) == 1, "\n".join(str(e.to_dict()) for e in events)
     planned = [e.data["kind"] for e in events if e.type == EventType.ROUND_PLANNED]
     assert planned and not {"island", "exact"} & set(planned)  # decomposition rounds only
-    # The worker had time for a partition first tour: far shorter than greedy edge (~15 %).
+    # There was time for a partition first tour, its two parts solved by the two workers and
+    # joined: far shorter than greedy edge (~15 %).
+    assert initial[0].data["method"] == "2 parts", initial[0].to_dict()
     assert initial[0].data["length"] < 0.95 * problem.tour_length(greedy_tour(problem, 0))
     # The segments improved the first tour.
     assert st["best_length"] < initial[0].data["length"], [e.to_dict() for e in events]

@@ -22,6 +22,7 @@ SOLVE_TASK = "tsp.solve_unit"
 MERGE_TASK = "tsp.merge_round"
 BOUND_TASK = "tsp.lower_bound"
 INITIAL_TASK = "tsp.initial_tour"
+PART_TASK = "tsp.initial_part"
 
 # A unit never asks for more wall time than this (the coordinator clamps planned budgets), so
 # the time limits and the visibility timeout below can be fixed numbers.
@@ -119,6 +120,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # The merge (the chord body) and the bound never wait behind a backlog of solver units.
         "task_routes": {SOLVE_TASK: {"queue": SOLVE_QUEUE},
                         INITIAL_TASK: {"queue": SOLVE_QUEUE},
+                        PART_TASK: {"queue": SOLVE_QUEUE},
                         BOUND_TASK: {"queue": MERGE_QUEUE},
                         MERGE_TASK: {"queue": MERGE_QUEUE}},
         "worker_max_tasks_per_child": 500,  # contain leaks of native solver code

@@ -7,12 +7,15 @@ readable and keys each unit's delivery counter.
 
 from __future__ import annotations
 
+import math
+
 from celery import Celery, chord
 
 from tsp_celery.cluster.celery_config import (
     BOUND_TASK,
     INITIAL_TASK,
     MERGE_TASK,
+    PART_TASK,
     SOLVE_TASK,
     make_app,
     unit_limits,
@@ -55,13 +58,28 @@ class Dispatcher:
         return str(result.parent.id if result.parent is not None else result.id)
 
     def send_initial(self, job_id: str, instance: str, seed: int, lamport: int,
-                     partition_s: float = 0.0) -> str:
-        """The first tour of a job beyond the matrix budget (``partition_s``: see
-        ``units.initial_tour``); its time limits cover the partition and the polish."""
+                     partition_s: float = 0.0, max_part_nodes: int = 0, parts: int = 0,
+                     slots: int = 1) -> str:
+        """The first tour of a job beyond the matrix budget.
+
+        With ``parts`` > 1: a chord of one task per part of a spatial partition (parts of at
+        most ``max_part_nodes``), spread over the ``slots`` live worker processes within
+        ``partition_s``, whose body joins and polishes them. Otherwise one task builds it.
+        """
+        common = {"job_id": job_id, "instance": instance, "seed": seed, "lamport": lamport}
+        if parts > 1:
+            part_s = partition_s / math.ceil(parts / max(slots, 1))
+            soft, hard = unit_limits(part_s)
+            header = [self.app.signature(
+                PART_TASK, kwargs={**common, "index": i, "max_part_nodes": max_part_nodes,
+                                   "budget_s": part_s},
+                soft_time_limit=soft, time_limit=hard) for i in range(parts)]
+            soft, hard = unit_limits(MAX_POLISH_S)
+            body = self.app.signature(INITIAL_TASK, kwargs={**common, "parts": parts},
+                                      soft_time_limit=soft, time_limit=hard)
+            return str(chord(header)(body).id)
         soft, hard = unit_limits(partition_s + MAX_POLISH_S)
-        res = self.app.send_task(INITIAL_TASK, kwargs={"job_id": job_id, "instance": instance,
-                                                       "seed": seed, "lamport": lamport,
-                                                       "partition_s": partition_s},
+        res = self.app.send_task(INITIAL_TASK, kwargs={**common, "partition_s": partition_s},
                                  soft_time_limit=soft, time_limit=hard)
         return str(res.id)
 

@@ -22,7 +22,8 @@ from tsp_celery.cluster.merging import merge_round
 from tsp_celery.errors import JobNotFoundError
 from tsp_celery.plan import PlanInput, RoundPlan, plan_round
 from tsp_celery.plan.planner import EXACT_MAX_N, MIN_UNIT_S, initial_partition_s
-from tsp_celery.solver.units import fits_matrix_budget
+from tsp_celery.solver.partition import part_count
+from tsp_celery.solver.units import fits_matrix_budget, partition_part_nodes
 
 if TYPE_CHECKING:
     from tsp_celery.coordinator import Coordinator
@@ -163,19 +164,28 @@ class JobDriver:
         return (rec.get("best_length") is None and self.n > EXACT_MAX_N
                 and not fits_matrix_budget(self.n, self.c.settings.matrix_budget_bytes))
 
+    def _send_initial(self, slots: int) -> None:
+        """Ask for the first tour: its parts spread over the live worker slots when there is
+        time for a partition, else one greedy task. A lost one is asked for again once it is
+        overdue (``initial_wait_s``)."""
+        partition_s = initial_partition_s(self.remaining_s())
+        part_nodes = partition_part_nodes(self.n, self.c.settings.matrix_budget_bytes,
+                                          partition_s)
+        self.initial_wait_s = INITIAL_TOUR_WAIT_S + partition_s
+        self.c.dispatcher.send_initial(
+            self.job_id, self.instance, self.params.seed, self.c.clock.tick(), partition_s,
+            max_part_nodes=part_nodes, parts=part_count(self.n, part_nodes) if part_nodes else 0,
+            slots=slots)
+
     def _start_round(self, rec: dict, fence: str) -> None:
         slots = self.c.slots()
         if slots < 1:
             return  # no live worker: wait (the time budget keeps running)
         if self._needs_initial_tour(rec):
             now = time.time()
-            partition_s = initial_partition_s(self.remaining_s())
             if self.initial_sent_at is None or now - self.initial_sent_at > self.initial_wait_s:
+                self._send_initial(slots)
                 self.initial_sent_at = now
-                # a lost task is asked for again once it is overdue
-                self.initial_wait_s = INITIAL_TOUR_WAIT_S + partition_s
-                self.c.dispatcher.send_initial(self.job_id, self.instance, self.params.seed,
-                                               self.c.clock.tick(), partition_s)
             return
         self.c.clock.observe(rec.get("best_lamport", 0))
         remaining = self.remaining_s()

@@ -42,6 +42,10 @@ class Keys:
         """String: a unit's tour (or improved segment) as int32 bytes."""
         return f"{self.prefix}:job:{{{job_id}}}:unit:{unit_id}:tour"
 
+    def initial_part(self, job_id: str, index: int) -> str:
+        """String: one part's closed tour (int32 bytes) while the first tour is assembled."""
+        return f"{self.prefix}:job:{{{job_id}}}:part:{index}:tour"
+
     def round_base(self, job_id: str, round_no: int) -> str:
         """String: the best tour when a round was planned (its segments are cut from it)."""
         return f"{self.prefix}:job:{{{job_id}}}:round:{round_no}:base"

@@ -214,6 +214,18 @@ class JobStore:
         """The job's elite pool, shortest first (empty before its first island round)."""
         return [decode_tour(raw) for raw in self.redis.zrange(self.keys.job_elite(job_id), 0, -1)]
 
+    def store_part(self, job_id: str, index: int, cycle: np.ndarray) -> None:
+        """Keep a part's tour until the first tour is joined from all parts (scratch TTL)."""
+        self.redis.set(self.keys.initial_part(job_id, index), encode_tour(cycle),
+                       ex=SCRATCH_TTL_S)
+
+    def take_parts(self, job_id: str, count: int) -> list[np.ndarray | None]:
+        """The tours of parts 0..count-1 (None where one is missing), removing them."""
+        keys = [self.keys.initial_part(job_id, i) for i in range(count)]
+        raws = self.redis.mget(keys)
+        self.redis.delete(*keys)
+        return [None if raw is None else decode_tour(raw) for raw in raws]
+
     def _tour(self, key: str) -> np.ndarray | None:
         raw = self.redis.get(key)
         return None if raw is None else decode_tour(raw)

@@ -33,8 +33,12 @@ def spatial_parts(coords: np.ndarray, max_nodes: int) -> list[np.ndarray]:
     longer side of each box; consecutive parts are neighbours in space."""
     if max_nodes < 1:
         raise ValueError(f"Expected max_nodes >= 1, got {max_nodes}.")
-    n = len(coords)
-    return _split(coords, np.arange(n), max(1, math.ceil(n / max_nodes)))
+    return _split(coords, np.arange(len(coords)), part_count(len(coords), max_nodes))
+
+
+def part_count(n: int, max_nodes: int) -> int:
+    """How many parts ``spatial_parts`` makes of n points."""
+    return max(1, math.ceil(n / max_nodes))
 
 
 def _split(coords: np.ndarray, idx: np.ndarray, parts: int) -> list[np.ndarray]:
@@ -93,29 +97,47 @@ def _walk(cycle: np.ndarray, start: int, step: int) -> np.ndarray:
     return cycle[(start + step * np.arange(len(cycle))) % len(cycle)]
 
 
+def solve_part(problem: Problem, nodes: np.ndarray, budget_s: float, seed: int = 0,
+               threads: int = 1) -> np.ndarray:
+    """A closed tour of ``nodes`` by fast-tsp within ``budget_s`` (matrix build included)."""
+    started = time.monotonic()
+    rng = np.random.default_rng(seed)
+    # fast-tsp has no seed: a seeded relabelling makes runs differ
+    nodes = np.asarray(nodes, dtype=np.int64)[rng.permutation(len(nodes))]
+    if len(nodes) <= 3:
+        return nodes
+    matrix, _ = compact_matrix(problem, nodes)
+    extra = {"threads": threads} if threads > 1 else {}
+    local = get_engine("fast-tsp").solve(matrix, budget_s - (time.monotonic() - started),
+                                         seed, **extra)
+    del matrix
+    return nodes[np.asarray(local, dtype=np.int64)]
+
+
+def join_parts(problem: Problem, cycles: list[np.ndarray]) -> np.ndarray:
+    """One tour from the part tours, joined in order (consecutive parts are neighbours)."""
+    tree = cKDTree(problem.coords)
+    tour = np.empty(0, dtype=np.int64)
+    for cycle in cycles:
+        tour = join_cycles(problem, tour, np.asarray(cycle, dtype=np.int64), tree)
+    return problem.validate_tour(tour)
+
+
 def partition_tour(problem: Problem, max_part_nodes: int, budget_s: float, seed: int = 0,
                    threads: int = 1) -> np.ndarray:
-    """A tour of a problem with coordinates: parts solved within ``budget_s`` in all, joined."""
+    """A tour of a problem with coordinates: parts solved one after the other within
+    ``budget_s`` in all, then joined."""
     if problem.coords is None:
         raise ValueError("Expected coordinates: partitions are spatial.")
     started = time.monotonic()
     parts = spatial_parts(problem.coords, max_part_nodes)
-    engine = get_engine("fast-tsp")
-    rng = np.random.default_rng(seed)
-    tree = cKDTree(problem.coords)
-    tour = np.empty(0, dtype=np.int64)
+    cycles = []
     for done, nodes in enumerate(parts):
         share = (budget_s - (time.monotonic() - started)) / (len(parts) - done)
-        nodes = nodes[rng.permutation(len(nodes))]  # fast-tsp has no seed: relabel instead
-        if len(nodes) <= 3:
-            cycle = nodes
-        else:
-            part_started = time.monotonic()
-            matrix, _ = compact_matrix(problem, nodes)
-            left = share - (time.monotonic() - part_started)
-            extra = {"threads": threads} if threads > 1 else {}
-            local = engine.solve(matrix, left, int(rng.integers(2**31)), **extra)
-            del matrix
-            cycle = nodes[np.asarray(local, dtype=np.int64)]
-        tour = join_cycles(problem, tour, cycle, tree)
-    return problem.validate_tour(tour)
+        cycles.append(solve_part(problem, nodes, share, part_seed(seed, done), threads))
+    return join_parts(problem, cycles)
+
+
+def part_seed(seed: int, index: int) -> int:
+    """The seed of part ``index``: the same wherever the part is solved."""
+    return (seed * 1_000_003 + index) & 0x7FFFFFFF

@@ -287,6 +287,15 @@ def default_polish_s(n: int) -> float:
     return min(POLISH_S_PER_NODE * n, MAX_POLISH_S)
 
 
+def partition_part_nodes(n: int, matrix_budget_bytes: int, partition_s: float) -> int:
+    """The largest part of a partition first tour, or 0 when ``partition_s`` is too short for
+    one (PARTITION_MIN_S_PER_NODE) or the budget fits no useful part."""
+    part_nodes = max_matrix_nodes(matrix_budget_bytes)
+    if part_nodes < PARTITION_MIN_PART_NODES or partition_s < PARTITION_MIN_S_PER_NODE * n:
+        return 0
+    return part_nodes
+
+
 def initial_tour(
     problem: Problem,
     seed: int = 0,
@@ -298,21 +307,25 @@ def initial_tour(
 ) -> np.ndarray:
     """A first tour for a problem beyond the matrix budget, then exact 2-opt/Or-opt.
 
-    With ``partition_s`` seconds to spare (see PARTITION_MIN_S_PER_NODE) and coordinates: a
+    With ``partition_s`` seconds to spare (see ``partition_part_nodes``) and coordinates: a
     spatial partition into parts that fit ``matrix_budget_bytes``, each solved by fast-tsp with
     ``threads`` threads, joined (``partition``); pla33810 in 12 s: 0.95 % above the optimum.
     Otherwise greedy edge over nearest-neighbour candidates, O(n log n), no matrix at all.
-    The polish removes the long joins greedy leaves behind and the seams of a partition, which
-    decomposition cannot (pla33810: greedy 17.3 % -> polished 6.1 % in 17 s; a partition tour
-    gains 0.04 points in 2 s). ``polish_s``: None for ``default_polish_s(n)``, 0 for none.
     Deterministic per seed when nothing runs out of time.
     """
-    part_nodes = max_matrix_nodes(matrix_budget_bytes)
-    if (problem.coords is not None and part_nodes >= PARTITION_MIN_PART_NODES
-            and partition_s >= PARTITION_MIN_S_PER_NODE * problem.n):
+    part_nodes = partition_part_nodes(problem.n, matrix_budget_bytes, partition_s)
+    if problem.coords is not None and part_nodes:
         tour = partition_tour(problem, part_nodes, partition_s, seed, threads)
     else:
         tour = greedy_tour(problem, seed)
+    return polished(problem, tour, polish_s)
+
+
+def polished(problem: Problem, tour: np.ndarray, polish_s: float | None = None) -> np.ndarray:
+    """A first tour after exact 2-opt/Or-opt: it removes the long joins greedy leaves behind
+    and the seams of a partition, which decomposition cannot (pla33810: greedy 17.3 % ->
+    polished 6.1 % in 17 s; a partition tour gains 0.04 points in 2 s). ``polish_s``: None for
+    ``default_polish_s(n)``, 0 for none."""
     budget = default_polish_s(problem.n) if polish_s is None else polish_s
     if budget > 0:
         tour = polish(problem, tour, budget)

@@ -21,6 +21,7 @@ from tsp_celery.coordinator import Coordinator
 from tsp_celery.errors import FencedWriteError
 from tsp_celery.problem import Problem
 from tsp_celery.settings import Settings
+from tsp_celery.solver.budget import max_matrix_nodes
 from tsp_celery.solver.units import PIECE_KINDS
 
 pytestmark = pytest.mark.timeout(30)
@@ -38,9 +39,9 @@ class Recorder:
         self.rounds.append((job_id, plan, fence, lamport))
         return "group"
 
-    def send_initial(self, job_id, instance, seed, lamport, partition_s=0.0):
+    def send_initial(self, job_id, instance, seed, lamport, partition_s=0.0, **parts):
         self.initial.append((job_id, instance))
-        self.partition_s = partition_s
+        self.partition_s, self.parts = partition_s, parts
         return "initial"
 
     def send_bound(self, instance, budget_s, seed, lamport):
@@ -240,6 +241,22 @@ def test_a_deposed_leader_is_fenced_and_its_successor_resumes_the_round(any_redi
     assert EventType.LEADER_CHANGED in kinds
 
 
+def test_the_first_tour_is_split_into_parts_spread_over_the_live_workers(any_redis, keys,
+                                                                        client):
+    settings = Settings(prefix=keys.prefix, lease_ttl_ms=60_000, lease_renew_ms=1000,
+                        matrix_budget_mb=2)
+    beat(any_redis, client.keys, "w1", {"slots": 2}, ttl_s=30)
+    beat(any_redis, client.keys, "w2", {"slots": 1}, ttl_s=30)
+    coord = coordinator(any_redis, settings)
+    p = problem(n=800)
+    client.submit(p, {"time_s": 30})
+    coord.tick()
+    coord.tick()
+    sent = coord.dispatcher.parts
+    assert sent["max_part_nodes"] == max_matrix_nodes(settings.matrix_budget_bytes) == 241
+    assert sent["parts"] == 4 and sent["slots"] == 3
+
+
 def test_large_instances_get_their_first_tour_from_a_worker(any_redis, keys, client):
     settings = Settings(prefix=keys.prefix, lease_ttl_ms=60_000, lease_renew_ms=1000,
                         matrix_budget_mb=1)
@@ -251,6 +268,7 @@ def test_large_instances_get_their_first_tour_from_a_worker(any_redis, keys, cli
     coord.tick()
     assert coord.dispatcher.initial == [(job_id, p.content_hash())]  # asked once, not per turn
     assert 13 < coord.dispatcher.partition_s <= 15  # half the job's time for a partition tour
+    assert coord.dispatcher.parts["parts"] == 0  # 1 MB fits no part worth solving: greedy
     assert coord.dispatcher.rounds == []
     client.store.commit_best(job_id, np.arange(p.n), p.tour_length(np.arange(p.n)), 0, 0.1,
                              False, "initial")

@@ -148,6 +148,15 @@ def test_float_lengths_compare_exactly(store):
     assert store.record(job_id)["best_length"] == 1234.5678901234565
 
 
+def test_part_tours_are_kept_until_taken_once(store):
+    job_id, _ = _running(store)
+    store.store_part(job_id, 1, np.array([5, 3, 4]))
+    store.store_part(job_id, 0, np.array([0, 2, 1]))
+    parts = store.take_parts(job_id, 3)
+    assert [p.tolist() if p is not None else None for p in parts] == [[0, 2, 1], [5, 3, 4], None]
+    assert store.take_parts(job_id, 2) == [None, None]  # taken: gone
+
+
 def test_plan_round_is_fenced_and_snapshots_the_best_tour(store):
     job_id, p = _running(store)
     store.commit_best(job_id, np.arange(20), p.tour_length(np.arange(20)), 0, 0.1, False, "x")

@@ -91,10 +91,11 @@ def test_initial_tour_partitions_when_time_allows(make_problem):
     p = make_problem(2000, seed=5, span=1_000_000)
     budget = matrix_bytes(700)
     assert max_matrix_nodes(budget) < p.n
-    greedy = initial_tour(p, 2, matrix_budget_bytes=budget, polish_s=5)
-    too_short = initial_tour(p, 2, matrix_budget_bytes=budget, polish_s=5,
+    greedy = initial_tour(p, 2, matrix_budget_bytes=budget, polish_s=0)
+    too_short = initial_tour(p, 2, matrix_budget_bytes=budget, polish_s=0,
                              partition_s=0.5 * PARTITION_MIN_S_PER_NODE * p.n)
-    np.testing.assert_array_equal(too_short, greedy)  # below the threshold: greedy + polish
-    parted = p.validate_tour(initial_tour(p, 2, matrix_budget_bytes=budget, polish_s=5,
+    np.testing.assert_array_equal(too_short, greedy)  # below the threshold: greedy
+    parted = p.validate_tour(initial_tour(p, 2, matrix_budget_bytes=budget, polish_s=0,
                                           partition_s=3.0, threads=2))
-    assert p.tour_length(parted) < 0.985 * p.tour_length(greedy)  # measured: 0.971
+    # three fast-tsp parts of ~667 nodes are within a few % of optimal, greedy ~15-20 % above
+    assert p.tour_length(parted) < 0.93 * p.tour_length(greedy)
