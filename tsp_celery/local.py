@@ -95,6 +95,13 @@ class _Best:
             "lower_bound": None if self.lower_bound is None else self.lower_bound["value"],
         })
 
+    def report_part(self, done: int, total: int) -> None:
+        """Progress of a partition first tour, which may take half the budget."""
+        if self.on_progress is not None:
+            self.on_progress({"event": "initial", "best_length": None,
+                              "elapsed": self.clock.elapsed(), "round": None,
+                              "lower_bound": None, "parts_done": done, "parts": total})
+
     def meets_bound(self) -> bool:
         """True when an integral tour is as short as a proven bound allows: it is optimal."""
         lb = self.lower_bound
@@ -189,7 +196,7 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
             polish_s = min(default_polish_s(problem.n), POLISH_SHARE * clock.max_runtime)
             tour = initial_tour(problem, seed, matrix_budget_bytes=budget, polish_s=polish_s,
                                 partition_s=initial_partition_s(clock.remaining()),
-                                threads=workers)
+                                threads=workers, on_part=best.report_part)
             best.offer(tour, {"initial"})
             stats["initial_length"], stats["initial_s"] = best.length, clock.elapsed() - t0
         pool.wait_ready()

@@ -76,6 +76,20 @@ def test_decomposition_improves_the_initial_tour_beyond_the_matrix_budget():
     assert result.trace[0][1] == result.stats["initial_length"]
 
 
+@pytest.mark.timeout(90)
+def test_a_partition_first_tour_reports_its_parts_as_they_are_solved():
+    problem = generate("uniform", 2000, seed=6)
+    seen: list[dict] = []
+    result = solve_local(problem, time_s=6, workers=2, seed=1,
+                         matrix_budget_bytes=matrix_bytes(700), bound=False,
+                         on_progress=seen.append)
+    _check(problem, result)
+    parts = [e for e in seen if e["event"] == "initial"]
+    assert [(e["parts_done"], e["parts"]) for e in parts] == [(1, 3), (2, 3), (3, 3)]
+    assert all(e["best_length"] is None for e in parts)
+    assert seen.index(parts[-1]) < min(i for i, e in enumerate(seen) if e["best_length"])
+
+
 def test_bad_arguments(examples_dir):
     problem = load_problem(examples_dir / "burma14.tsp")
     with pytest.raises(ValueError, match="time_s"):

@@ -25,7 +25,11 @@ class ProgressLine:
         self._width = 0
 
     def __call__(self, p: Mapping[str, Any]) -> None:
-        if not self.enabled or p.get("best_length") is None:
+        if not self.enabled:
+            return
+        if p.get("best_length") is None:
+            if p.get("parts"):  # a partition first tour, part by part
+                self._write(f"first tour: {p['parts_done']}/{p['parts']} parts", p)
             return
         best = float(p["best_length"])
         parts = [f"best {_fmt(best)}"]
@@ -36,8 +40,10 @@ class ProgressLine:
             parts.append(f"bound {_fmt(float(lb))} (≤{100.0 * (best - lb) / lb:.2f}%)")
         if p.get("round") is not None:
             parts.append(f"round {p['round']}")
-        parts.append(f"{float(p.get('elapsed') or 0.0):.1f}s/{self.budget_s:g}s")
-        line = "  ".join(parts)
+        self._write("  ".join(parts), p)
+
+    def _write(self, text: str, p: Mapping[str, Any]) -> None:
+        line = f"{text}  {float(p.get('elapsed') or 0.0):.1f}s/{self.budget_s:g}s"
         self.stream.write("\r" + line.ljust(self._width))
         self.stream.flush()
         self._width = len(line)

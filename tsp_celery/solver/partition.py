@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -124,9 +125,11 @@ def join_parts(problem: Problem, cycles: list[np.ndarray]) -> np.ndarray:
 
 
 def partition_tour(problem: Problem, max_part_nodes: int, budget_s: float, seed: int = 0,
-                   threads: int = 1) -> np.ndarray:
+                   threads: int = 1,
+                   on_part: Callable[[int, int], None] | None = None) -> np.ndarray:
     """A tour of a problem with coordinates: parts solved one after the other within
-    ``budget_s`` in all, then joined."""
+    ``budget_s`` in all, then joined. ``on_part(done, total)`` follows the parts (a
+    partition may take minutes: half the budget)."""
     if problem.coords is None:
         raise ValueError("Expected coordinates: partitions are spatial.")
     started = time.monotonic()
@@ -135,6 +138,8 @@ def partition_tour(problem: Problem, max_part_nodes: int, budget_s: float, seed:
     for done, nodes in enumerate(parts):
         share = (budget_s - (time.monotonic() - started)) / (len(parts) - done)
         cycles.append(solve_part(problem, nodes, share, part_seed(seed, done), threads))
+        if on_part is not None:
+            on_part(done + 1, len(parts))
     return join_parts(problem, cycles)
 
 
