@@ -153,8 +153,7 @@ def build_initial_tour(self, part_results: list | None = None, job_id: str = "",
         if parts:
             log.warning("job %s: %d of %d parts missing; greedy first tour instead", job_id,
                         sum(c is None for c in cycles), parts)
-        tour = initial_tour(problem, seed, matrix_budget_bytes=budget,
-                            partition_s=0.0 if parts else partition_s)
+        tour = initial_tour(problem, seed, matrix_budget_bytes=budget, partition_s=partition_s)
         method = "built in one task"
     tour = problem.validate_tour(tour)
     length = problem.tour_length(tour)

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from tsp_celery.problem.model import Problem
-from tsp_celery.solver.engine import get_engine
+from tsp_celery.solver.engine import Engine, get_engine
 from tsp_celery.solver.matrix import compact_matrix
 
 # Join candidates: for every point of the next part, those of its this many nearest points that
@@ -59,7 +59,7 @@ def join_cycles(problem: Problem, a: np.ndarray, b: np.ndarray,
     ends, the cheapest such exchange between each b-node and its nearest a-nodes.
 
     ``tree``: a KD-tree over all of the problem's points, built once by a caller that joins
-    many parts; the cost is then O(len(b)) per join, not O(len(a)).
+    many parts, so a join queries b's points instead of building a tree over the tour.
     """
     if len(a) == 0 or len(b) == 0:
         return np.concatenate([a, b])
@@ -99,8 +99,11 @@ def _walk(cycle: np.ndarray, start: int, step: int) -> np.ndarray:
 
 
 def solve_part(problem: Problem, nodes: np.ndarray, budget_s: float, seed: int = 0,
-               threads: int = 1) -> np.ndarray:
-    """A closed tour of ``nodes`` by fast-tsp within ``budget_s`` (matrix build included)."""
+               threads: int = 1, until_converged: bool = False,
+               engine: Engine | None = None) -> np.ndarray:
+    """A closed tour of ``nodes`` by ``engine`` (fast-tsp by default) within ``budget_s``
+    (matrix build included): a part here, the whole problem in an island unit.
+    ``until_converged``: a multi-thread run returns once it stalls."""
     started = time.monotonic()
     rng = np.random.default_rng(seed)
     # fast-tsp has no seed: a seeded relabelling makes runs differ
@@ -108,11 +111,15 @@ def solve_part(problem: Problem, nodes: np.ndarray, budget_s: float, seed: int =
     if len(nodes) <= 3:
         return nodes
     matrix, _ = compact_matrix(problem, nodes)
-    extra = {"threads": threads} if threads > 1 else {}
-    local = get_engine("fast-tsp").solve(matrix, budget_s - (time.monotonic() - started),
-                                         seed, **extra)
+    # only multi-thread runs pass the keywords (single-thread engines need not take them)
+    extra = {"threads": threads, "until_converged": until_converged} if threads > 1 else {}
+    engine = engine or get_engine("fast-tsp")
+    local = np.asarray(engine.solve(
+        matrix, budget_s - (time.monotonic() - started), seed, **extra), dtype=np.int64)
     del matrix
-    return nodes[np.asarray(local, dtype=np.int64)]
+    if not np.array_equal(np.sort(local), np.arange(len(nodes))):
+        raise ValueError(f"fast-tsp returned no tour of the {len(nodes)} nodes it was given.")
+    return nodes[local]
 
 
 def join_parts(problem: Problem, cycles: list[np.ndarray]) -> np.ndarray:

@@ -28,9 +28,8 @@ from tsp_celery.solver.decompose import region_nodes
 from tsp_celery.solver.elite import update_elite
 from tsp_celery.solver.engine import get_engine
 from tsp_celery.solver.exact import MAX_EXACT_NODES
-from tsp_celery.solver.matrix import compact_matrix
 from tsp_celery.solver.merge import merge_tours
-from tsp_celery.solver.partition import partition_tour
+from tsp_celery.solver.partition import partition_tour, solve_part
 from tsp_celery.solver.path import (
     SEPARATOR,
     runs_in_tour,
@@ -163,17 +162,11 @@ def _full_tour(problem: Problem, spec: UnitSpec, budget_s: float) -> tuple[np.nd
     engine = get_engine(_ENGINE_OF[spec.kind])
     if spec.kind == "exact":
         return engine.solve(problem.submatrix(), budget_s, spec.seed), True
-    # fast-tsp has no seed: a seeded relabelling of the nodes makes runs differ.
-    started = time.monotonic()
-    nodes = np.random.default_rng(spec.seed).permutation(problem.n)
-    matrix, _ = compact_matrix(problem, nodes)
-    left = budget_s - (time.monotonic() - started)
     # A multi-thread unit holds the job's whole share and stops once stalled, so the next restart
-    # can begin; only such units pass the keywords (single-thread engines need not take them).
-    extra = {"threads": spec.threads, "until_converged": True} if spec.threads > 1 else {}
-    local = engine.solve(matrix, left, spec.seed, **extra)
-    del matrix
-    return nodes[problem.validate_tour(local)], False
+    # can begin.
+    tour = solve_part(problem, np.arange(problem.n), budget_s, spec.seed, spec.threads,
+                      until_converged=spec.threads > 1, engine=engine)
+    return tour, False
 
 
 def _run(problem: Problem, spec: UnitSpec, base: np.ndarray | None, budget_s: float) -> UnitResult:
