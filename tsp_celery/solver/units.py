@@ -3,6 +3,8 @@
 A unit is (problem, UnitSpec, base tour) -> UnitResult. Kinds:
 - ``exact``: Held–Karp over the full matrix (n <= 16), proven optimal;
 - ``island``: one fast-tsp run over the full matrix (it must fit the matrix budget);
+- ``union``: fast-tsp over the union graph of a pool of tours (the elite pool), their shared
+  edges fixed (``union``): it combines what island runs found where crossover cannot;
 - ``segment``: base_tour[start:start+size] (wrapping) improved as a path with fixed ends;
 - ``region``: the nodes at positions start..start+size (wrapping) of the space-filling-curve
   order (``decompose.region_nodes``) re-routed wherever the tour passes through them, the tour
@@ -39,6 +41,7 @@ from tsp_celery.solver.path import (
 )
 from tsp_celery.solver.polish import polish
 from tsp_celery.solver.splice import splice
+from tsp_celery.solver.union import union_tour
 
 __all__ = [
     "KINDS",
@@ -52,8 +55,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-KINDS = ("exact", "island", "segment", "region")
+KINDS = ("exact", "island", "union", "segment", "region")
 PIECE_KINDS = ("segment", "region")
+# Units that search the whole instance and so need its full matrix (in the budget).
+WHOLE_KINDS = ("island", "union")
 DEFAULT_MATRIX_BUDGET_BYTES = DEFAULT_MATRIX_BUDGET_MB * 1024 * 1024
 # Construction polish: converges in ~0.5 ms per node here (pla33810: 17 s); never past the cap.
 POLISH_S_PER_NODE = 0.0005
@@ -62,7 +67,8 @@ MAX_POLISH_S = 30.0
 # 2 threads: 3 s gave 27 % above the optimum, 6 s 3.1 %, 12 s 0.95 %), and parts this large.
 PARTITION_MIN_S_PER_NODE = 0.0002
 PARTITION_MIN_PART_NODES = 200
-_ENGINE_OF = {"exact": "exact", "island": "fast-tsp", "segment": "fast-tsp", "region": "fast-tsp"}
+_ENGINE_OF = {"exact": "exact", "island": "fast-tsp", "union": "fast-tsp", "segment": "fast-tsp",
+              "region": "fast-tsp"}
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,7 @@ class UnitSpec:
     budget_s: float
     start: int = 0
     size: int = 0
-    threads: int = 1  # island: fast-tsp threads searching together (the unit holds that many cores)
+    threads: int = 1  # island/union: fast-tsp threads searching together (that many cores)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -110,8 +116,8 @@ class UnitSpec:
 class UnitResult:
     """A unit's outcome. ``tour`` is, by kind:
 
-    exact/island: a full tour; segment: the segment's nodes in their new order, same first and
-    last node; region: the region's nodes in their new cyclic order with SEPARATOR (-1) where
+    exact/island/union: a full tour; segment: the segment's nodes in their new order, same first
+    and last node; region: the region's nodes in their new cyclic order with SEPARATOR (-1) where
     the tour leaves the region. ``length``/``base_length``: for segment and region, the new and
     the base length of the edges inside them.
     """
@@ -144,13 +150,17 @@ def _region_of(problem: Problem, base: np.ndarray, spec: UnitSpec) -> np.ndarray
     return runs_in_tour(base, region_nodes(problem, base, spec.start, spec.size))
 
 
-def _check(problem: Problem, spec: UnitSpec, base: np.ndarray | None, budget_bytes: int) -> None:
+def _check(problem: Problem, spec: UnitSpec, base: np.ndarray | None, pool: list[np.ndarray],
+           budget_bytes: int) -> None:
     """Caller errors (a plan that cannot run) raise ValueError before any work."""
     n = problem.n
     if spec.kind == "exact" and n > MAX_EXACT_NODES:
         raise ValueError(f"Expected n <= {MAX_EXACT_NODES} for an exact unit, got {n}.")
-    if spec.kind == "island" and not fits_matrix_budget(n, budget_bytes):
-        raise ValueError(f"An island unit needs a full matrix; n={n} does not fit the budget.")
+    if spec.kind in WHOLE_KINDS and not fits_matrix_budget(n, budget_bytes):
+        raise ValueError(f"An {spec.kind} unit needs a full matrix; n={n} does not fit the "
+                         "budget.")
+    if spec.kind == "union" and not pool:
+        raise ValueError("A union unit needs a pool of tours.")
     if spec.kind in PIECE_KINDS:
         if base is None:
             raise ValueError(f"A {spec.kind} unit needs a base tour.")
@@ -169,8 +179,13 @@ def _full_tour(problem: Problem, spec: UnitSpec, budget_s: float) -> tuple[np.nd
     return tour, False
 
 
-def _run(problem: Problem, spec: UnitSpec, base: np.ndarray | None, budget_s: float) -> UnitResult:
+def _run(problem: Problem, spec: UnitSpec, base: np.ndarray | None, pool: list[np.ndarray],
+         budget_s: float) -> UnitResult:
     engine = _ENGINE_OF[spec.kind]
+    if spec.kind == "union":
+        tour = union_tour(problem, pool, budget_s, spec.seed, spec.threads, get_engine(engine))
+        return UnitResult(spec.unit_id, spec.kind, tour, problem.tour_length(tour), None, False,
+                          0.0, engine)
     if spec.kind in PIECE_KINDS:
         assert base is not None
         if spec.kind == "segment":
@@ -187,8 +202,11 @@ def _run(problem: Problem, spec: UnitSpec, base: np.ndarray | None, budget_s: fl
                       0.0, engine)
 
 
-def _unchanged(problem: Problem, spec: UnitSpec, base: np.ndarray | None) -> UnitResult:
-    """The base handed back when a unit ran into trouble."""
+def _unchanged(problem: Problem, spec: UnitSpec, base: np.ndarray | None,
+               pool: list[np.ndarray]) -> UnitResult:
+    """The base (a union: the best of its pool) handed back when a unit ran into trouble."""
+    if spec.kind == "union":
+        base = min(pool, key=problem.tour_length)
     if spec.kind in PIECE_KINDS:
         assert base is not None
         if spec.kind == "segment":
@@ -210,27 +228,30 @@ def run_unit(
     spec: UnitSpec,
     base_tour: np.ndarray | None = None,
     *,
+    pool: Sequence[np.ndarray] = (),
     matrix_budget_bytes: int = DEFAULT_MATRIX_BUDGET_BYTES,
     deadline: float | None = None,
     on_progress: Callable[[dict], None] | None = None,
 ) -> UnitResult:
     """Run one unit within ``spec.budget_s`` seconds (and before ``deadline``, a time.time()).
 
-    Memory: O(n^2) only for exact/island (inside the budget); a segment costs O(size^2) plus
-    the O(n) base tour. ``on_progress`` receives the result's summary when the unit is done.
+    ``pool``: the tours a union unit merges (the elite pool). Memory: O(n^2) only for
+    exact/island/union (inside the budget); a segment costs O(size^2) plus the O(n) base tour.
+    ``on_progress`` receives the result's summary when the unit is done.
     """
     started = time.monotonic()
     base = None if base_tour is None else problem.validate_tour(base_tour)
-    _check(problem, spec, base, matrix_budget_bytes)
+    tours = [problem.validate_tour(t) for t in pool]
+    _check(problem, spec, base, tours, matrix_budget_bytes)
     budget_s = spec.budget_s
     if deadline is not None:
         budget_s = max(0.0, min(budget_s, deadline - time.time()))
     try:
-        result = _run(problem, spec, base, budget_s)
+        result = _run(problem, spec, base, tours, budget_s)
     except Exception:  # algorithmic trouble must not fail a job: keep what we had
         log.warning("unit %s (%s) failed; returning its base", spec.unit_id, spec.kind,
                     exc_info=True)
-        result = _unchanged(problem, spec, base)
+        result = _unchanged(problem, spec, base, tours)
     result.elapsed_s = time.monotonic() - started
     if on_progress is not None:
         on_progress(result.summary())
@@ -244,10 +265,10 @@ def apply_results(
     """The best tour from the base and a round's results; never longer than the base.
 
     Segment and region results are spliced into the base (each only where it still applies and
-    is shorter; overlapping ones by largest gain); exact/island results compete as whole tours
-    and, with ``merge``, are merged with the base and the ``elite`` pool by partition crossover
-    (``merge.merge_tours``), so the round can beat its best unit. ``merge=False`` keeps the
-    shortest tour as it is (to measure what merging adds). Invalid tours are skipped.
+    is shorter; overlapping ones by largest gain); exact/island/union results compete as whole
+    tours and, with ``merge``, are merged with the base and the ``elite`` pool by partition
+    crossover (``merge.merge_tours``), so the round can beat its best unit. ``merge=False``
+    keeps the shortest tour as it is (to measure what merging adds). Invalid tours are skipped.
     """
     base = problem.validate_tour(base_tour)
     pieces = [
