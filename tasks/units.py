@@ -79,7 +79,9 @@ def solve_unit(self, job_id: str, round_no: int, instance: str, unit: dict | Non
         base = rt.store.base_tour(job_id, round_no) if spec.kind in PIECE_KINDS else None
         if spec.kind in PIECE_KINDS and base is None:
             raise ValueError(f"round {round_no} has no base tour")
-        result = run_unit(problem, spec, base, matrix_budget_bytes=rt.settings.matrix_budget_bytes,
+        pool = rt.store.elite_tours(job_id) if spec.kind == "union" else []
+        result = run_unit(problem, spec, base, pool=pool,
+                          matrix_budget_bytes=rt.settings.matrix_budget_bytes,
                           deadline=deadline_at, on_progress=progress)
         # The record carries the stamp of the "finished" event, so the merge stamps after it.
         stamp = rt.clock.tick()

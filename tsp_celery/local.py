@@ -29,6 +29,7 @@ from tsp_celery.solver.bound import DENSE_MAX_N
 from tsp_celery.solver.elite import update_elite
 from tsp_celery.solver.units import (
     PIECE_KINDS,
+    WHOLE_KINDS,
     UnitResult,
     apply_results,
     default_polish_s,
@@ -146,7 +147,7 @@ def solve_local(
         criteria.append(stop)
     best = _Best(problem, clock, on_progress)
     stats: dict[str, Any] = {"rounds": 0, "units": 0, "units_failed": 0, "units_late": 0,
-                             "workers": workers, "kinds": {}}
+                             "workers": workers, "kinds": {}, "unit_kinds": {}}
     proven = False
     if problem.n <= EXACT_MAX_N:
         proven = _solve_exact(problem, clock, seed, best, stats)
@@ -173,7 +174,7 @@ def _solve_exact(problem: Problem, clock: MaxRuntime, seed: int, best: _Best,
                                 round_no=0, seed=seed))
     result = run_unit(problem, plan.units[0])
     best.offer(result.tour, {result.engine}, 0)
-    _count(stats, plan, 1)
+    _count(stats, plan, [result])
     best.report("round", 0)
     return result.proven_optimal
 
@@ -206,17 +207,18 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
             inp = PlanInput(
                 n=problem.n, slots=workers, remaining_s=clock.remaining(), round_no=round_no,
                 seed=seed, has_tour=best.tour is not None, matrix_budget_bytes=budget,
-                last_improved=improved, threads_per_unit_allowed=True,
+                last_improved=improved, threads_per_unit_allowed=True, pooled=merge,
+                pool_size=len(elite),
             )
             plan = plan_round(inp)
             # Without any tour yet there is nothing to fall back on: wait for the units (they
             # stop by themselves) instead of closing the round at its deadline.
             deadline = plan.deadline_s if best.tour is not None else None
-            results = _run_round(pool, plan, best.tour, deadline, stats)
+            results = _run_round(pool, plan, best.tour, elite, deadline, stats)
             improved = _apply(problem, best, results, round_no, elite, merge)
-            if merge and plan.kind == "island":
+            if merge and plan.kind in WHOLE_KINDS:
                 elite = update_elite(problem, elite, [r.tour for r in results] + [best.tour])
-            _count(stats, plan, len(results))
+            _count(stats, plan, results)
             if bound is not None:
                 best.lower_bound = bound.poll()
             best.report("round", round_no)
@@ -244,10 +246,14 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
 
 
 def _run_round(pool: UnitPool, plan: RoundPlan, base: np.ndarray | None,
-               deadline_s: float | None, stats: dict[str, Any]) -> list[UnitResult]:
-    """Submit the round's units; collect what finished by ``deadline_s`` (None: all)."""
+               elite: list[np.ndarray], deadline_s: float | None,
+               stats: dict[str, Any]) -> list[UnitResult]:
+    """Submit the round's units (a union unit gets the elite pool); collect what finished by
+    ``deadline_s`` (None: all)."""
     pieces = plan.kind in PIECE_KINDS
-    futures = [pool.submit(u.to_dict(), base if pieces else None) for u in plan.units]
+    futures = [pool.submit(u.to_dict(), base if pieces else None,
+                           elite if u.kind == "union" else ())
+               for u in plan.units]
     done, late = wait(futures, timeout=deadline_s, return_when="ALL_COMPLETED")
     stats["units_late"] += len(late)
     results = []
@@ -276,7 +282,9 @@ def _apply(problem: Problem, best: _Best, results: list[UnitResult], round_no: i
     return best.offer(tour, {r.engine for r in results}, round_no)
 
 
-def _count(stats: dict[str, Any], plan: RoundPlan, arrived: int) -> None:
+def _count(stats: dict[str, Any], plan: RoundPlan, results: list[UnitResult]) -> None:
     stats["rounds"] += 1
-    stats["units"] += arrived
+    stats["units"] += len(results)
     stats["kinds"][plan.kind] = stats["kinds"].get(plan.kind, 0) + 1
+    for r in results:
+        stats["unit_kinds"][r.kind] = stats["unit_kinds"].get(r.kind, 0) + 1

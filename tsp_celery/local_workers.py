@@ -15,6 +15,7 @@ import contextlib
 import multiprocessing as mp
 import signal
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
@@ -51,11 +52,13 @@ def _ready() -> bool:
     return _problem is not None
 
 
-def _run_unit(spec: dict[str, Any], base_tour: np.ndarray | None) -> Any:
+def _run_unit(spec: dict[str, Any], base_tour: np.ndarray | None,
+              pool: list[np.ndarray]) -> Any:
     from tsp_celery.solver.units import UnitSpec, run_unit
 
     assert _problem is not None
-    return run_unit(_problem, UnitSpec.from_dict(spec), base_tour, matrix_budget_bytes=_budget)
+    return run_unit(_problem, UnitSpec.from_dict(spec), base_tour, pool=pool,
+                    matrix_budget_bytes=_budget)
 
 
 class UnitPool:
@@ -74,9 +77,12 @@ class UnitPool:
         for f in self._warm:
             f.result()
 
-    def submit(self, spec: dict[str, Any], base_tour: np.ndarray | None) -> Future:
+    def submit(self, spec: dict[str, Any], base_tour: np.ndarray | None,
+               pool: Sequence[np.ndarray] = ()) -> Future:
+        """Run a unit on its base tour (pieces) or its pool of tours (union)."""
         tour = None if base_tour is None else np.asarray(base_tour, dtype=np.int32)
-        return self._pool.submit(_run_unit, spec, tour)
+        return self._pool.submit(_run_unit, spec, tour,
+                                 [np.asarray(t, dtype=np.int32) for t in pool])
 
     def close(self) -> None:
         """Stop now: queued units are cancelled, running ones (results unwanted) are ended."""

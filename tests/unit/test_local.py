@@ -133,6 +133,22 @@ def test_island_rounds_merge_with_the_elite_pool_unless_told_not_to(monkeypatch,
         assert min(min(pool) for pool in pools) >= result.length
     else:
         assert not any(pools)
+        assert set(result.stats["unit_kinds"]) == {"island"}
+
+
+@pytest.mark.timeout(30)
+def test_union_units_merge_the_pool_once_it_holds_distinct_tours(monkeypatch):
+    import tsp_celery.plan.planner as planner
+
+    # half-second runs on 1,000 nodes: every run ends somewhere else, so the pool fills at once
+    monkeypatch.setattr(planner, "ISLAND_S_PER_NODE", 0.0)
+    monkeypatch.setattr(planner, "ISLAND_S_PER_NODE2", 0.0)
+    problem = generate("uniform", 1000, seed=2)
+    result = solve_local(problem, time_s=3, workers=2, seed=1, bound=False)
+    _check(problem, result)
+    assert result.stats["unit_kinds"]["union"] >= 1
+    assert result.stats["unit_kinds"]["island"] > result.stats["unit_kinds"]["union"]
+    assert result.stats["units_failed"] == 0
 
 
 @pytest.mark.timeout(30)

@@ -193,7 +193,8 @@ class JobDriver:
                         seed=self.params.seed, active_jobs=max(1, self.c.active_count()),
                         has_tour=rec.get("best_length") is not None,
                         matrix_budget_bytes=self.c.settings.matrix_budget_bytes,
-                        last_improved=rec.get("stall", 0) == 0)
+                        last_improved=rec.get("stall", 0) == 0, pooled=self.params.merge,
+                        pool_size=self.c.store.elite_size(self.job_id) if self.params.merge else 0)
         plan = plan_round(inp)
         cap = min(MAX_UNIT_BUDGET_S, max(remaining, MIN_UNIT_S))
         plan = replace(plan, units=tuple(replace(u, budget_s=min(u.budget_s, cap))

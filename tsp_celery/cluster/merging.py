@@ -27,7 +27,7 @@ from tsp_celery.errors import TourError
 from tsp_celery.plan import RoundPlan
 from tsp_celery.problem import Problem
 from tsp_celery.solver.elite import update_elite
-from tsp_celery.solver.units import PIECE_KINDS, UnitResult, apply_results
+from tsp_celery.solver.units import PIECE_KINDS, WHOLE_KINDS, UnitResult, apply_results
 
 log = logging.getLogger(__name__)
 _RESULT_FIELDS = {f.name for f in fields(UnitResult)}
@@ -62,7 +62,7 @@ def merge_round(store: JobStore, problem: Problem, job_id: str, plan: RoundPlan,
         return None
     rec = store.record(job_id)
     merge = JobParams.from_dict(rec["params"]).merge
-    pooled = merge and plan.kind == "island"
+    pooled = merge and plan.kind in WHOLE_KINDS
     results, seen = collect(store, job_id, plan)
     if clock is not None:
         clock.observe(seen["max_lamport"])

@@ -210,6 +210,10 @@ class JobStore:
     def best_tour(self, job_id: str) -> np.ndarray | None:
         return self._tour(self.keys.job_best_tour(job_id))
 
+    def elite_size(self, job_id: str) -> int:
+        """How many tours the job's elite pool holds."""
+        return int(self.redis.zcard(self.keys.job_elite(job_id)))
+
     def elite_tours(self, job_id: str) -> list[np.ndarray]:
         """The job's elite pool, shortest first (empty before its first island round)."""
         return [decode_tour(raw) for raw in self.redis.zrange(self.keys.job_elite(job_id), 0, -1)]

@@ -24,6 +24,8 @@ class PlanInput:
     segment cut points (callers normally leave it at 0). ``threads_per_unit_allowed``: a unit may
     use several of the job's slots at once (the embedded pool, whose slots are this machine's
     cores); a cluster leaves it False, its units are sized one per worker process.
+    ``pooled``: the caller keeps an elite pool of tours (merging on); ``pool_size`` tours are in
+    it now, which union units merge.
     """
 
     n: int
@@ -37,6 +39,8 @@ class PlanInput:
     last_improved: bool = True
     segment_offset: int = 0
     threads_per_unit_allowed: bool = False
+    pooled: bool = False
+    pool_size: int = 0
 
     def __post_init__(self) -> None:
         if self.n < 3:
@@ -47,6 +51,8 @@ class PlanInput:
             raise ValueError(f"Expected round_no >= 0, got {self.round_no}.")
         if self.matrix_budget_bytes <= 0:
             raise ValueError("Expected matrix_budget_bytes > 0.")
+        if self.pool_size < 0 or (self.pool_size and not self.pooled):
+            raise ValueError("Expected pool_size >= 0, and 0 unless pooled.")
 
     @property
     def share(self) -> int:

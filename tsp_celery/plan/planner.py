@@ -10,6 +10,9 @@ Pure functions, shared by the embedded pool and the cluster coordinator:
   running a lone job): island rounds of one unit with all the job's threads (fast-tsp's threads
   share one search, which beats as many independent runs there), each a restart of moderate
   length merged with the elite pool: a long run stalls in one basin, restarts sample several;
+- once the caller's elite pool holds a few tours (merging on): one unit of each island round
+  (with one unit per round: every other round) is a union unit, the engine over the union graph
+  of the pool (solver.union), and island slices are kept short so the pool fills;
 - beyond the budget: decomposition rounds, alternating segment rounds (the current tour cut
   into disjoint paths) and region rounds (disjoint pieces of a space-filling curve, re-routed
   wherever the tour passes through them), pieces sized to fit the budget, cut points shifted
@@ -55,6 +58,15 @@ ISLAND_S_PER_NODE2 = 3.5e-6
 # a restart that found nothing is not lengthened (a longer run would not do better).
 MULTI_THREAD_MIN_N = 3000
 MULTI_S_PER_SQRT_NODE = 0.2
+# Union units (solver.union) need a pool of at least UNION_MIN_TOURS distinct tours. Fed to
+# union units, islands pay more as several runs than as one long one, but a union unit needs
+# time too: fnl4461 on a 2-worker cluster in 60 s (3 runs each) ended 0.041 % over the optimum
+# with 10 s islands and no union units, 0.029 % with 10 s slices (unions of 10 s mostly found
+# nothing, those of 20-28 s always gained) and 0.022 % with 20 s slices. With a pool,
+# single-thread island slices are at most UNION_ISLAND_S_PER_SQRT_NODE * sqrt(n) seconds
+# (17 s for pcb3038, 20 s for fnl4461, where one run would otherwise take the whole minute).
+UNION_MIN_TOURS = 2
+UNION_ISLAND_S_PER_SQRT_NODE = 0.3
 # Segments: size and seconds per node as the solver measured them on pla33810 (most gain per
 # second); many short rounds beat a few long ones (each round moves the cut points), so a
 # segment's slice shrinks until at least SEGMENT_MIN_ROUNDS rounds fit the budget.
@@ -115,10 +127,13 @@ def deadline_s(wall_s: float) -> float:
 
 
 def island_slice_s(n: int, remaining_s: float, last_improved: bool = True,
-                   threads: int = 1) -> float:
-    """Wall seconds for each island unit: grows with n, doubled after a round without gain."""
+                   threads: int = 1, pooled: bool = False) -> float:
+    """Wall seconds for each island unit: grows with n, doubled after a round without gain;
+    shorter with an elite pool (``pooled``), which union units merge."""
     usable = usable_s(remaining_s)
     want = _island_want(n, threads)
+    if pooled and threads == 1:
+        want = min(want, UNION_ISLAND_S_PER_SQRT_NODE * math.sqrt(n))
     if not last_improved:
         want *= 2.0
     if usable - want < 0.5 * want:
@@ -170,20 +185,33 @@ def _exact_round(inp: PlanInput) -> RoundPlan:
     return RoundPlan(inp.round_no, "exact", (unit,), deadline_s(budget))
 
 
-def _island_round(inp: PlanInput) -> RoundPlan:
-    budget = island_slice_s(inp.n, inp.remaining_s, inp.last_improved)
-    units = tuple(
-        UnitSpec(f"r{inp.round_no}-u{i}", "island", unit_seed(inp.seed, inp.round_no, i), budget)
-        for i in range(inp.share)
+def _union_due(inp: PlanInput, units: int) -> bool:
+    """Whether this round's first unit is a union unit: the pool is big enough, and with one
+    unit per round every other round still starts a fresh run for the pool."""
+    return inp.pool_size >= UNION_MIN_TOURS and (units > 1 or inp.round_no % 2 == 1)
+
+
+def _whole_round(inp: PlanInput, budget: float, units: int, threads: int) -> RoundPlan:
+    kinds = ["island"] * units
+    if threads == 1 and _union_due(inp, units):
+        kinds[0] = "union"
+    specs = tuple(
+        UnitSpec(f"r{inp.round_no}-u{i}", kind, unit_seed(inp.seed, inp.round_no, i), budget,
+                 threads=threads)
+        for i, kind in enumerate(kinds)
     )
-    return RoundPlan(inp.round_no, "island", units, deadline_s(budget))
+    kind = "union" if set(kinds) == {"union"} else "island"
+    return RoundPlan(inp.round_no, kind, specs, deadline_s(budget))
+
+
+def _island_round(inp: PlanInput) -> RoundPlan:
+    budget = island_slice_s(inp.n, inp.remaining_s, inp.last_improved, pooled=inp.pooled)
+    return _whole_round(inp, budget, inp.share, 1)
 
 
 def _multi_thread_island(inp: PlanInput) -> RoundPlan:
     budget = island_slice_s(inp.n, inp.remaining_s, threads=inp.share)
-    unit = UnitSpec(f"r{inp.round_no}-u0", "island", unit_seed(inp.seed, inp.round_no, 0),
-                    budget, threads=inp.share)
-    return RoundPlan(inp.round_no, "island", (unit,), deadline_s(budget))
+    return _whole_round(inp, budget, 1, inp.share)
 
 
 def _piece_round(inp: PlanInput) -> RoundPlan:

@@ -231,6 +231,7 @@ def test_elite_pool_keeps_the_shortest_distinct_tours_and_only_the_leader_writes
         store.offer_elite(job_id, offers[:4], "old:0", size=3)
     pool = store.elite_tours(job_id)
     assert [p.tour_length(t) for t in pool] == lengths[4:7]
+    assert store.elite_size(job_id) == 3
     for (_, want), got in zip(offers[4:7], pool, strict=True):
         np.testing.assert_array_equal(got, want)
     # Offering everything (twice: a round closed twice) leaves the three shortest, once each;

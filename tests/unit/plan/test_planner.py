@@ -7,7 +7,13 @@ import json
 import pytest
 
 from tsp_celery.plan import PlanInput, RoundPlan, plan_round
-from tsp_celery.plan.planner import MULTI_S_PER_SQRT_NODE, worth_a_round
+from tsp_celery.plan.planner import (
+    MULTI_S_PER_SQRT_NODE,
+    UNION_ISLAND_S_PER_SQRT_NODE,
+    UNION_MIN_TOURS,
+    island_slice_s,
+    worth_a_round,
+)
 from tsp_celery.solver.budget import matrix_bytes
 from tsp_celery.solver.units import fits_matrix_budget
 
@@ -133,7 +139,8 @@ def test_round_plan_json_round_trip():
         assert back == p
 
 
-@pytest.mark.parametrize("bad", [dict(n=2), dict(slots=0), dict(active_jobs=0), dict(round_no=-1)])
+@pytest.mark.parametrize("bad", [dict(n=2), dict(slots=0), dict(active_jobs=0), dict(round_no=-1),
+                                 dict(pool_size=-1, pooled=True), dict(pool_size=3)])
 def test_bad_input_is_refused(bad):
     with pytest.raises(ValueError, match="Expected"):
         plan(**bad)
@@ -188,3 +195,40 @@ def test_multi_thread_islands_restart_until_the_budget_is_spent():
     # worth a round while a quarter slice is left
     assert worth_a_round(PlanInput(round_no=1, seed=0, remaining_s=0.3 * slice_s, **kw))
     assert not worth_a_round(PlanInput(round_no=1, seed=0, remaining_s=0.2 * slice_s, **kw))
+
+
+def test_a_pool_turns_one_unit_of_each_island_round_into_a_union_unit():
+    kw = dict(n=4461, slots=3, remaining_s=60.0, matrix_budget_bytes=GIB, pooled=True)
+    first = plan(pool_size=0, **kw)
+    assert [u.kind for u in first.units] == ["island"] * 3
+    assert [u.kind for u in plan(pool_size=UNION_MIN_TOURS - 1, **kw).units] == ["island"] * 3
+    later = plan(pool_size=UNION_MIN_TOURS, round_no=1, **kw)
+    assert later.kind == "island"  # a round of whole tours, merged with the pool
+    assert [u.kind for u in later.units] == ["union", "island", "island"]
+    assert len({u.seed for u in later.units}) == 3
+    assert {u.budget_s for u in later.units} == {later.budget_s}
+    # merging off: no pool, no union units
+    assert {u.kind for u in plan(**{**kw, "pooled": False}).units} == {"island"}
+
+
+def test_one_slot_alternates_fresh_runs_and_union_units():
+    kw = dict(n=2000, slots=1, remaining_s=120.0, pooled=True, pool_size=UNION_MIN_TOURS)
+    rounds = [plan(round_no=r, **kw) for r in range(1, 5)]
+    assert [p.kind for p in rounds] == ["union", "island", "union", "island"]
+    assert [[u.kind for u in p.units] for p in rounds] == [["union"], ["island"]] * 2
+
+
+def test_multi_thread_restarts_stay_fresh_runs_with_a_pool():
+    kw = dict(n=5000, slots=2, remaining_s=60.0, matrix_budget_bytes=GIB,
+              threads_per_unit_allowed=True, pooled=True, pool_size=UNION_MIN_TOURS)
+    assert [(u.kind, u.threads) for u in plan(round_no=1, **kw).units] == [("island", 2)]
+
+
+def test_a_pool_keeps_island_slices_short_enough_to_fill_it():
+    for n in (3038, 4461):
+        plain = island_slice_s(n, 600.0)
+        pooled = island_slice_s(n, 600.0, pooled=True)
+        assert pooled == pytest.approx(UNION_ISLAND_S_PER_SQRT_NODE * n**0.5)
+        assert pooled < plain
+    # small instances keep their own (shorter) slices
+    assert island_slice_s(200, 600.0, pooled=True) == island_slice_s(200, 600.0)
