@@ -1,6 +1,7 @@
 """The task bodies, run in this process against the real Redis (no worker, no chord).
 
-What they promise: a unit stores its result once and says so; a unit that kept killing its worker
+What they promise: a unit stores its result once and says so; a union unit merges the job's
+elite pool from Redis; a unit that kept killing its worker
 is given up after three deliveries; a unit of a closed round or a cancelled job skips itself; the
 merge reads the unit records and closes the round once.
 """
@@ -65,6 +66,28 @@ def test_a_unit_stores_its_tour_once_and_reports_it(client):
     assert again["ok"] and not again["stored"]  # first write won
     kinds = [e.type for e in EventLog(client.redis, client.keys).read(job_id)]
     assert kinds.count(EventType.UNIT_FINISHED) == 2 and EventType.UNIT_STARTED in kinds
+
+
+def test_a_union_unit_merges_the_elite_pool_it_reads_from_redis(client):
+    job_id, problem, _ = _running_job(client)
+    rng = np.random.default_rng(2)
+    pool = [rng.permutation(problem.n) for _ in range(3)]
+    client.store.offer_elite(job_id, [(problem.tour_length(t), t) for t in pool], FENCE)
+    plan = RoundPlan(1, "island", (UnitSpec("r1-u0", "union", 5, 0.5),), 5.0)
+    out = _unit(job_id, problem, plan)
+    assert out["ok"] and out["stored"]
+    rec = client.store.unit_records(job_id, 1)["r1-u0"]
+    tour = problem.validate_tour(client.store.unit_tour(job_id, "r1-u0"))
+    assert rec["kind"] == "union" and rec["length"] == problem.tour_length(tour)
+    assert rec["length"] < min(problem.tour_length(t) for t in pool)
+
+
+def test_a_union_unit_without_a_pool_is_a_failed_unit(client):
+    job_id, problem, _ = _running_job(client)
+    plan = RoundPlan(1, "island", (UnitSpec("r1-u0", "union", 5, 0.5),), 5.0)
+    out = _unit(job_id, problem, plan)
+    assert not out["ok"] and "needs a pool" in out["error"]
+    assert client.store.unit_records(job_id, 1)["r1-u0"]["ok"] is False
 
 
 def test_a_unit_delivered_too_often_is_given_up_and_recorded_failed(client):
