@@ -59,14 +59,15 @@ ISLAND_S_PER_NODE2 = 3.5e-6
 MULTI_THREAD_MIN_N = 3000
 MULTI_S_PER_SQRT_NODE = 0.2
 # Union units (solver.union) need a pool of at least UNION_MIN_TOURS distinct tours. Fed to
-# union units, islands pay more as several runs than as one long one, but a union unit needs
-# time too: fnl4461 on a 2-worker cluster in 60 s (3 runs each) ended 0.041 % over the optimum
-# with 10 s islands and no union units, 0.029 % with 10 s slices (unions of 10 s mostly found
-# nothing, those of 20-28 s always gained) and 0.022 % with 20 s slices. With a pool,
-# single-thread island slices are at most UNION_ISLAND_S_PER_SQRT_NODE * sqrt(n) seconds
-# (17 s for pcb3038, 20 s for fnl4461, where one run would otherwise take the whole minute).
+# union units, islands pay more as several runs than as one long one: fnl4461 on a 2-worker
+# cluster in 60 s ended 0.041 % over the optimum with 10 s islands and no union units (3 runs),
+# 0.028 % with 10 s slices and union units (9 runs), 0.034 % with 20 s slices (6 runs); at
+# 180 s, 0.013 % both (2 runs each). A union unit of 10 s often finds nothing, one of 20-28 s
+# gained every time here: the slice doubles after a round without gain, which gives it that.
+# With a pool, single-thread island slices are at most UNION_ISLAND_S_PER_SQRT_NODE * sqrt(n)
+# seconds (8 s for pcb3038, 10 s for fnl4461, where one run would otherwise take the minute).
 UNION_MIN_TOURS = 2
-UNION_ISLAND_S_PER_SQRT_NODE = 0.3
+UNION_ISLAND_S_PER_SQRT_NODE = 0.15
 # Segments: size and seconds per node as the solver measured them on pla33810 (most gain per
 # second); many short rounds beat a few long ones (each round moves the cut points), so a
 # segment's slice shrinks until at least SEGMENT_MIN_ROUNDS rounds fit the budget.
