@@ -25,7 +25,7 @@ from scipy.sparse.csgraph import connected_components, depth_first_order
 from tsp_celery.problem import Problem
 
 
-def _neighbours(tour: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+def neighbours(tour: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
     """Successor and predecessor of every node of a closed tour over nodes 0..m-1."""
     succ = np.empty(m, dtype=np.int64)
     pred = np.empty(m, dtype=np.int64)
@@ -152,8 +152,8 @@ def _child(a: np.ndarray, b: np.ndarray, m: int, take_b: np.ndarray) -> np.ndarr
 
     None unless the result is one Hamiltonian cycle (symmetric, degree 2, connected).
     """
-    sa, pa = _neighbours(a, m)
-    sb, pb = _neighbours(b, m)
+    sa, pa = neighbours(a, m)
+    sb, pb = neighbours(b, m)
     n1 = np.where(take_b, sb, sa)
     n2 = np.where(take_b, pb, pa)
     nodes = np.arange(m)
@@ -169,8 +169,8 @@ def _child(a: np.ndarray, b: np.ndarray, m: int, take_b: np.ndarray) -> np.ndarr
 def _gpx(problem: Problem, a: np.ndarray, b: np.ndarray, ghosts: bool) -> np.ndarray | None:
     """The best child of one partition crossover of a and b, or None if none is found."""
     n = problem.n
-    sa, pa = _neighbours(a, n)
-    sb, pb = _neighbours(b, n)
+    sa, pa = neighbours(a, n)
+    sb, pb = neighbours(b, n)
     orig = np.arange(n)
     m = n
     if ghosts:
@@ -180,8 +180,8 @@ def _gpx(problem: Problem, a: np.ndarray, b: np.ndarray, ghosts: bool) -> np.nda
         a, b = _with_ghosts(a, ghost_of), _with_ghosts(b, ghost_of)
         m = len(a)
         orig = np.concatenate([orig, np.flatnonzero(lonely)])
-        sa, pa = _neighbours(a, m)
-        sb, pb = _neighbours(b, m)
+        sa, pa = neighbours(a, m)
+        sb, pb = neighbours(b, m)
     # edges of a that b lacks, and of b that a lacks, make the reduced union graph
     only_a = (sa != sb) & (sa != pb)
     only_b = (sb != sa) & (sb != pa)

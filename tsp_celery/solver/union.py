@@ -36,6 +36,7 @@ from tsp_celery.solver.matrix import (
     scale_for,
     zeroed_uint16,
 )
+from tsp_celery.solver.merge import neighbours
 
 # Reduced matrix entries, in engine units: lengths are scaled so the longest union edge is at
 # most LENGTH_CAP (longer non-union lengths are capped there); FORCED on every edge but the
@@ -46,14 +47,6 @@ FORCED = 16384
 OUTSIDE = UINT16_MAX - LENGTH_CAP - FORCED
 
 
-def _neighbours(tour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    succ = np.empty(len(tour), dtype=np.int64)
-    succ[tour] = np.roll(tour, -1)
-    pred = np.empty(len(tour), dtype=np.int64)
-    pred[tour] = np.roll(tour, 1)
-    return succ, pred
-
-
 def fixed_runs(tours: Sequence[np.ndarray]) -> list[np.ndarray] | None:
     """The first tour cut into runs joined by edges every tour shares, in its order (None when
     all tours are the same cycle)."""
@@ -61,7 +54,7 @@ def fixed_runs(tours: Sequence[np.ndarray]) -> list[np.ndarray] | None:
     nxt = np.roll(first, -1)
     shared = np.ones(len(first), dtype=bool)
     for other in tours[1:]:
-        succ, pred = _neighbours(other)
+        succ, pred = neighbours(other, len(other))
         shared &= (succ[first] == nxt) | (pred[first] == nxt)
     if shared.all():
         return None
