@@ -33,6 +33,21 @@ class Engine(Protocol):
 _ENGINES: dict[str, Engine] = {}
 
 
+def engine_tour(engine: Engine, matrix: np.ndarray, budget_s: float, seed: int,
+                threads: int = 1, until_converged: bool = False) -> np.ndarray:
+    """``engine``'s tour of ``matrix``, checked to be a permutation of its rows.
+
+    Only multi-thread runs pass ``threads`` and ``until_converged`` (single-thread engines need
+    not take them).
+    """
+    extra = {"threads": threads, "until_converged": until_converged} if threads > 1 else {}
+    local = np.asarray(engine.solve(matrix, budget_s, seed, **extra), dtype=np.int64)
+    if not np.array_equal(np.sort(local), np.arange(len(matrix))):
+        raise ValueError(f"{engine.name} returned no tour of the {len(matrix)} nodes it was "
+                         "given.")
+    return local
+
+
 def register_engine(engine: Engine) -> None:
     """Make ``engine`` available under ``engine.name`` (replacing one of the same name)."""
     if not isinstance(engine, Engine):

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from tsp_celery.problem.model import Problem
-from tsp_celery.solver.engine import Engine, get_engine
+from tsp_celery.solver.engine import Engine, engine_tour, get_engine
 from tsp_celery.solver.matrix import compact_matrix
 
 # Join candidates: for every point of the next part, those of its this many nearest points that
@@ -111,14 +111,8 @@ def solve_part(problem: Problem, nodes: np.ndarray, budget_s: float, seed: int =
     if len(nodes) <= 3:
         return nodes
     matrix, _ = compact_matrix(problem, nodes)
-    # only multi-thread runs pass the keywords (single-thread engines need not take them)
-    extra = {"threads": threads, "until_converged": until_converged} if threads > 1 else {}
-    engine = engine or get_engine("fast-tsp")
-    local = np.asarray(engine.solve(
-        matrix, budget_s - (time.monotonic() - started), seed, **extra), dtype=np.int64)
-    del matrix
-    if not np.array_equal(np.sort(local), np.arange(len(nodes))):
-        raise ValueError(f"fast-tsp returned no tour of the {len(nodes)} nodes it was given.")
+    local = engine_tour(engine or get_engine("fast-tsp"), matrix,
+                        budget_s - (time.monotonic() - started), seed, threads, until_converged)
     return nodes[local]
 
 

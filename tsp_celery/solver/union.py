@@ -28,7 +28,7 @@ import numpy as np
 
 from tsp_celery.problem import Problem
 from tsp_celery.problem.distance import FLOAT_EUCLIDEAN
-from tsp_celery.solver.engine import Engine, get_engine
+from tsp_celery.solver.engine import Engine, engine_tour, get_engine
 from tsp_celery.solver.matrix import (
     UINT16_MAX,
     engine_block,
@@ -156,13 +156,9 @@ def union_tour(problem: Problem, tours: Sequence[np.ndarray], budget_s: float, s
     # fast-tsp has no seed: a seeded relabelling makes union units differ
     perm = np.random.default_rng(seed).permutation(reduced.m)
     matrix = matrix[np.ix_(perm, perm)]
-    extra = {"threads": threads} if threads > 1 else {}
-    engine = engine or get_engine("fast-tsp")
-    local = engine.solve(matrix, budget_s - (time.monotonic() - started), seed, **extra)
+    local = engine_tour(engine or get_engine("fast-tsp"), matrix,
+                        budget_s - (time.monotonic() - started), seed, threads)
     del matrix
-    local = np.asarray(local, dtype=np.int64)
-    if not np.array_equal(np.sort(local), np.arange(reduced.m)):
-        raise ValueError(f"the engine returned no tour of the {reduced.m} reduced nodes")
     tour = reduced.expand(perm[local])
     if tour is None:
         return best
