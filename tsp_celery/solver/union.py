@@ -113,10 +113,11 @@ class _Reduced:
         return np.concatenate(pieces)
 
 
-def _reduced_matrix(problem: Problem, reduced: _Reduced, tours: Sequence[np.ndarray]
-                    ) -> np.ndarray:
-    """The engine's matrix of the contracted problem (see module doc)."""
-    ends, m = reduced.ends, reduced.m
+def _reduced_matrix(problem: Problem, reduced: _Reduced, tours: Sequence[np.ndarray],
+                    order: np.ndarray) -> np.ndarray:
+    """The engine's matrix of the contracted problem (see module doc), its row k the reduced
+    node ``order[k]``."""
+    ends, m = reduced.ends[order], reduced.m
     index = np.full(problem.n, -1, dtype=np.int64)
     index[ends] = np.arange(m)
     # every unshared edge joins two run ends
@@ -133,8 +134,11 @@ def _reduced_matrix(problem: Problem, reduced: _Reduced, tours: Sequence[np.ndar
         out[block] = d
     out[ui, uj] -= OUTSIDE
     out[uj, ui] = out[ui, uj]
-    paired = np.flatnonzero(reduced.partner >= 0)
-    out[paired, reduced.partner[paired]] = 0
+    label = np.empty(m, dtype=np.int64)
+    label[order] = np.arange(m)
+    partner = reduced.partner[order]
+    paired = np.flatnonzero(partner >= 0)
+    out[paired, label[partner[paired]]] = 0
     np.fill_diagonal(out, 0)
     return out
 
@@ -152,10 +156,9 @@ def union_tour(problem: Problem, tours: Sequence[np.ndarray], budget_s: float, s
     if runs is None or len(runs) < 4:
         return best
     reduced = _Reduced(runs)
-    matrix = _reduced_matrix(problem, reduced, pool)
     # fast-tsp has no seed: a seeded relabelling makes union units differ
     perm = np.random.default_rng(seed).permutation(reduced.m)
-    matrix = matrix[np.ix_(perm, perm)]
+    matrix = _reduced_matrix(problem, reduced, pool, perm)
     local = engine_tour(engine or get_engine("fast-tsp"), matrix,
                         budget_s - (time.monotonic() - started), seed, threads)
     del matrix
