@@ -201,14 +201,14 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
             best.offer(tour, {"initial"})
             stats["initial_length"], stats["initial_s"] = best.length, clock.elapsed() - t0
         pool.wait_ready()
-        round_no, improved = 0, True
+        round_no, improved, last_kind = 0, True, ""
         elite: list[np.ndarray] = []
         while True:
             inp = PlanInput(
                 n=problem.n, slots=workers, remaining_s=clock.remaining(), round_no=round_no,
                 seed=seed, has_tour=best.tour is not None, matrix_budget_bytes=budget,
                 last_improved=improved, threads_per_unit_allowed=True, pooled=merge,
-                pool_size=len(elite),
+                pool_size=len(elite), last_kind=last_kind,
             )
             plan = plan_round(inp)
             # Without any tour yet there is nothing to fall back on: wait for the units (they
@@ -216,6 +216,7 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
             deadline = plan.deadline_s if best.tour is not None else None
             results = _run_round(pool, plan, best.tour, elite, deadline, stats)
             improved = _apply(problem, best, results, round_no, elite, merge)
+            last_kind = plan.kind
             if merge and plan.kind in WHOLE_KINDS:
                 elite = update_elite(problem, elite, [r.tour for r in results] + [best.tour])
             _count(stats, plan, results)

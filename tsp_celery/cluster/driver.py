@@ -71,6 +71,7 @@ class JobDriver:
         self.instance = rec["instance"]
         self.admitted_at = rec.get("admitted_at") or time.time()
         self.round: InFlight | None = None
+        self.last_kind = ""  # the kind of the round closed last ('' after a failover: harmless)
         self.next_round = rec.get("round", 0) + 1
         self.initial_sent_at: float | None = None
         self.initial_wait_s = INITIAL_TOUR_WAIT_S
@@ -126,6 +127,7 @@ class JobDriver:
             self.c.clock.observe(merged.get("lamport", 0))
         self.c.store.drop_round_scratch(self.job_id, plan.round_no,
                                         [u.unit_id for u in plan.units])
+        self.last_kind = plan.kind
         self.round = None
         return True
 
@@ -194,7 +196,8 @@ class JobDriver:
                         has_tour=rec.get("best_length") is not None,
                         matrix_budget_bytes=self.c.settings.matrix_budget_bytes,
                         last_improved=rec.get("stall", 0) == 0, pooled=self.params.merge,
-                        pool_size=self.c.store.elite_size(self.job_id) if self.params.merge else 0)
+                        pool_size=self.c.store.elite_size(self.job_id) if self.params.merge else 0,
+                        last_kind=self.last_kind)
         plan = plan_round(inp)
         cap = min(MAX_UNIT_BUDGET_S, max(remaining, MIN_UNIT_S))
         plan = replace(plan, units=tuple(replace(u, budget_s=min(u.budget_s, cap))

@@ -25,7 +25,7 @@ class PlanInput:
     use several of the job's slots at once (the embedded pool, whose slots are this machine's
     cores); a cluster leaves it False, its units are sized one per worker process.
     ``pooled``: the caller keeps an elite pool of tours (merging on); ``pool_size`` tours are in
-    it now, which union units merge.
+    it now, which union units merge. ``last_kind``: the kind of the round before ('' for none).
     """
 
     n: int
@@ -41,6 +41,7 @@ class PlanInput:
     threads_per_unit_allowed: bool = False
     pooled: bool = False
     pool_size: int = 0
+    last_kind: str = ""
 
     def __post_init__(self) -> None:
         if self.n < 3:

@@ -10,9 +10,9 @@ Pure functions, shared by the embedded pool and the cluster coordinator:
   running a lone job): island rounds of one unit with all the job's threads (fast-tsp's threads
   share one search, which beats as many independent runs there), each a restart of moderate
   length merged with the elite pool: a long run stalls in one basin, restarts sample several;
-- once the caller's elite pool holds a few tours (merging on): one unit of each island round
-  (with one unit per round: every other round) is a union unit, the engine over the union graph
-  of the pool (solver.union), and island slices are kept short so the pool fills;
+- once the caller's elite pool holds a few tours (merging on): the first unit of every few
+  island rounds and every unit of the job's last round is a union unit, the shortest tour in the
+  union graph of the pool (solver.union); island slices are kept short so the pool fills;
 - beyond the budget: decomposition rounds, alternating segment rounds (the current tour cut
   into disjoint paths) and region rounds (disjoint pieces of a space-filling curve, re-routed
   wherever the tour passes through them), pieces sized to fit the budget, cut points shifted
@@ -58,15 +58,15 @@ ISLAND_S_PER_NODE2 = 3.5e-6
 # a restart that found nothing is not lengthened (a longer run would not do better).
 MULTI_THREAD_MIN_N = 3000
 MULTI_S_PER_SQRT_NODE = 0.2
-# Union units (solver.union) need a pool of at least UNION_MIN_TOURS distinct tours. Fed to
-# union units, islands pay more as several runs than as one long one: fnl4461 on a 2-worker
-# cluster in 60 s ended 0.041 % over the optimum with 10 s islands and no union units (3 runs),
-# 0.028 % with 10 s slices and union units (9 runs), 0.034 % with 20 s slices (6 runs); at
-# 180 s, 0.013 % both (2 runs each). A union unit of 10 s often finds nothing, one of 20-28 s
-# gained every time here: the slice doubles after a round without gain, which gives it that.
-# With a pool, single-thread island slices are at most UNION_ISLAND_S_PER_SQRT_NODE * sqrt(n)
-# seconds (8 s for pcb3038, 10 s for fnl4461, where one run would otherwise take the minute).
-UNION_MIN_TOURS = 2
+# Union units (solver.union) need a pool of at least UNION_MIN_TOURS distinct tours: the union of
+# two fnl4461 runs gains a few units, of four 0.013 points, of eight 0.03 (10 s runs, the best
+# 0.050 % over the optimum). Between union rounds (every UNION_EVERY-th round) islands fill the
+# pool; the last round merges it in every unit. Fed to union units, islands pay more as several
+# runs than as one long one: with a pool, single-thread island slices are at most
+# UNION_ISLAND_S_PER_SQRT_NODE * sqrt(n) seconds (8 s for pcb3038, 10 s for fnl4461, where one
+# run would otherwise take the minute).
+UNION_MIN_TOURS = 4
+UNION_EVERY = 3
 UNION_ISLAND_S_PER_SQRT_NODE = 0.15
 # Segments: size and seconds per node as the solver measured them on pla33810 (most gain per
 # second); many short rounds beat a few long ones (each round moves the cut points), so a
@@ -186,16 +186,27 @@ def _exact_round(inp: PlanInput) -> RoundPlan:
     return RoundPlan(inp.round_no, "exact", (unit,), deadline_s(budget))
 
 
-def _union_due(inp: PlanInput, units: int) -> bool:
-    """Whether this round's first unit is a union unit: the pool is big enough, and with one
-    unit per round every other round still starts a fresh run for the pool."""
-    return inp.pool_size >= UNION_MIN_TOURS and (units > 1 or inp.round_no % 2 == 1)
-
-
-def _whole_round(inp: PlanInput, budget: float, units: int, threads: int) -> RoundPlan:
+def _union_kinds(inp: PlanInput, units: int, last: bool) -> list[str]:
+    """The kinds of a single-thread island round's units once the pool is big enough: in the
+    job's last round every unit merges the pool (an island run there could not be merged into
+    anything; after such a round that found nothing, islands use what time is left), and before
+    it the first unit of every UNION_EVERY-th round does, so the pool takes in new runs in
+    between and keeps what it found."""
     kinds = ["island"] * units
-    if threads == 1 and _union_due(inp, units):
+    if inp.pool_size < UNION_MIN_TOURS:
+        return kinds
+    if last:
+        # a union round that found nothing leaves the pool as it was: run islands after it
+        exhausted = inp.last_kind == "union" and not inp.last_improved
+        return kinds if exhausted else ["union"] * units
+    if inp.round_no % UNION_EVERY == 0:
         kinds[0] = "union"
+    return kinds
+
+
+def _whole_round(inp: PlanInput, budget: float, units: int, threads: int,
+                 last: bool = False) -> RoundPlan:
+    kinds = _union_kinds(inp, units, last) if threads == 1 else ["island"] * units
     specs = tuple(
         UnitSpec(f"r{inp.round_no}-u{i}", kind, unit_seed(inp.seed, inp.round_no, i), budget,
                  threads=threads)
@@ -207,7 +218,8 @@ def _whole_round(inp: PlanInput, budget: float, units: int, threads: int) -> Rou
 
 def _island_round(inp: PlanInput) -> RoundPlan:
     budget = island_slice_s(inp.n, inp.remaining_s, inp.last_improved, pooled=inp.pooled)
-    return _whole_round(inp, budget, inp.share, 1)
+    last = budget >= usable_s(inp.remaining_s)
+    return _whole_round(inp, budget, inp.share, 1, last)
 
 
 def _multi_thread_island(inp: PlanInput) -> RoundPlan:

@@ -17,7 +17,7 @@ from tsp_celery.errors import TourError
 from tsp_celery.problem import Problem
 
 # Tours kept per job: merging cost grows with the pool (one crossover per member per pass).
-ELITE_SIZE = 6
+ELITE_SIZE = 8
 
 
 def update_elite(problem: Problem, elite: Iterable[np.ndarray], tours: Iterable[np.ndarray],

@@ -3,8 +3,9 @@
 A unit is (problem, UnitSpec, base tour) -> UnitResult. Kinds:
 - ``exact``: Held–Karp over the full matrix (n <= 16), proven optimal;
 - ``island``: one fast-tsp run over the full matrix (it must fit the matrix budget);
-- ``union``: fast-tsp over the union graph of a pool of tours (the elite pool), their shared
-  edges fixed (``union``): it combines what island runs found where crossover cannot;
+- ``union``: the shortest tour in the union graph of a pool of tours (the elite pool), found
+  by integer programming window by window (``union``): it combines what island runs found
+  where crossover cannot;
 - ``segment``: base_tour[start:start+size] (wrapping) improved as a path with fixed ends;
 - ``region``: the nodes at positions start..start+size (wrapping) of the space-filling-curve
   order (``decompose.region_nodes``) re-routed wherever the tour passes through them, the tour
@@ -67,7 +68,8 @@ MAX_POLISH_S = 30.0
 # 2 threads: 3 s gave 27 % above the optimum, 6 s 3.1 %, 12 s 0.95 %), and parts this large.
 PARTITION_MIN_S_PER_NODE = 0.0002
 PARTITION_MIN_PART_NODES = 200
-_ENGINE_OF = {"exact": "exact", "island": "fast-tsp", "union": "fast-tsp", "segment": "fast-tsp",
+# The engine each kind runs (union units solve integer programs with HiGHS, see solver.union).
+_ENGINE_OF = {"exact": "exact", "island": "fast-tsp", "union": "highs", "segment": "fast-tsp",
               "region": "fast-tsp"}
 
 
@@ -183,7 +185,7 @@ def _run(problem: Problem, spec: UnitSpec, base: np.ndarray | None, pool: list[n
          budget_s: float) -> UnitResult:
     engine = _ENGINE_OF[spec.kind]
     if spec.kind == "union":
-        tour = union_tour(problem, pool, budget_s, spec.seed, spec.threads, get_engine(engine))
+        tour = union_tour(problem, pool, budget_s, spec.seed)
         return UnitResult(spec.unit_id, spec.kind, tour, problem.tour_length(tour), None, False,
                           0.0, engine)
     if spec.kind in PIECE_KINDS:

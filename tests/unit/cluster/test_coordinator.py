@@ -19,6 +19,7 @@ from tsp_celery.cluster.merging import merge_round
 from tsp_celery.cluster.workers import beat
 from tsp_celery.coordinator import Coordinator
 from tsp_celery.errors import FencedWriteError
+from tsp_celery.plan.planner import UNION_EVERY, UNION_MIN_TOURS
 from tsp_celery.problem import Problem
 from tsp_celery.settings import Settings
 from tsp_celery.solver.budget import max_matrix_nodes
@@ -115,21 +116,25 @@ def test_admits_plans_a_fair_round_and_follows_the_merge(any_redis, settings, cl
                      EventType.IMPROVED, EventType.ROUND_MERGED, EventType.ROUND_PLANNED]
 
 
-def test_a_union_unit_joins_the_islands_once_the_elite_pool_holds_two_tours(any_redis, settings,
-                                                                           client):
+def test_a_union_unit_joins_the_islands_once_the_elite_pool_has_filled(any_redis, settings,
+                                                                      client):
     beat(any_redis, client.keys, "w1", {"slots": 2}, ttl_s=30)
     coord = coordinator(any_redis, settings)
     p = problem()
-    merged = client.submit(p, {"time_s": 30, "seed": 3})
-    coord.tick()
-    (_, plan, fence, lamport), = coord.dispatcher.rounds
-    assert [u.kind for u in plan.units] == ["island", "island"]  # no pool yet
+    merged = client.submit(p, {"time_s": 60, "seed": 3})
     rng = np.random.default_rng(1)
-    finish_units(coord, client, merged, plan, p, tours=[rng.permutation(p.n) for _ in range(2)])
-    chord_merge(client, p, merged, plan, fence, lamport)
-    assert client.store.elite_size(merged) >= 2
-    coord.tick()
-    assert [u.kind for u in coord.dispatcher.rounds[-1][1].units] == ["union", "island"]
+    kinds = []
+    for _ in range(UNION_EVERY):
+        coord.tick()
+        _, plan, fence, lamport = coord.dispatcher.rounds[-1]
+        kinds.append([u.kind for u in plan.units])
+        finish_units(coord, client, merged, plan, p,
+                     tours=[rng.permutation(p.n) for _ in plan.units])
+        chord_merge(client, p, merged, plan, fence, lamport)
+    assert client.store.elite_size(merged) >= UNION_MIN_TOURS
+    # fresh runs fill the pool; the first round numbered for a union merges it
+    assert kinds[:-1] == [["island", "island"]] * (UNION_EVERY - 1)
+    assert kinds[-1] == ["union", "island"]
 
 
 def test_two_jobs_share_the_slots_and_neither_waits_for_the_other(any_redis, settings, client):

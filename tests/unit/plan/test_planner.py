@@ -9,6 +9,7 @@ import pytest
 from tsp_celery.plan import PlanInput, RoundPlan, plan_round
 from tsp_celery.plan.planner import (
     MULTI_S_PER_SQRT_NODE,
+    UNION_EVERY,
     UNION_ISLAND_S_PER_SQRT_NODE,
     UNION_MIN_TOURS,
     island_slice_s,
@@ -197,25 +198,48 @@ def test_multi_thread_islands_restart_until_the_budget_is_spent():
     assert not worth_a_round(PlanInput(round_no=1, seed=0, remaining_s=0.2 * slice_s, **kw))
 
 
-def test_a_pool_turns_one_unit_of_each_island_round_into_a_union_unit():
+def test_a_pool_turns_one_unit_of_every_few_island_rounds_into_a_union_unit():
     kw = dict(n=4461, slots=3, remaining_s=60.0, matrix_budget_bytes=GIB, pooled=True)
-    first = plan(pool_size=0, **kw)
+    union_round = UNION_EVERY
+    first = plan(pool_size=0, round_no=union_round, **kw)
     assert [u.kind for u in first.units] == ["island"] * 3
-    assert [u.kind for u in plan(pool_size=UNION_MIN_TOURS - 1, **kw).units] == ["island"] * 3
-    later = plan(pool_size=UNION_MIN_TOURS, round_no=1, **kw)
+    small_pool = plan(pool_size=UNION_MIN_TOURS - 1, round_no=union_round, **kw)
+    assert [u.kind for u in small_pool.units] == ["island"] * 3
+    later = plan(pool_size=UNION_MIN_TOURS, round_no=union_round, **kw)
     assert later.kind == "island"  # a round of whole tours, merged with the pool
     assert [u.kind for u in later.units] == ["union", "island", "island"]
     assert len({u.seed for u in later.units}) == 3
     assert {u.budget_s for u in later.units} == {later.budget_s}
+    # between union rounds the pool takes in fresh runs
+    between = plan(pool_size=UNION_MIN_TOURS, round_no=union_round + 1, **kw)
+    assert [u.kind for u in between.units] == ["island"] * 3
     # merging off: no pool, no union units
     assert {u.kind for u in plan(**{**kw, "pooled": False}).units} == {"island"}
 
 
-def test_one_slot_alternates_fresh_runs_and_union_units():
+def test_the_last_round_merges_the_pool_in_every_unit():
+    kw = dict(n=4461, slots=2, matrix_budget_bytes=GIB, pooled=True, round_no=UNION_EVERY + 1)
+    slice_s = island_slice_s(4461, 600.0, pooled=True)
+    # less than one and a half slices left: this round takes the rest of the job
+    last = plan(pool_size=UNION_MIN_TOURS, remaining_s=1.2 * slice_s, **kw)
+    assert last.kind == "union"
+    assert [u.kind for u in last.units] == ["union", "union"]
+    assert len({u.seed for u in last.units}) == 2
+    # not with a pool too small to merge, nor with time for more rounds
+    assert {u.kind for u in plan(pool_size=1, remaining_s=1.2 * slice_s, **kw).units} == {
+        "island"}
+    assert {u.kind for u in plan(pool_size=UNION_MIN_TOURS, remaining_s=3 * slice_s,
+                                 **kw).units} == {"island"}
+    # a last union round that found nothing leaves the pool as it was: islands use the rest
+    after = dict(pool_size=UNION_MIN_TOURS, remaining_s=0.8 * slice_s, last_kind="union", **kw)
+    assert {u.kind for u in plan(last_improved=False, **after).units} == {"island"}
+    assert {u.kind for u in plan(last_improved=True, **after).units} == {"union"}
+
+
+def test_one_slot_merges_the_pool_every_few_rounds():
     kw = dict(n=2000, slots=1, remaining_s=120.0, pooled=True, pool_size=UNION_MIN_TOURS)
-    rounds = [plan(round_no=r, **kw) for r in range(1, 5)]
-    assert [p.kind for p in rounds] == ["union", "island", "union", "island"]
-    assert [[u.kind for u in p.units] for p in rounds] == [["union"], ["island"]] * 2
+    rounds = [plan(round_no=r, **kw) for r in range(1, 2 * UNION_EVERY + 1)]
+    assert [p.kind for p in rounds] == (["island"] * (UNION_EVERY - 1) + ["union"]) * 2
 
 
 def test_multi_thread_restarts_stay_fresh_runs_with_a_pool():

@@ -1,8 +1,10 @@
-"""Union merging: shared edges become fixed runs, the engine's tour of the contracted problem
-expands back to a tour, and the union graph of flawed tours yields a tour none of them is."""
+"""Union merging: shared edges become fixed runs, a tour of the contracted problem expands back
+to a tour, and the shortest tour in the union graph of flawed tours is one none of them is,
+found window by window as well as whole."""
 
 from __future__ import annotations
 
+import os
 from itertools import pairwise
 
 import numpy as np
@@ -10,7 +12,8 @@ import pytest
 
 from tsp_celery.problem import Problem
 from tsp_celery.problem.distance import FLOAT_EUCLIDEAN
-from tsp_celery.solver.union import _Reduced, fixed_runs, union_tour
+from tsp_celery.solver import union
+from tsp_celery.solver.union import _quiet_stdout, _Reduced, fixed_runs, union_tour
 from tsp_celery.solver.units import UnitSpec, run_unit
 
 pytestmark = pytest.mark.timeout(60)
@@ -84,14 +87,42 @@ def test_union_of_two_flawed_tours_finds_the_optimum_neither_has():
     assert problem.tour_length(tour) < min(problem.tour_length(a), problem.tour_length(b))
 
 
-def test_union_is_never_longer_than_its_best_tour_and_handles_tiny_float_lengths():
+def test_union_is_never_longer_than_its_best_tour_and_handles_float_lengths():
     rng = np.random.default_rng(0)
-    # distances well below 1: the reduced matrix must scale them up, not round them to 0
     problem = Problem.from_coords(rng.random((80, 2)), FLOAT_EUCLIDEAN)
     tours = [rng.permutation(80) for _ in range(3)]
-    tour = union_tour(problem, tours, budget_s=0.5, seed=2)
+    tour = union_tour(problem, tours, budget_s=5.0, seed=2)
     assert sorted(tour.tolist()) == list(range(80))
     assert problem.tour_length(tour) < min(problem.tour_length(t) for t in tours)
+
+
+def test_windows_smaller_than_the_graph_reach_the_union_optimum(monkeypatch):
+    problem = circle(200)
+    optimum = np.arange(problem.n)
+    # flaws all around the circle, each tour right where another is wrong
+    tours = [reversed_at(optimum, s, s + 12) for s in (10, 60, 110, 160)]
+    tours += [reversed_at(reversed_at(optimum, s, s + 9), s + 50, s + 59) for s in (5, 30)]
+    assert edges(optimum) <= set().union(*map(edges, tours))
+    whole = union_tour(problem, tours, budget_s=10.0)
+    monkeypatch.setattr(union, "FIRST_WINDOW", 8)
+    windowed = union_tour(problem, tours, budget_s=10.0)
+    assert problem.tour_length(whole) == problem.tour_length(windowed)
+    assert problem.tour_length(windowed) == problem.tour_length(optimum)
+
+
+def test_a_spent_budget_returns_the_best_tour():
+    problem = circle()
+    optimum = np.arange(problem.n)
+    a, b = reversed_at(optimum, 5, 20), reversed_at(optimum, 14, 31)
+    out = union_tour(problem, [b, a], budget_s=0.0)
+    assert edges(out) == edges(min((a, b), key=problem.tour_length))
+
+
+def test_solver_chatter_on_stdout_is_silenced(capfd):
+    with _quiet_stdout():
+        os.write(1, b"HighsMipSolverData::transformNewIntegerFeasibleSolution\n")
+    print("ours")
+    assert capfd.readouterr().out == "ours\n"
 
 
 def test_identical_tours_come_back_as_they_are():
@@ -107,7 +138,7 @@ def test_a_union_unit_merges_its_pool_and_needs_one():
     pool = [reversed_at(optimum, 5, 20), reversed_at(optimum, 14, 31)]
     spec = UnitSpec("r1-u0", "union", seed=4, budget_s=1.0)
     result = run_unit(problem, spec, pool=pool)
-    assert result.kind == "union" and result.engine == "fast-tsp"
+    assert result.kind == "union" and result.engine == "highs"
     assert result.length == problem.tour_length(optimum)
     with pytest.raises(ValueError, match="needs a pool"):
         run_unit(problem, spec)
