@@ -72,7 +72,7 @@ def _dist_block(problem: Problem, rows: np.ndarray, cols: np.ndarray) -> np.ndar
     return problem.distances(rows[:, None], cols[None, :])
 
 
-def engine_block(problem: Problem, rows: np.ndarray, cols: np.ndarray, scale: float) -> np.ndarray:
+def _engine_block(problem: Problem, rows: np.ndarray, cols: np.ndarray, scale: float) -> np.ndarray:
     """Distances rows x cols as the engine sees them: float, scaled and rounded, in a fresh
     array the caller may overwrite (every step works in place: temporaries cost more than the
     arithmetic here).
@@ -147,7 +147,7 @@ def compact_matrix(
     scale = scale_for(longest_edge(problem, idx), integral, limit)
     out = zeroed_uint16(k + pad, k + pad)
     for block in row_blocks(k, k):
-        d = engine_block(problem, idx[block], idx, scale)
+        d = _engine_block(problem, idx[block], idx, scale)
         out[block, :k] = np.minimum(d, limit, out=d)  # distances are never negative
     return out, scale
 
