@@ -58,14 +58,15 @@ ISLAND_S_PER_NODE2 = 3.5e-6
 # a restart that found nothing is not lengthened (a longer run would not do better).
 MULTI_THREAD_MIN_N = 3000
 MULTI_S_PER_SQRT_NODE = 0.2
-# Union units (solver.union) need a pool of at least UNION_MIN_TOURS distinct tours: the union of
-# two fnl4461 runs gains a few units, of four 0.013 points, of eight 0.03 (10 s runs, the best
-# 0.050 % over the optimum). Between union rounds (every UNION_EVERY-th round) islands fill the
-# pool; the last round merges it in every unit. Fed to union units, islands pay more as several
+# Union units (solver.union) need a pool of at least UNION_MIN_TOURS distinct tours. The more
+# tours, the more a union finds: of two fnl4461 runs a few units, of four 0.013 points, of eight
+# 0.03 (10 s runs, the best 0.050 % over the optimum). So islands fill the pool between union
+# rounds (every UNION_EVERY-th round; with two or more slots the pool holds four or more by
+# then), and the last round merges it in every unit. Fed to union units, islands pay more as several
 # runs than as one long one: with a pool, single-thread island slices are at most
 # UNION_ISLAND_S_PER_SQRT_NODE * sqrt(n) seconds (8 s for pcb3038, 10 s for fnl4461, where one
 # run would otherwise take the minute).
-UNION_MIN_TOURS = 4
+UNION_MIN_TOURS = 2
 UNION_EVERY = 3
 UNION_ISLAND_S_PER_SQRT_NODE = 0.15
 # Segments: size and seconds per node as the solver measured them on pla33810 (most gain per
