@@ -229,7 +229,7 @@ def _windows(order: np.ndarray, size: int, offset: int) -> list[np.ndarray]:
     m = len(order)
     if size >= m:
         return [order]
-    return [order[(offset + s + np.arange(size)) % m] for s in range(0, m, size // 2)]
+    return [order[(offset + s + np.arange(size)) % m] for s in range(0, m, max(1, size // 2))]
 
 
 def _curve_order(problem: Problem, reduced: _Reduced, best: np.ndarray) -> np.ndarray:
