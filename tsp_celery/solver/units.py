@@ -58,7 +58,8 @@ log = logging.getLogger(__name__)
 
 KINDS = ("exact", "island", "union", "segment", "region")
 PIECE_KINDS = ("segment", "region")
-# Units that search the whole instance and so need its full matrix (in the budget).
+# Units whose result is a whole tour. They are planned only where the full matrix fits the
+# budget: islands run fast-tsp on it, and a union unit merges the pool those islands filled.
 WHOLE_KINDS = ("island", "union")
 DEFAULT_MATRIX_BUDGET_BYTES = DEFAULT_MATRIX_BUDGET_MB * 1024 * 1024
 # Construction polish: converges in ~0.5 ms per node here (pla33810: 17 s); never past the cap.
@@ -83,7 +84,7 @@ class UnitSpec:
     budget_s: float
     start: int = 0
     size: int = 0
-    threads: int = 1  # island/union: fast-tsp threads searching together (that many cores)
+    threads: int = 1  # island: fast-tsp threads searching together (that many cores)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -238,7 +239,8 @@ def run_unit(
     """Run one unit within ``spec.budget_s`` seconds (and before ``deadline``, a time.time()).
 
     ``pool``: the tours a union unit merges (the elite pool). Memory: O(n^2) only for
-    exact/island/union (inside the budget); a segment costs O(size^2) plus the O(n) base tour.
+    exact/island (inside the budget); a union costs O(n) per pool tour; a segment costs
+    O(size^2) plus the O(n) base tour.
     ``on_progress`` receives the result's summary when the unit is done.
     """
     started = time.monotonic()
