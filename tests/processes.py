@@ -1,13 +1,15 @@
 """Process helpers shared by the integration, chaos and deploy harnesses (and bench/takeover.py).
 
 Every started process gets its own session, so stopping it takes its whole process group
-(Celery prefork children included) and nothing outlives the test.
+(Celery prefork children included) and nothing outlives the test. Tests never use a Redis they
+did not start: ``RedisServer`` runs one on a free port in a private dir.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -90,3 +92,54 @@ class Service:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=10)
         self._log.close()
+
+
+REDIS_SERVER_MISSING = (
+    "redis-server is not on PATH: the tests start their own Redis and need the binary "
+    "(Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis), or set "
+    "TSP_CELERY_TEST_REDIS_URL to a Redis database the tests may flush."
+)
+
+
+class RedisServer:
+    """A redis-server owned by the tests: on a free port, files in ``workdir``, restartable on
+    that port. ``appendonly`` keeps an AOF (everysec) so a restart shows what a crash loses."""
+
+    def __init__(self, workdir: Path, appendonly: bool = True) -> None:
+        if shutil.which("redis-server") is None:
+            pytest.fail(REDIS_SERVER_MISSING, pytrace=False)
+        self.workdir = workdir
+        self.appendonly = appendonly
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: Service | None = None
+        self.start()
+
+    def start(self) -> None:
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                "--dir", str(self.workdir), "--save", "", "--protected-mode", "no",
+                "--maxmemory-policy", "noeviction",
+                "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "everysec"]
+        proc = self.proc = Service("redis", argv, dict(os.environ), self.workdir / "redis.log")
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
+
+        def answers() -> bool:
+            if not proc.alive():
+                pytest.fail(f"redis-server exited at start:\n{proc.tail()}", pytrace=False)
+            return client.ping()
+
+        try:
+            wait_until(answers, 15, f"redis-server on port {self.port}")
+        finally:
+            client.close()
+
+    def kill(self) -> None:
+        """kill -9: whatever AOF had not fsynced is lost, as in a real crash."""
+        if self.proc is not None:
+            self.proc.stop()
+            self.proc = None
+
+    def restart(self, down_s: float = 0.5) -> None:
+        self.kill()
+        time.sleep(down_s)
+        self.start()

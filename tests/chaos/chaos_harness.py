@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import redis
-from processes import Service, free_port, wait_until
+from processes import RedisServer, Service, wait_until
 
 from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.events import Event, EventLog, EventType
@@ -33,37 +32,6 @@ PREFIX = "chaos"
 LEASE_TTL_MS = 1500
 LEASE_RENEW_MS = 300
 HEARTBEAT_TTL_S = 3.0
-
-
-class RedisServer:
-    """A redis-server owned by one test: AOF everysec in its tmp dir, restartable on its port."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: Service | None = None
-        self.start()
-
-    def start(self) -> None:
-        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                "--dir", str(self.workdir), "--appendonly", "yes", "--appendfsync", "everysec",
-                "--save", "", "--protected-mode", "no", "--maxmemory-policy", "noeviction"]
-        self.proc = Service("redis", argv, dict(os.environ), self.workdir / "redis.log")
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
-        wait_until(client.ping, 15, f"redis-server on port {self.port}")
-        client.close()
-
-    def kill(self) -> None:
-        """kill -9: whatever AOF had not fsynced is lost, as in a real crash."""
-        if self.proc is not None:
-            self.proc.stop()
-            self.proc = None
-
-    def restart(self, down_s: float = 0.5) -> None:
-        self.kill()
-        time.sleep(down_s)
-        self.start()
 
 
 class Cluster:

@@ -1,8 +1,8 @@
-"""Integration harness: real Redis (test db 13), two real Celery workers and a coordinator.
+"""Integration harness: the tests' own Redis, two real Celery workers and a coordinator.
 
 The processes are started once per session with a key prefix of their own (so nothing else in
-db 13 is touched, and nothing of theirs leaks), each in its own session; teardown SIGTERMs and
-then SIGKILLs every process group and deletes the prefix's keys.
+the test database is touched, and nothing of theirs leaks), each in its own session; teardown
+SIGTERMs and then SIGKILLs every process group and deletes the prefix's keys.
 """
 
 from __future__ import annotations
@@ -23,9 +23,6 @@ from tsp_celery.cluster.workers import live_workers
 from tsp_celery.settings import Settings
 from tsp_celery.solver.budget import fits_matrix_budget
 
-# The same database the `redis_url` fixture of tests/conftest.py uses (never db 0). That
-# fixture flushes per test; a session-long cluster cannot, so it uses a prefix of its own instead.
-TEST_REDIS_URL = os.environ.get("TSP_CELERY_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 WORKERS = 2
 # The smallest matrix budget that still fits n = 500: a 1000-node instance then takes the
 # decomposition path (initial tour, then segment rounds) while small ones stay islands.
@@ -36,9 +33,9 @@ STARTUP_S = 60
 class ClusterHarness:
     """The running cluster plus helpers: CLI subprocesses, a client, logs for failures."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, url: str) -> None:
         self.prefix = f"it{uuid.uuid4().hex[:8]}"
-        self.url = TEST_REDIS_URL
+        self.url = url
         self.env = {**os.environ, "TSP_CELERY_REDIS_URL": self.url,
                     "TSP_CELERY_PREFIX": self.prefix, "TSP_CELERY_HEARTBEAT_TTL_S": "3",
                     "TSP_CELERY_MATRIX_BUDGET_MB": str(MATRIX_BUDGET_MB),
@@ -89,8 +86,10 @@ class ClusterHarness:
 
 
 @pytest.fixture(scope="session")
-def cluster(tmp_path_factory) -> ClusterHarness:
-    harness = ClusterHarness(tmp_path_factory.mktemp("cluster"))
+def cluster(tmp_path_factory, test_redis_url) -> ClusterHarness:
+    # the database of the `redis_url` fixture, which flushes it per test; a session-long
+    # cluster cannot be flushed, so it keeps to a prefix of its own instead
+    harness = ClusterHarness(tmp_path_factory.mktemp("cluster"), test_redis_url)
     try:
         harness.start()
         yield harness

@@ -138,16 +138,28 @@ def test_island_rounds_merge_with_the_elite_pool_unless_told_not_to(monkeypatch,
 
 @pytest.mark.timeout(30)
 def test_union_units_merge_the_pool_once_it_holds_distinct_tours(monkeypatch):
+    import tsp_celery.local as local
     import tsp_celery.plan.planner as planner
 
     # half-second runs on 1,000 nodes: every run ends somewhere else, so the pool fills at once
     monkeypatch.setattr(planner, "ISLAND_S_PER_NODE", 0.0)
     monkeypatch.setattr(planner, "ISLAND_S_PER_NODE2", 0.0)
+    plans = []  # (pool size the planner saw, kinds it planned), round by round
+
+    def recording_plan_round(inp):
+        plan = planner.plan_round(inp)
+        plans.append((inp.pool_size, [u.kind for u in plan.units]))
+        return plan
+
+    monkeypatch.setattr(local, "plan_round", recording_plan_round)
     problem = generate("uniform", 1000, seed=2)
     result = solve_local(problem, time_s=3, workers=2, seed=1, bound=False)
     _check(problem, result)
+    # How many rounds fit 3 s depends on the machine's load; what the pool needs does not.
+    assert set(plans[0][1]) == {"island"}  # the pool starts empty: islands fill it
+    assert all(size >= planner.UNION_MIN_TOURS for size, kinds in plans if "union" in kinds)
+    assert any("union" in kinds for _, kinds in plans)
     assert result.stats["unit_kinds"]["union"] >= 1
-    assert result.stats["unit_kinds"]["island"] > result.stats["unit_kinds"]["union"]
     assert result.stats["units_failed"] == 0
 
 
