@@ -86,22 +86,30 @@ class _Best:
         return True
 
     def report(self, event: str, round_no: int | None = None) -> None:
-        if self.on_progress is None or self.tour is None:
-            return
-        self.on_progress({
-            "event": event,
-            "best_length": self.length,
-            "elapsed": self.clock.elapsed(),
-            "round": round_no,
-            "lower_bound": None if self.lower_bound is None else self.lower_bound["value"],
-        })
+        if self.tour is not None:
+            self._emit(event, round_no)
+
+    def report_phase(self, phase: str, round_no: int | None = None) -> None:
+        """What the engine does now (also before any tour exists), for a live progress line."""
+        self._emit("phase", round_no, phase=phase)
 
     def report_part(self, done: int, total: int) -> None:
         """Progress of a partition first tour, which may take half the budget."""
-        if self.on_progress is not None:
-            self.on_progress({"event": "initial", "best_length": None,
-                              "elapsed": self.clock.elapsed(), "round": None,
-                              "lower_bound": None, "parts_done": done, "parts": total})
+        self._emit("initial", None, parts_done=done, parts=total)
+
+    def _emit(self, event: str, round_no: int | None, **extra: Any) -> None:
+        if self.on_progress is None:
+            return
+        lb = self.lower_bound
+        self.on_progress({
+            "event": event,
+            "best_length": None if self.tour is None else self.length,
+            "elapsed": self.clock.elapsed(),
+            "round": round_no,
+            "lower_bound": None if lb is None else lb["value"],
+            "lower_bound_proven": bool(lb and lb["proven"]),
+            **extra,
+        })
 
     def meets_bound(self) -> bool:
         """True when an integral tour is as short as a proven bound allows: it is optimal."""
@@ -172,6 +180,7 @@ def _solve_exact(problem: Problem, clock: MaxRuntime, seed: int, best: _Best,
     """n <= 16: Held–Karp in this process; no pool is worth its start-up time."""
     plan = plan_round(PlanInput(n=problem.n, slots=1, remaining_s=clock.remaining(),
                                 round_no=0, seed=seed))
+    best.report_phase("solving exactly (Held–Karp)", 0)
     result = run_unit(problem, plan.units[0])
     best.offer(result.tour, {result.engine}, 0)
     _count(stats, plan, [result])
@@ -190,9 +199,11 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
         bound_s = min(share * clock.max_runtime, BOUND_BASE_S + BOUND_S_PER_NODE * problem.n,
                       BOUND_MAX_S)
         bound = BoundProcess(problem, bound_s, target, method)
+    best.report_phase(f"starting {workers} worker process{'es' if workers > 1 else ''}")
     pool = UnitPool(problem, workers, budget, method)
     try:
         if not fits_matrix_budget(problem.n, budget):
+            best.report_phase("first tour: partitioning")
             t0 = clock.elapsed()
             polish_s = min(default_polish_s(problem.n), POLISH_SHARE * clock.max_runtime)
             tour = initial_tour(problem, seed, matrix_budget_bytes=budget, polish_s=polish_s,
@@ -214,6 +225,7 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
             # Without any tour yet there is nothing to fall back on: wait for the units (they
             # stop by themselves) instead of closing the round at its deadline.
             deadline = plan.deadline_s if best.tour is not None else None
+            best.report_phase(_round_phase(plan), round_no)
             results = _run_round(pool, plan, best.tour, elite, deadline, stats)
             improved = _apply(problem, best, results, round_no, elite, merge)
             last_kind = plan.kind
@@ -244,6 +256,12 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
             bound.close()
             if bound.error:
                 log.warning("lower bound failed: %s", bound.error)
+
+
+def _round_phase(plan: RoundPlan) -> str:
+    """'round 3 running: 2 island units' (segment rounds: '... 40 segment units')."""
+    units = len(plan.units)
+    return f"round {plan.round_no} running: {units} {plan.kind} unit{'s' if units > 1 else ''}"
 
 
 def _run_round(pool: UnitPool, plan: RoundPlan, base: np.ndarray | None,

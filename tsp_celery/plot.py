@@ -15,7 +15,7 @@ import numpy as np
 
 from tsp_celery.errors import OptionalDependencyError, TspCeleryError
 from tsp_celery.problem import Problem
-from tsp_celery.result import Result
+from tsp_celery.result import Result, bound_text, length_text
 
 FORMATS = (".png", ".svg")
 
@@ -63,12 +63,14 @@ def plot_trace(result: Result, path: str | os.PathLike[str]) -> Path:
     ax.plot(times[:-1], lengths[:-1], "o", color="tab:blue", markersize=3)
     if result.optimum:
         ax.axhline(result.optimum, color="tab:green", linestyle="--",
-                   label=f"optimum {result.optimum:g}")
+                   label=f"optimum {length_text(result.optimum)}")
     if result.lower_bound:
         ax.axhline(result.lower_bound, color="tab:red", linestyle=":",
-                   label=f"lower bound {result.lower_bound:.6g}")
+                   label=bound_text(result.lower_bound, result.lower_bound_proven,
+                                    result.length))
     ax.set_xlabel("seconds")
     ax.set_ylabel("tour length")
+    ax.ticklabel_format(axis="y", style="plain", useOffset=False)  # 50884000, not 5.088e7
     ax.set_title(_title(result))
     ax.legend(loc="upper right")
     ax.grid(True, alpha=0.3)
@@ -76,7 +78,7 @@ def plot_trace(result: Result, path: str | os.PathLike[str]) -> Path:
 
 
 def _title(result: Result) -> str:
-    title = f"{result.name or 'tour'}: {result.length:g}"
+    title = f"{result.name or 'tour'}: {length_text(result.length)}"
     if result.proven_optimal:
         title += " (proven optimal)"
     elif result.gap_pct is not None:

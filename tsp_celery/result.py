@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,8 +20,9 @@ class Result:
     """A solved tour with what a user needs to trust and reuse it.
 
     ``trace`` holds (seconds since start, best length) at every improvement. ``lower_bound`` and
-    ``gap_bound_pct`` bound how far the tour can be from optimal; ``optimum``/``gap_pct`` are
-    filled when the user passed a known optimum (``target``).
+    ``gap_bound_pct`` bound how far the tour can be from optimal when ``lower_bound_proven``
+    (otherwise the bound is an estimate); ``optimum``/``gap_pct`` are filled when the user
+    passed a known optimum (``target``).
     """
 
     tour: list[int]
@@ -88,18 +90,37 @@ class Result:
 
     def summary(self) -> str:
         """One human line: length, proof or gaps, time to best."""
-        parts = [f"{self.name or 'tour'}: length {_fmt(self.length)}"]
+        parts = [f"{self.name or 'tour'}: length {length_text(self.length)}"]
         if self.proven_optimal:
             parts.append("proven optimal")
         if self.gap_pct is not None:
-            parts.append(f"gap {self.gap_pct:.3f}% to optimum {_fmt(self.optimum)}")
-        if self.gap_bound_pct is not None:
-            parts.append(f"at most {self.gap_bound_pct:.3f}% above lower bound")
+            parts.append(f"gap {self.gap_pct:.3f}% to optimum {length_text(self.optimum)}")
+        if self.gap_bound_pct is not None and self.lower_bound is not None:
+            bound = bound_text(self.lower_bound, self.lower_bound_proven, self.length)
+            if self.lower_bound_proven:  # only a proof bounds the distance to the optimum
+                parts.append(f"at most {self.gap_bound_pct:.3f}% above optimal ({bound})")
+            else:
+                parts.append(f"{self.gap_bound_pct:.3f}% above {bound} (not proven)")
         parts.append(f"best after {self.time_to_best:.2f}s of {self.elapsed:.2f}s")
         return ", ".join(parts)
 
 
-def _fmt(v: float | None) -> str:
+def bound_text(value: float, proven: bool, length: float) -> str:
+    """'proven lower bound 50500' or 'estimated lower bound 50473213'."""
+    kind = "proven" if proven else "estimated"
+    return f"{kind} lower bound {bound_number(value, proven, length)}"
+
+
+def bound_number(value: float, proven: bool, length: float) -> str:
+    """A bound of an integral tour (whole ``length``) shows whole: rounded up only when proven,
+    an estimate rounded down, so that it never reads stronger than it is."""
+    if float(length).is_integer():
+        return str(math.ceil(value - 1e-9) if proven else math.floor(value))
+    return f"{value:.3f}"
+
+
+def length_text(v: float | None) -> str:
+    """A length as people write it: whole numbers without exponent or '.0', else 3 decimals."""
     if v is None:
         return "-"
     return str(int(v)) if float(v).is_integer() else f"{v:.3f}"

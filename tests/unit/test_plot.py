@@ -54,3 +54,21 @@ def test_picture_extension_checked(tmp_path, solved):
     problem, result = solved
     with pytest.raises(ValueError, match=r"\.png or \.svg"):
         plot_tour(result, problem, tmp_path / "tour.jpg")
+
+
+def _svg_text(draw, tmp_path) -> str:
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # text stays text in the SVG
+        return draw(tmp_path / "p.svg").read_text()
+
+
+def test_large_lengths_print_as_integers_and_the_bound_says_what_it_is(tmp_path):
+    result = Result(tour=[0, 1, 2], length=50884023, name="u5000", elapsed=9.0,
+                    trace=[(1.0, 51234567), (8.0, 50884023)], lower_bound=50473213.53)
+    svg = _svg_text(lambda p: plot_trace(result, p), tmp_path)
+    assert "u5000: 50884023" in svg
+    assert "estimated lower bound 50473213" in svg and "50473213.53" not in svg
+    assert "e+07" not in svg and "1e7" not in svg
+    result.lower_bound_proven, result.lower_bound = True, 50500000.0
+    assert "proven lower bound 50500000" in _svg_text(lambda p: plot_trace(result, p), tmp_path)

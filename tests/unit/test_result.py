@@ -41,3 +41,21 @@ def test_summary_mentions_gap_and_proof():
     r = Result(tour=[0, 1, 2], length=110, optimum=100, proven_optimal=False, name="x")
     assert "10.000%" in r.summary()
     assert "proven optimal" in Result(tour=[0, 1, 2], length=1, proven_optimal=True).summary()
+
+
+def test_only_a_proven_bound_bounds_the_distance_to_the_optimum():
+    proven = Result(tour=[0, 1, 2], length=50778, lower_bound=50500.0, lower_bound_proven=True)
+    assert "at most 0.550% above optimal (proven lower bound 50500)" in proven.summary()
+    estimate = Result(tour=[0, 1, 2], length=50889023, lower_bound=50491111.86)
+    text = estimate.summary()
+    assert "at most" not in text and "50491111.86" not in text
+    assert "0.788% above estimated lower bound 50491111 (not proven)" in text
+
+
+def test_bounds_round_up_only_when_proven():
+    from tsp_celery.result import bound_number
+
+    assert bound_number(1000.2, True, 1010) == "1001"
+    assert bound_number(1000.0000000001, True, 1010) == "1000"  # float noise is no fraction
+    assert bound_number(1000.8, False, 1010) == "1000"
+    assert bound_number(7.25, False, 7.5) == "7.250"  # a fractional tour keeps decimals

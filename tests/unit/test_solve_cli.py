@@ -60,7 +60,11 @@ def test_no_merge_still_solves(examples_dir):
         (["{ex}/gr17.tsp", "--plot", "t.png"], "without coordinates"),
         (["{ex}/berlin52.tsp", "--time", "0"], "--time"),
         (["{ex}/berlin52.tsp", "--workers", "0"], "--workers"),
-        (["{ex}/berlin52.tsp", "--cluster", "localhost"], "redis://"),
+        (["{ex}/berlin52.tsp", "--cluster", "localhost"], "--cluster --redis-url redis://"),
+        (["--cluster", "redis://h:6379/0", "{ex}/berlin52.tsp"],
+         "--cluster --redis-url redis://h:6379/0"),
+        (["{ex}/berlin52.tsp", "--cluster", "--redis-url", "localhost"], "redis://"),
+        (["{ex}/berlin52.tsp", "--redis-url", "redis://h:6379/0"], "go with --cluster"),
         (["{ex}/berlin52.tsp", "--out", "no/such/folder/t.tour"], "does not exist"),
         (["{ex}/berlin52.tsp", "--plot-trace", "no/such/folder/t.png"], "does not exist"),
     ],
@@ -84,6 +88,6 @@ def test_binary_file_is_refused(tmp_path):
 @pytest.mark.timeout(60)
 def test_unreachable_cluster_exits_3_naming_the_url(examples_dir):
     url = "redis://127.0.0.1:1/0"
-    proc = run(examples_dir / "berlin52.tsp", "--time", 2, "--cluster", url)
+    proc = run("--cluster", examples_dir / "berlin52.tsp", "--time", 2, "--redis-url", url)
     assert proc.returncode == 3
     assert url in proc.stderr and "Traceback" not in proc.stderr

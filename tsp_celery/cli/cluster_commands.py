@@ -24,7 +24,8 @@ from tsp_celery.settings import Settings
 _URL_HELP = "Redis URL [default: $TSP_CELERY_REDIS_URL or redis://localhost:6379/0]."
 
 
-def _client(redis_url: str | None) -> ClusterClient:
+def cluster_client(redis_url: str | None) -> ClusterClient:
+    """The client of the cluster behind ``redis_url`` (None: the settings' URL)."""
     try:
         settings = Settings.from_env(redis_url=redis_url)
     except ValueError as exc:
@@ -87,7 +88,7 @@ def submit(file: str, time_s: float, target: float | None, priority: int, seed: 
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     problem = load_problem(file)
-    client = _client(redis_url)
+    client = cluster_client(redis_url)
     job_id = client.submit(problem, params)
     missing = client.missing_service()
     if as_json:
@@ -106,7 +107,7 @@ def submit(file: str, time_s: float, target: float | None, priority: int, seed: 
 @url_option
 def status(job_id: str, as_json: bool, redis_url: str | None) -> None:
     """Show JOB_ID's status, best length, round and elapsed time."""
-    st = _with_gap(_client(redis_url).status(job_id))
+    st = _with_gap(cluster_client(redis_url).status(job_id))
     if as_json:
         _emit(st)
         return
@@ -144,7 +145,7 @@ def watch(job_id: str, interval: float, as_json: bool, redis_url: str | None) ->
 
     A progress bar on a terminal; one line (or one JSON object with --json) per change otherwise.
     """
-    client = _client(redis_url)
+    client = cluster_client(redis_url)
     tty = sys.stdout.isatty() and not as_json
     last = None
     width = 0
@@ -192,7 +193,7 @@ def result(job_id: str, out: str | None, as_json: bool, redis_url: str | None) -
             output_format(out)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from exc
-    client = _client(redis_url)
+    client = cluster_client(redis_url)
     res = client.result(job_id)
     if out is not None:
         instance = client.store.record(job_id)["instance"]
@@ -214,7 +215,7 @@ def result(job_id: str, out: str | None, as_json: bool, redis_url: str | None) -
 @url_option
 def cancel(job_id: str, as_json: bool, redis_url: str | None) -> None:
     """Cancel JOB_ID: a queued job at once, a running one within its current round."""
-    st = _client(redis_url).cancel(job_id)
+    st = cluster_client(redis_url).cancel(job_id)
     if as_json:
         _emit({"job_id": job_id, "status": st})
     elif st == JobStatus.RUNNING.value:
@@ -229,7 +230,7 @@ def cancel(job_id: str, as_json: bool, redis_url: str | None) -> None:
 @url_option
 def jobs(limit: int, as_json: bool, redis_url: str | None) -> None:
     """List recent jobs, newest first."""
-    rows = [_with_gap(st) for st in _client(redis_url).jobs(limit)]
+    rows = [_with_gap(st) for st in cluster_client(redis_url).jobs(limit)]
     if as_json:
         _emit(rows)
         return
@@ -247,7 +248,7 @@ def jobs(limit: int, as_json: bool, redis_url: str | None) -> None:
 @url_option
 def workers(as_json: bool, redis_url: str | None) -> None:
     """List live workers: slots and the units they run now."""
-    rows = _client(redis_url).workers()
+    rows = cluster_client(redis_url).workers()
     if as_json:
         _emit(rows)
         return
