@@ -143,3 +143,54 @@ class RedisServer:
         self.kill()
         time.sleep(down_s)
         self.start()
+
+
+class TerminalRun:
+    """A command run on a pseudo-terminal, as a user at a terminal sees it: every chunk of its
+    output (stdout and stderr, both on the terminal) with the seconds since start."""
+
+    def __init__(self, argv: list[str], env: dict | None = None) -> None:
+        import pty
+
+        master, slave = pty.openpty()
+        self.started = time.monotonic()
+        self.popen = subprocess.Popen(argv, env=env, stdin=slave, stdout=slave, stderr=slave,
+                                      start_new_session=True)
+        os.close(slave)
+        self._master = master
+        self.chunks: list[tuple[float, str]] = []
+
+    def read_until(self, predicate: Callable[[str], bool], timeout_s: float) -> str:
+        """Collect output until ``predicate(all output)`` holds or the process ends; return it."""
+        import select
+
+        deadline = time.monotonic() + timeout_s
+        while not predicate(self.text) and time.monotonic() < deadline:
+            ready, _, _ = select.select([self._master], [], [], 0.05)
+            if not ready:
+                if self.popen.poll() is not None:
+                    break
+                continue
+            try:
+                data = os.read(self._master, 65536)
+            except OSError:  # EIO: the terminal's last writer has exited
+                break
+            if not data:
+                break
+            self.chunks.append((time.monotonic() - self.started, data.decode(errors="replace")))
+        return self.text
+
+    @property
+    def text(self) -> str:
+        return "".join(chunk for _, chunk in self.chunks)
+
+    def finish(self, timeout_s: float) -> int:
+        """Read to the end and return the exit code (kill the group after ``timeout_s``)."""
+        self.read_until(lambda _: False, timeout_s)
+        try:
+            return self.popen.wait(timeout=max(0.1, timeout_s))
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait()
+            os.close(self._master)

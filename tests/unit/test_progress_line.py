@@ -44,7 +44,7 @@ def test_the_phase_shows_before_any_tour_exists():
 
 def test_cluster_statuses_show_queued_then_the_running_round():
     queued = {"status": "queued", "best_length": None, "round": 0, "elapsed": 0.0}
-    assert _line([queued]).startswith("queued  ")
+    assert _line([queued]) == "queued  0.0s in the queue"  # the budget starts at admission
     running = {"status": "running", "best_length": 7542, "round": 3, "elapsed": 2.0}
     assert _line([queued, running], optimum=7542) == \
         "round 3 running  best 7542  gap 0.000%  2.0s/60s"

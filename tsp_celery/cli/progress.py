@@ -106,8 +106,9 @@ class ProgressLine:
         self._drawing = True
         try:
             elapsed = time.monotonic() - self.started
-            line = "  ".join(filter(None, [self.phase, self.numbers,
-                                           f"{elapsed:.1f}s/{self.budget_s:g}s"]))
+            clock = (f"{elapsed:.1f}s in the queue" if self.phase == "queued"
+                     else f"{elapsed:.1f}s/{self.budget_s:g}s")
+            line = "  ".join(filter(None, [self.phase, self.numbers, clock]))
             self.stream.write("\r" + line.ljust(self._width))
             self.stream.flush()
             self._width = len(line)

@@ -124,6 +124,7 @@ def _solve_on_cluster(problem: Problem, progress: ProgressLine, redis_url: str |
     """Submit, say the job id and what is missing at once, follow the job, fetch the result.
     Ctrl-C cancels the job (or, detaching, leaves it running) and exits 130."""
     from tsp_celery.cli.cluster_commands import cluster_client
+    from tsp_celery.cluster.client import NOBODY_HOME_S
     from tsp_celery.cluster.job import JobParams
 
     client = cluster_client(redis_url)
@@ -134,7 +135,8 @@ def _solve_on_cluster(problem: Problem, progress: ProgressLine, redis_url: str |
     progress.note(f"job {job_id} queued (Ctrl-C cancels it)")
     missing = client.missing_service()
     if missing:
-        progress.note(f"warning: {missing}; the job waits in the queue until it is")
+        progress.note(f"warning: {missing}; the job waits in the queue (cancelled after "
+                      f"{NOBODY_HOME_S:g} s without one)")
     try:
         client.wait(job_id, progress, give_up_unattended=True)
     except KeyboardInterrupt:
