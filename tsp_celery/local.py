@@ -234,6 +234,8 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
             _count(stats, plan, results)
             if bound is not None:
                 best.lower_bound = bound.poll()
+            log.info("round %d: %d of %d %s units back, best %s after %.1f s", round_no,
+                     len(results), len(plan.units), plan.kind, best.length, clock.elapsed())
             best.report("round", round_no)
             if best.meets_bound() or any(
                 r.proven_optimal and r.kind not in PIECE_KINDS and r.length <= best.length

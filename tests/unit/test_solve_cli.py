@@ -91,3 +91,15 @@ def test_unreachable_cluster_exits_3_naming_the_url(examples_dir):
     proc = run("--cluster", examples_dir / "berlin52.tsp", "--time", 2, "--redis-url", url)
     assert proc.returncode == 3
     assert url in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_verbose_logs_each_round_before_or_after_the_command(examples_dir, where):
+    args = ["solve", str(examples_dir / "berlin52.tsp"), "--time", "2", "--workers", "1"]
+    args = ["-v", *args] if where == "before" else [*args, "-v"]
+    proc = subprocess.run([sys.executable, "-m", "tsp_celery", *args], capture_output=True,
+                          text=True, timeout=50)
+    assert proc.returncode == 0, proc.stderr
+    assert "INFO tsp_celery.local: round 0: 1 of 1 island units back, best " in proc.stderr
+    assert proc.stdout.startswith("berlin52: length 7542")

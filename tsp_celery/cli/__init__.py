@@ -17,19 +17,31 @@ from tsp_celery.cli import (
 from tsp_celery.errors import EXIT_USAGE, TspCeleryError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="tsp-celery")
-@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
-def cli(verbose: int) -> None:
-    """tsp-celery: near-optimal TSP tours, embedded or on a Celery cluster."""
-    level = logging.WARNING - 10 * min(verbose, 2)
+def _verbosity(_ctx: click.Context, _param: click.Parameter, count: int) -> None:
+    """-v info, -vv debug; counted before or after the command name alike."""
+    level = logging.WARNING - 10 * min(count, 2)
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    root = logging.getLogger()
+    root.setLevel(min(root.level, level))
 
 
+def _verbose_option() -> click.Option:
+    return click.Option(["-v", "--verbose"], count=True, expose_value=False, callback=_verbosity,
+                        help="More log output on stderr (-v info: each round; -vv debug).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tsp-celery")
+def cli() -> None:
+    """tsp-celery: near-optimal TSP tours, embedded or on a Celery cluster."""
+
+
+cli.params.append(_verbose_option())
 for _module in (problem_commands, solve_command, cluster_commands, ha_commands, ops_commands):
     for _command in _module.commands:
+        _command.params.append(_verbose_option())
         cli.add_command(_command)
 
 

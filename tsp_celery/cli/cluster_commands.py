@@ -43,6 +43,11 @@ def _fmt(v: float | None) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:.2f}"
 
 
+def _clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, the cut marked with an ellipsis."""
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def _optimum(status: dict) -> float | None:
     return status.get("target") or known_optimum(status.get("name") or "", status.get("n") or 0)
 
@@ -238,7 +243,7 @@ def jobs(limit: int, as_json: bool, redis_url: str | None) -> None:
                f"{'round':>5} {'elapsed':>8}")
     for st in rows:
         gap = "-" if st["gap_pct"] is None else f"{st['gap_pct']:.2f}"
-        click.echo(f"{st['job_id']:<17} {st['status']:<9} {str(st['name'])[:14]:<14} "
+        click.echo(f"{st['job_id']:<17} {st['status']:<9} {_clip(str(st['name']), 14):<14} "
                    f"{st['n']:>7} {_fmt(st['best_length']):>12} {gap:>7} {st['round']:>5} "
                    f"{st['elapsed']:>7.1f}s")
 

@@ -24,11 +24,14 @@ def _number(value: int | float) -> str:
     return str(value) if isinstance(value, int) else f"{value:.6f}".rstrip("0").rstrip(".")
 
 
-def _bbox_text(bbox: dict | None) -> str:
+def _bbox_text(bbox: dict | None, edge_weight_type: str | None) -> str:
     if bbox is None:
-        return "none (explicit distance matrix)"
+        return "none (explicit distance matrix without display coordinates)"
     axes = zip("xyz", bbox["min"], bbox["max"], strict=False)
-    return ", ".join(f"{a} {_number(lo)}..{_number(hi)}" for a, lo, hi in axes)
+    text = ", ".join(f"{a} {_number(lo)}..{_number(hi)}" for a, lo, hi in axes)
+    if edge_weight_type == "EXPLICIT":  # the distances come from the matrix, not from these
+        text += " (display coordinates)"
+    return text
 
 
 @click.command()
@@ -51,7 +54,7 @@ def info(file: str, as_json: bool) -> None:
             ("type", report["type"] or "unknown"),
             ("n", report["n"] if report["n"] is not None else "unknown"),
             ("comment", report["comment"] or "-"),
-            ("bbox", _bbox_text(report["bbox"]) if report["usable"] else "-"),
+            ("bbox", _bbox_text(report["bbox"], report["type"]) if report["usable"] else "-"),
             ("optimum", f"{opt} (proven, TSPLIB)" if opt is not None else "not known"),
             ("usable", "yes" if report["usable"] else f"no: {report['reason']}"),
         ]

@@ -28,10 +28,12 @@ def _plain(values: np.ndarray) -> list:
 
 
 def bounding_box(problem: Problem) -> dict | None:
-    """Per-axis minimum and maximum of the coordinates; None for an explicit matrix."""
-    if problem.coords is None:
+    """Per-axis minimum and maximum of the coordinates (of an explicit matrix: of its display
+    coordinates, which --plot draws); None for a matrix without them."""
+    coords = problem.plot_coords
+    if coords is None:
         return None
-    return {"min": _plain(problem.coords.min(axis=0)), "max": _plain(problem.coords.max(axis=0))}
+    return {"min": _plain(coords.min(axis=0)), "max": _plain(coords.max(axis=0))}
 
 
 def describe(path: str | os.PathLike[str]) -> dict:

@@ -110,3 +110,14 @@ def test_bad_input_is_refused_before_anything_is_queued(env, tmp_path):
 def test_workers_command_with_no_workers(env):
     assert json.loads(run(env, "workers", "--json").stdout) == []
     assert "no live workers" in run(env, "workers").stdout
+
+
+def test_jobs_marks_a_cut_name_with_an_ellipsis(env, tmp_path, examples_dir):
+    path = tmp_path / "long.tsp"
+    text = (examples_dir / "berlin52.tsp").read_text()
+    path.write_text(text.replace("NAME: berlin52", "NAME: berlin52_with_a_long_name", 1))
+    assert run(env, "submit", str(path)).returncode == 0
+    assert run(env, "submit", str(examples_dir / "berlin52.tsp")).returncode == 0
+    rows = run(env, "jobs").stdout.splitlines()[1:]
+    assert any(" berlin52_with… " in row for row in rows), rows
+    assert any(" berlin52 " in row for row in rows), rows  # a short name stays as it is

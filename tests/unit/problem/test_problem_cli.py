@@ -181,3 +181,11 @@ def test_generate_refuses_bad_options(tmp_path, args, says):
 def test_generate_into_a_missing_folder_is_one_error_line(tmp_path):
     line = one_error_line(run("generate", "--n", "10", "-o", tmp_path / "no" / "x.tsp"))
     assert line.startswith(f"error: {tmp_path / 'no' / 'x.tsp'}: cannot write")
+
+
+def test_info_of_an_explicit_matrix_with_display_coordinates_shows_what_plot_draws(data_dir):
+    proc = run("info", data_dir / "bays29.tsp")  # EXPLICIT, with a DISPLAY_DATA_SECTION
+    assert proc.returncode == 0
+    assert "bbox:    x 40..1840, y 500..2300 (display coordinates)" in proc.stdout.splitlines()
+    proc = run("info", data_dir / "gr17.tsp")  # EXPLICIT, nothing to draw
+    assert "bbox:    none (explicit distance matrix without display coordinates)" in proc.stdout
