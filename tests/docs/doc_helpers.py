@@ -4,12 +4,14 @@ A fenced block may be preceded (on the line before its fence, blank lines allowe
 comment that tells the doc tests what to do with it:
 
 - ``<!-- no-test -->``: skip it (cluster commands that need servers, pseudo-code);
-- ``<!-- test: output -->``: also compare each command's output with the lines shown after it;
+- ``<!-- test: output -->``: also compare each command's output with the lines shown after it,
+  both read through ``normalise`` (timings, tour lengths and gaps vary from run to run);
 - ``<!-- test: exit=2 -->``: every command of the block must exit with that code (default 0).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,3 +163,47 @@ def anchors(path: Path) -> set[str]:
         seen[base] = count + 1
         out.add(base if count == 0 else f"{base}-{count}")
     return out
+
+
+# What varies from run to run, replaced on both sides before the docs' output is compared with
+# the program's: durations, tour lengths and bounds, percentages, ids of jobs and nodes. Phrases
+# ("proven optimal", "estimated lower bound", column headers) and fixed numbers (n, optima,
+# bounding boxes) are compared as they are.
+NORMALISE = (
+    (re.compile(r"\b[0-9a-f]{16}\b"), "<job>"),                     # job ids
+    (re.compile(r"\bvm-\d+\b"), "<node>"),                          # default coordinator ids
+    (re.compile(r"-?\d+(?:\.\d+)? ?%"), "<pct>%"),                     # gaps
+    (re.compile(r"\b\d+(?:\.\d+)? ?s\b"), "<s>"),                      # durations
+    (re.compile(r"\b(length|lower bound|best|bound) \d+(?:\.\d+)?"), r"\1 <len>"),
+)
+# Keys of a JSON result whose values vary (compared by type); other keys by value.
+VARYING_JSON_KEYS = {"tour", "trace", "length", "time_to_best", "elapsed", "seed", "engine",
+                     "lower_bound", "gap_bound_pct", "gap_pct", "lower_bound_proven"}
+
+
+def normalise(line: str) -> str:
+    """``line`` with what varies between runs replaced by placeholders (see NORMALISE); a JSON
+    object line becomes its keys in order, values of VARYING_JSON_KEYS as their type (``stats``
+    as its keys). A doc may shorten a JSON list as ``[1, 2, ...]``."""
+    line = line.rstrip()
+    if line.startswith("{"):
+        try:
+            data = json.loads(re.sub(r",\s*\.\.\.\s*\]", "]", line))
+        except json.JSONDecodeError:
+            return line
+        return json.dumps(_json_shape(data))
+    for pattern, placeholder in NORMALISE:
+        line = pattern.sub(placeholder, line)
+    return line
+
+
+def _json_shape(data: dict) -> dict:
+    shape: dict = {}
+    for key, value in data.items():
+        if key == "stats" and isinstance(value, dict):
+            shape[key] = sorted(value)
+        elif key in VARYING_JSON_KEYS:
+            shape[key] = type(value).__name__ if value is not None else "null"
+        else:
+            shape[key] = value
+    return shape

@@ -52,3 +52,31 @@ def test_spans_and_anchors(tmp_path: Path):
     doc.write_text(SAMPLE)
     assert code_spans("Use ``a `b` c`` and `d`.") == ["a `b` c", "d"]
     assert anchors(doc) == {"title", "gaps-and-proofs", "gaps-and-proofs-1"}
+
+
+def test_normalise_ignores_what_varies_and_keeps_what_a_reader_relies_on():
+    from doc_helpers import normalise
+
+    doc = ("pcb442: length 50778, gap 0.000% to optimum 50778, at most 0.862% above optimal "
+           "(proven lower bound 50344), best after 2.14s of 4.70s")
+    run = ("pcb442: length 50801, gap 0.045% to optimum 50778, at most 1.210% above optimal "
+           "(proven lower bound 50196), best after 3.01s of 4.71s")
+    assert normalise(doc) == normalise(run)
+    estimate = run.replace("at most 1.210% above optimal (proven lower bound 50196)",
+                           "1.210% above estimated lower bound 50196 (not proven)")
+    assert normalise(doc) != normalise(estimate)
+    assert normalise(doc) != normalise(doc.replace("optimum 50778", "optimum 50777"))
+    assert normalise("leader: vm-4242  term 1  renewed 0.3 s ago") == \
+        normalise("leader: vm-17  term 1  renewed 1.25 s ago")
+
+
+def test_normalise_compares_json_keys_and_the_values_that_do_not_vary():
+    from doc_helpers import normalise
+
+    doc = '{"tour": [3, 1, ...], "length": 7542, "name": "berlin52", "stats": {"rounds": 3}}'
+    assert normalise(doc) == normalise(
+        '{"tour": [0, 2, 1], "length": 7544, "name": "berlin52", "stats": {"rounds": 9}}')
+    assert normalise(doc) != normalise(
+        '{"tour": [0, 2, 1], "length": 7544, "name": "berlin5", "stats": {"rounds": 9}}')
+    assert normalise(doc) != normalise(
+        '{"tour": [0, 2, 1], "length": 7544, "name": "berlin52", "stats": {"units": 9}}')
