@@ -6,7 +6,9 @@ comment that tells the doc tests what to do with it:
 - ``<!-- no-test -->``: skip it (cluster commands that need servers, pseudo-code);
 - ``<!-- test: output -->``: also compare each command's output with the lines shown after it,
   both read through ``normalise`` (timings, tour lengths and gaps vary from run to run);
-- ``<!-- test: exit=2 -->``: every command of the block must exit with that code (default 0).
+- ``<!-- test: exit=2 -->``: every command of the block must exit with that code (default 0);
+- ``<!-- test: cluster output -->``: run by test_doc_cluster.py against a real cluster it starts,
+  compared through ``normalise_cluster``.
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ class Block:
     @property
     def tested(self) -> bool:
         return "no-test" not in self.markers
+
+    @property
+    def needs_cluster(self) -> bool:
+        return "cluster" in self.markers
 
     @property
     def where(self) -> str:
@@ -207,3 +213,23 @@ def _json_shape(data: dict) -> dict:
         else:
             shape[key] = value
     return shape
+
+
+# On a cluster, more varies: rounds, worker counts and ages, host names, the progress bar. So
+# every number becomes <n> and runs of spaces one space (table columns move with the numbers);
+# words, column headers, statuses and the shape of names (vm-<pid>, celery@host) still count.
+CLUSTER_NORMALISE = (
+    (re.compile(r"\[[#-]+\]"), "[bar]"),
+    (re.compile(r"celery@\S+"), "celery@<host>"),
+    (re.compile(r"\b[0-9a-f]{16}\b"), "<job>"),
+    (re.compile(r"\d+(?:\.\d+)?"), "<n>"),
+    (re.compile(r"\s+"), " "),
+)
+
+
+def normalise_cluster(line: str) -> str:
+    """``line`` of a cluster command's output with what varies on a cluster replaced."""
+    line = line.strip()
+    for pattern, placeholder in CLUSTER_NORMALISE:
+        line = pattern.sub(placeholder, line)
+    return line

@@ -39,7 +39,7 @@ COMMAND_TIMEOUT_S = 60
 
 
 def runnable(path: Path) -> list[Command]:
-    return [c for b in blocks(path) if b.lang in SHELL_LANGS and b.tested
+    return [c for b in blocks(path) if b.lang in SHELL_LANGS and b.tested and not b.needs_cluster
             for c in commands(b) if RUN.match(c.text)]
 
 
@@ -106,6 +106,7 @@ def test_the_docs_show_commands_to_run():
 def test_every_example_a_newcomer_runs_first_is_compared_with_its_output(name):
     unchecked = [b.where for b in blocks(ROOT / name)
                  if b.lang == "console" and b.tested and "output" not in b.markers]
+    # (cluster blocks are compared by test_doc_cluster.py: they carry "cluster output")
     assert not unchecked, f"mark these <!-- test: output --> (or <!-- no-test -->): {unchecked}"
 
 
