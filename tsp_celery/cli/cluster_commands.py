@@ -1,7 +1,8 @@
 """Cluster commands: submit, status, watch, result, cancel, jobs, workers, coordinator.
 
-Every command takes ``--redis-url`` (default: $TSP_CELERY_REDIS_URL) and, but ``coordinator``
-(a service that logs), ``--json`` with stable keys. Redis unreachable exits 3 (ClusterUnreachableError), an unknown job 2, a failed job 1.
+Every command takes ``--redis-url`` (default: $TSP_CELERY_REDIS_URL); all but ``coordinator``
+(a service that logs) take ``--json`` with stable keys. Redis unreachable exits 3
+(ClusterUnreachableError), an unknown job 2, a failed job 1.
 """
 
 from __future__ import annotations
