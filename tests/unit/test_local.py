@@ -138,7 +138,7 @@ def test_island_rounds_merge_with_the_elite_pool_unless_told_not_to(monkeypatch,
         assert set(result.stats["unit_kinds"]) == {"island"}
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(90)
 def test_union_units_merge_the_pool_once_it_holds_distinct_tours(monkeypatch):
     import tsp_celery.local as local
     import tsp_celery.plan.planner as planner
