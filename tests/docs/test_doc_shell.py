@@ -110,6 +110,7 @@ def test_every_example_a_newcomer_runs_first_is_compared_with_its_output(name):
     assert not unchecked, f"mark these <!-- test: output --> (or <!-- no-test -->): {unchecked}"
 
 
+@pytest.mark.slow  # the examples run with the budgets they show (about a minute in all)
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("path", DOCS, ids=doc_id)
 def test_documented_commands_run(path: Path, outcomes: dict[Path, list[str]]):
