@@ -64,6 +64,7 @@ def test_no_merge_still_solves(examples_dir):
         (["--cluster", "redis://h:6379/0", "{ex}/berlin52.tsp"],
          "--cluster --redis-url redis://h:6379/0"),
         (["{ex}/berlin52.tsp", "--cluster", "--redis-url", "localhost"], "redis://"),
+        (["--cluster", "missing.tsp"], "missing.tsp: no such file"),
         (["{ex}/berlin52.tsp", "--redis-url", "redis://h:6379/0"], "go with --cluster"),
         (["{ex}/berlin52.tsp", "--out", "no/such/folder/t.tour"], "does not exist"),
         (["{ex}/berlin52.tsp", "--plot-trace", "no/such/folder/t.png"], "does not exist"),

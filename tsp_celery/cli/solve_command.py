@@ -43,11 +43,19 @@ class _SolveCommand(click.Command):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         for flag, value in itertools.pairwise(args):
-            if flag == "--cluster" and not value.startswith("-") and not Path(value).exists():
+            if flag == "--cluster" and _looks_like_a_url(value):
                 url = value if "://" in value else "redis://HOST:6379/0"
                 raise click.UsageError(f"--cluster takes no value (got {value!r}); name the "
                                        f"Redis with --cluster --redis-url {url}", ctx)
         return super().parse_args(ctx, args)
+
+
+def _looks_like_a_url(value: str) -> bool:
+    """redis://…, or a host such as 'localhost' or 'redis:6379' (no file of that name, and no
+    file extension: 'missing.tsp' is a missing FILE, reported as such)."""
+    if "://" in value:
+        return True
+    return not value.startswith("-") and not Path(value).suffix and not Path(value).exists()
 
 
 @click.command(cls=_SolveCommand)
