@@ -1,0 +1,30 @@
+"""The test suite's own promises (tests/conftest.py): the cluster suites run last, and
+``-m "not slow"`` is a quick subset without them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parents[1]
+
+
+def collected(*args: str) -> list[str]:
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q",
+                           "-p", "no:cacheprovider", str(TESTS), *args],
+                          capture_output=True, text=True, timeout=120, cwd=TESTS.parent)
+    return [line for line in proc.stdout.splitlines() if "::" in line]
+
+
+@pytest.mark.slow  # three collections of the whole suite
+@pytest.mark.timeout(300)
+def test_cluster_suites_run_last_and_are_left_out_of_the_quick_subset():
+    ids = collected()
+    cluster = set(collected("-m", "chaos or integration"))
+    assert cluster and len(cluster) < len(ids)
+    assert set(ids[-len(cluster):]) == cluster, "a quick test runs after a cluster suite"
+    quick = collected("-m", "not slow")
+    assert quick and not cluster & set(quick)
