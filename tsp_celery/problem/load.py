@@ -12,12 +12,12 @@ import re
 
 from tsp_celery.problem.coords import parse_coords
 from tsp_celery.problem.model import Problem
-from tsp_celery.problem.textfile import read_text
+from tsp_celery.problem.textfile import normalize_text, read_text
 from tsp_celery.problem.tsplib import parse_tsplib
 
 _TSPLIB_KEYWORD = re.compile(
     r"^[ \t]*(NAME|TYPE|COMMENT|DIMENSION|EDGE_WEIGHT_TYPE|EDGE_WEIGHT_FORMAT|"
-    r"NODE_COORD_SECTION|EDGE_WEIGHT_SECTION|TOUR_SECTION)[ \t]*(:|\r?$)",
+    r"NODE_COORD_SECTION|EDGE_WEIGHT_SECTION|TOUR_SECTION)[ \t]*(:|$)",
     re.M | re.I,
 )
 
@@ -34,6 +34,7 @@ def load_problem(path: str | os.PathLike[str]) -> Problem:
 
 def parse_problem(text: str, path: str | None = None) -> Problem:
     """The instance in ``text`` (TSPLIB or coordinates); ``path`` names the file in errors."""
+    text = normalize_text(text)
     if is_tsplib(text):
         return parse_tsplib(text, path)
     return parse_coords(text, path)
