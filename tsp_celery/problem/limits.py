@@ -18,12 +18,14 @@ EXACT_LENGTH_LIMIT = 2**53
 
 def coordinate_fault(coords: np.ndarray) -> tuple[int | None, str] | None:
     """(row or None, reason) of the first thing wrong with (n, d) coordinates, or None."""
-    bad = ~(np.isfinite(coords) & (np.abs(coords) <= MAX_ABS_COORDINATE)).all(axis=1)
+    bad = ~(np.abs(coords) <= MAX_ABS_COORDINATE).all(axis=1)  # NaN compares False: bad too
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        return row, (f"coordinates must be finite numbers within ±{MAX_ABS_COORDINATE:g} "
-                     f"(got {' '.join(f'{v:g}' for v in coords[row])}); "
-                     "scale the instance down")
+        got = " ".join(f"{v:g}" for v in coords[row])
+        if not np.isfinite(coords[row]).all():
+            return row, f"coordinates must be finite numbers, got {got}"
+        return row, (f"coordinates must lie within ±{MAX_ABS_COORDINATE:g} so that lengths stay "
+                     f"exact, got {got}; scale the instance down")
     # Every TSPLIB distance is at most the L1 diagonal of the bounding box, plus 1 for rounding.
     longest_edge = float((coords.max(axis=0) - coords.min(axis=0)).sum()) + 1.0
     return _length_fault(len(coords), longest_edge, "the coordinates span")
