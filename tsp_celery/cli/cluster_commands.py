@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from tsp_celery.cli.instance import load_instance
 from tsp_celery.cli.options import merge_option
 from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.job import JobParams, JobStatus
@@ -77,8 +78,6 @@ def submit(file: str, time_s: float, target: float | None, priority: int, seed: 
            stall_rounds: int | None, bound: bool, merge: bool, as_json: bool,
            redis_url: str | None) -> None:
     """Queue FILE (TSPLIB or coordinates) on the cluster; prints the job id."""
-    from tsp_celery.problem import load_problem
-
     if seed is None:  # as solve does: runs differ unless asked to repeat one
         seed = secrets.randbelow(2**31)
     try:
@@ -86,7 +85,7 @@ def submit(file: str, time_s: float, target: float | None, priority: int, seed: 
                            stall_rounds=stall_rounds, bound=bound, merge=merge)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    problem = load_problem(file)
+    problem = load_instance(file)
     client = _client(redis_url)
     job_id = client.submit(problem, params)
     missing = client.missing_service()

@@ -13,9 +13,10 @@ import sys
 
 import click
 
+from tsp_celery.cli.instance import load_instance
 from tsp_celery.errors import EXIT_USAGE
 from tsp_celery.problem import generate as make_instance
-from tsp_celery.problem import known_optimum, load_problem, read_tour, write_tsplib
+from tsp_celery.problem import known_optimum, read_tour, write_tsplib
 from tsp_celery.problem.generate import KINDS
 from tsp_celery.problem.info import describe
 
@@ -54,6 +55,7 @@ def info(file: str, as_json: bool) -> None:
             ("bbox", _bbox_text(report["bbox"]) if report["usable"] else "-"),
             ("optimum", f"{opt} (proven, TSPLIB)" if opt is not None else "not known"),
             ("usable", "yes" if report["usable"] else f"no: {report['reason']}"),
+            *(("warning", w) for w in report["warnings"]),
         ]
         for key, value in lines:
             click.echo(f"{key + ':':9}{value}")
@@ -67,7 +69,7 @@ def info(file: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def evaluate(file: str, tour: str, as_json: bool) -> None:
     """Check that TOUR (a TSPLIB .tour file) visits every node of FILE once; print its length."""
-    problem = load_problem(file)
+    problem = load_instance(file)
     order = read_tour(tour, problem.n)
     length = problem.tour_length(order)
     optimum = known_optimum(problem.name, problem.n)

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import click
 
+from tsp_celery.cli.instance import load_instance
 from tsp_celery.cli.options import merge_option
 from tsp_celery.cli.progress import ProgressLine
 from tsp_celery.errors import TspCeleryError
 from tsp_celery.output import output_format, write_result
 from tsp_celery.plot import picture_format, plot_tour, plot_trace, require_matplotlib
-from tsp_celery.problem import known_optimum, load_problem
+from tsp_celery.problem import known_optimum
 
 
 def _checked(check):  # click callback: a bad format or folder becomes a usage error up front
@@ -64,7 +65,7 @@ def solve(file: str, time_s: float, workers: int | None, seed: int | None, targe
     if cluster and "://" not in cluster:
         raise click.BadParameter(f"expected a redis:// URL, got {cluster!r}",
                                  param_hint="--cluster")
-    problem = load_problem(file)
+    problem = load_instance(file)
     if plot_path or trace_path:
         require_matplotlib()
     if plot_path and problem.plot_coords is None:

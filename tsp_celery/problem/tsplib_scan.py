@@ -127,6 +127,10 @@ def nearest(word: str, known: frozenset[str]) -> str | None:
     return match[0] if match else None
 
 
+def _kind(word: str) -> str:
+    return "section" if word.endswith("_SECTION") else "key"
+
+
 def _did_you_mean(word: str, known: frozenset[str]) -> str:
     guess = nearest(word, known)
     return f" (did you mean {guess}?)" if guess else ""
@@ -153,9 +157,14 @@ class Scan:
         for word, line in self.unknown.items():
             if nearest(word, KNOWN_KEYS | KNOWN_SECTIONS) == keyword:
                 return InstanceError(
-                    f"{message}; line {line} has the unknown key {word}: did you mean {keyword}?",
+                    f"{message}; unknown {_kind(word)} {word} here: did you mean {keyword}?",
                     self.path, line)
         return InstanceError(message, self.path)
+
+    def unknown_word(self, word: str, line: int, known: frozenset[str]) -> None:
+        """Keep aside a key or section TSPLIB does not define, with a warning."""
+        self.unknown[word] = line
+        self.warn(line, f"unknown {_kind(word)} {word}{_did_you_mean(word, known)}, ignored")
 
     def warn(self, line: int, message: str) -> None:
         self.warnings.append(f"line {line}: {message}")
@@ -200,8 +209,7 @@ def _open_section(out: Scan, word: str, value: str | None, line: int) -> tuple[s
     if word in out.sections:
         raise InstanceError(f"{word} appears twice", out.path, line)
     if word not in KNOWN_SECTIONS:
-        out.unknown[word] = line
-        out.warn(line, f"unknown section {word}{_did_you_mean(word, KNOWN_SECTIONS)}, ignored")
+        out.unknown_word(word, line, KNOWN_SECTIONS)
     return word, line + 1
 
 
@@ -214,8 +222,7 @@ def _add_key(out: Scan, word: str, value: str, line: int) -> None:
     else:
         out.keys[word] = Entry(value, line)
         if word not in KNOWN_KEYS:
-            out.unknown[word] = line
-            out.warn(line, f"unknown key {word}{_did_you_mean(word, KNOWN_KEYS)}, ignored")
+            out.unknown_word(word, line, KNOWN_KEYS)
 
 
 def _close(out: Scan, open_section: tuple[str, int] | None, gap: str, line: int) -> None:

@@ -56,7 +56,7 @@ def test_info_json_has_stable_keys(data_dir):
     assert report == {
         "path": str(data_dir / "gr17.tsp"), "name": "gr17", "type": "EXPLICIT", "n": 17,
         "comment": "17-city problem (Groetschel)", "bbox": None, "usable": True,
-        "reason": None, "optimum": 2085,
+        "reason": None, "optimum": 2085, "warnings": [],
     }
 
 
