@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from tsp_celery.cli.instance import load_instance
-from tsp_celery.cli.options import merge_option
+from tsp_celery.cli.options import SEED, TARGET, count, merge_option, seconds
 from tsp_celery.cli.progress import ProgressLine
 from tsp_celery.errors import TspCeleryError
 from tsp_celery.output import output_format, write_result
@@ -35,13 +35,13 @@ def _checked(check):  # click callback: a bad format or folder becomes a usage e
 
 @click.command()
 @click.argument("file", type=click.Path())
-@click.option("--time", "time_s", type=click.FloatRange(min=0, min_open=True), default=10.0,
+@click.option("--time", "time_s", type=seconds("10"), default=10.0,
               show_default=True, help="Wall-clock budget in seconds.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
+@click.option("--workers", type=count(1, 1024, "2"), default=None,
               help="Worker processes (default: all cores).")
-@click.option("--seed", type=click.IntRange(min=0), default=None,
+@click.option("--seed", type=SEED, default=None,
               help="Seed for the units (default: random, reported in the result).")
-@click.option("--target", type=float, default=None,
+@click.option("--target", type=TARGET, default=None,
               help="Stop once a tour this short is found (e.g. a known optimum).")
 @click.option("--out", type=click.Path(dir_okay=False), callback=_checked(output_format),
               help="Write the tour: .tour (TSPLIB), .json or .csv.")
