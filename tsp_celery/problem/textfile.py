@@ -70,10 +70,9 @@ def _read_capped(p: Path, max_bytes: int) -> bytes:
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > max_bytes:
-                    what = "decompressed, it is" if compressed else "it is"
-                    raise InstanceError(
-                        f"{what} larger than the limit of {max_bytes:,} bytes for an instance "
-                        "file", str(p))
+                    after = " once decompressed" if compressed else ""
+                    raise InstanceError(f"larger than {max_bytes:,} bytes{after}: the limit for "
+                                        "an instance file", str(p))
         except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
             raise InstanceError(f"corrupt gzip file: {exc}", str(p)) from exc
     return b"".join(chunks)
