@@ -26,6 +26,8 @@ def coordinate_fault(coords: np.ndarray) -> tuple[int | None, str] | None:
             return row, f"coordinates must be finite numbers, got {got}"
         return row, (f"coordinates must lie within ±{MAX_ABS_COORDINATE:g} so that lengths stay "
                      f"exact, got {got}; scale the instance down")
+    if not len(coords):
+        return None  # no nodes: Problem refuses that itself (a tour needs 3)
     # Every TSPLIB distance is at most the L1 diagonal of the bounding box, plus 1 for rounding.
     longest_edge = float((coords.max(axis=0) - coords.min(axis=0)).sum()) + 1.0
     return _length_fault(len(coords), longest_edge, "the coordinates span")
