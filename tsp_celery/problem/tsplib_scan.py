@@ -127,8 +127,8 @@ def nearest(word: str, known: frozenset[str]) -> str | None:
     return match[0] if match else None
 
 
-def _kind(word: str) -> str:
-    return "section" if word.endswith("_SECTION") else "key"
+def _unknown(word: str) -> str:
+    return f"unknown section {word}" if word.endswith("_SECTION") else f"unknown key {word}"
 
 
 def _did_you_mean(word: str, known: frozenset[str]) -> str:
@@ -157,14 +157,14 @@ class Scan:
         for word, line in self.unknown.items():
             if nearest(word, KNOWN_KEYS | KNOWN_SECTIONS) == keyword:
                 return InstanceError(
-                    f"{message}; unknown {_kind(word)} {word} here: did you mean {keyword}?",
+                    f"{message}; {_unknown(word)} here: did you mean {keyword}?",
                     self.path, line)
         return InstanceError(message, self.path)
 
     def unknown_word(self, word: str, line: int, known: frozenset[str]) -> None:
         """Keep aside a key or section TSPLIB does not define, with a warning."""
         self.unknown[word] = line
-        self.warn(line, f"unknown {_kind(word)} {word}{_did_you_mean(word, known)}, ignored")
+        self.warn(line, f"{_unknown(word)}{_did_you_mean(word, known)}, ignored")
 
     def warn(self, line: int, message: str) -> None:
         self.warnings.append(f"line {line}: {message}")
