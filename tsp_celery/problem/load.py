@@ -12,7 +12,7 @@ import re
 
 from tsp_celery.problem.coords import parse_coords
 from tsp_celery.problem.model import Problem
-from tsp_celery.problem.textfile import normalize_text, read_text
+from tsp_celery.problem.textfile import MAX_INSTANCE_BYTES, normalize_text, read_text
 from tsp_celery.problem.tsplib import parse_tsplib
 
 _TSPLIB_KEYWORD = re.compile(
@@ -27,9 +27,10 @@ def is_tsplib(text: str) -> bool:
     return _TSPLIB_KEYWORD.search(text) is not None
 
 
-def load_problem(path: str | os.PathLike[str]) -> Problem:
-    """The instance in ``path``: TSPLIB ``.tsp`` or a plain coordinate file, by content."""
-    return parse_problem(read_text(path), str(path))
+def load_problem(path: str | os.PathLike[str], max_bytes: int = MAX_INSTANCE_BYTES) -> Problem:
+    """The instance in ``path``: TSPLIB ``.tsp`` or a plain coordinate file, by content; files
+    over ``max_bytes`` (after decompression) are refused."""
+    return parse_problem(read_text(path, max_bytes), str(path))
 
 
 def parse_problem(text: str, path: str | None = None) -> Problem:

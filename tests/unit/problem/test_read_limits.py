@@ -82,10 +82,13 @@ def test_gzip_bomb_stops_at_the_limit_without_decompressing_it_all(tmp_path):
 
 def test_size_limit_applies_to_plain_files_and_is_a_parameter(tmp_path):
     path = tmp_path / "big.tsp"
-    path.write_text("NAME: big\n" + "COMMENT: padding\n" * 100)
+    path.write_text("NAME: big\n" + "COMMENT: padding\n" * 100 + "DIMENSION: 4\n"
+                    f"EDGE_WEIGHT_TYPE: EUC_2D\nNODE_COORD_SECTION\n{FOUR}")
     with pytest.raises(InstanceError, match="larger than 1,000 bytes: the limit"):
         read_text(path, max_bytes=1000)
-    assert read_text(path, max_bytes=path.stat().st_size).startswith("NAME: big")
+    with pytest.raises(InstanceError, match="larger than 1,000 bytes: the limit"):
+        load_problem(path, max_bytes=1000)
+    assert load_problem(path, max_bytes=path.stat().st_size).n == 4
 
 
 @pytest.mark.parametrize("newline", ["\r\n", "\r"])
