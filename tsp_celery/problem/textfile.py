@@ -55,7 +55,8 @@ def read_text(path: str | os.PathLike[str], max_bytes: int = MAX_INSTANCE_BYTES)
 
 def normalize_text(text: str) -> str:
     """``text`` with CRLF and CR line ends as ``\n`` and no leading byte-order mark."""
-    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    text = text.removeprefix("\ufeff")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def _read_capped(p: Path, max_bytes: int) -> bytes:
