@@ -5,7 +5,7 @@ many more random examples than CI gives them (CI runs a fixed, modest set in sec
 Runs pytest on the fuzz tests with TSP_CELERY_FUZZ_EXAMPLES set, so each property gets that
 many fresh random examples; a failure prints hypothesis's minimal falsifying example.
 
-    python bench/fuzz.py                     # 5,000 examples per property (a few minutes)
+    python bench/fuzz.py                     # 2,000 examples per property (a few minutes)
     python bench/fuzz.py --examples 50000    # an overnight run
 """
 
@@ -24,7 +24,7 @@ FUZZ_TESTS = ["tests/unit/problem/test_fuzz_parser.py", "tests/unit/test_cli_num
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--examples", type=int, default=5000, help="examples per property")
+    ap.add_argument("--examples", type=int, default=2000, help="examples per property")
     args = ap.parse_args()
     if args.examples < 1:
         ap.error("--examples must be at least 1")
