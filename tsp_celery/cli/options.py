@@ -11,8 +11,8 @@ import click
 
 # An embedded budget longer than this is a typo (and beyond what timers accept).
 MAX_SECONDS = 10_000_000
-# Cluster priorities: the queue scores jobs by now - priority * 1e10, exact to the millisecond
-# within this range.
+# Cluster priorities: the queue scores jobs by now - priority * 1e10, which keeps jobs of one
+# priority in submission order (to a few milliseconds) within this range.
 MAX_PRIORITY = 1000
 MAX_SEED = 2**32 - 1
 
@@ -37,8 +37,10 @@ class Bounded(click.ParamType):
         kind = "a whole number " if self.whole else ""
         return f"{kind}{bounds}{' ' + self.unit if self.unit else ''}"
 
-    def convert(self, value, param, ctx):
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> int | float:
         text = str(value).strip()
+        number: int | float | None
         try:
             number = value if isinstance(value, (int, float)) else (
                 int(text) if self.whole else float(text))

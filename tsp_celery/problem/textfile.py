@@ -3,7 +3,7 @@
 Every reader in this package goes through ``read_text`` so that a missing file, a directory, an
 empty file or a binary file (an image, random bytes) is refused before any parsing starts, and
 every writer goes through ``write_text`` so that nothing half-written is left behind. Text comes
-back with ``\n`` line ends whatever the file used (CRLF, CR) and without a byte-order mark.
+back with LF line ends whatever the file used (CRLF, CR) and without a byte-order mark.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def read_text(path: str | os.PathLike[str], max_bytes: int = MAX_INSTANCE_BYTES)
 
 
 def normalize_text(text: str) -> str:
-    """``text`` with CRLF and CR line ends as ``\n`` and no leading byte-order mark."""
+    """``text`` with CRLF and CR line ends as LF, and no leading byte-order mark."""
     text = text.removeprefix("\ufeff")
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 

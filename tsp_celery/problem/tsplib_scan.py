@@ -175,8 +175,8 @@ class Scan:
 
 
 def scan(text: str, path: str | None = None) -> Scan:
-    """Split ``text`` (``\n`` line ends) into header entries and sections; refuse lines that
-    are neither."""
+    """Split ``text`` (LF line ends, see ``textfile.normalize_text``) into header entries and
+    sections; refuse lines that are neither."""
     out = Scan(path)
     pos, line = 0, 1  # end of the previous keyword line, and the line number at ``pos``
     open_section: tuple[str, int] | None = None  # name, first body line
