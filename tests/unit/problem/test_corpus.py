@@ -60,3 +60,18 @@ def test_national_instances_solve_to_their_published_optimum(name):
     optimum = known_optimum(problem.name, problem.n)
     result = solve(problem, time=20, workers=1, seed=1, target=optimum)
     assert result.length == optimum
+
+
+def test_a_file_of_usa13509s_size_and_style_loads(tmp_path):
+    """usa13509 itself is 13,509 lines like ``1 2.45000e+05 5.00000e+04`` under four COMMENTs."""
+    head = (CORPUS / "usa_style.tsp").read_text().split("NODE_COORD_SECTION")[0]
+    rng = np.random.default_rng(13509)
+    xy = rng.integers(0, 500_000, size=(13509, 2)).astype(float)
+    rows = [f"{i} {x:.5e} {y:.5e}" for i, (x, y) in enumerate(xy, 1)]
+    path = tmp_path / "usa13509.tsp"
+    path.write_text(head.replace("DIMENSION : 4", "DIMENSION : 13509").replace("usa4", "usa13509")
+                    + "NODE_COORD_SECTION\n" + "\n".join(rows) + "\nEOF\n")
+    problem = load_problem(path)
+    assert (problem.name, problem.n) == ("usa13509", 13509)
+    assert np.array_equal(problem.coords, xy) and problem.warnings == ()
+    assert problem.comment.startswith("Cities with population at least 500")

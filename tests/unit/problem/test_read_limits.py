@@ -4,6 +4,7 @@ the size limit, line ends and byte-order marks of every kind, tours with CRLF.""
 from __future__ import annotations
 
 import gzip
+import json
 import subprocess
 import sys
 import tracemalloc
@@ -60,6 +61,9 @@ def test_unknown_key_is_a_warning_and_the_solve_goes_on(tmp_path):
     info = run("info", path)
     assert info.returncode == 0
     assert "warning: line 4: unknown key EDGE_WEIGHT_TYP" in info.stdout
+    report = json.loads(run("info", "--json", path).stdout)
+    assert report["usable"] and report["warnings"] == [
+        "line 4: unknown key EDGE_WEIGHT_TYP (did you mean EDGE_WEIGHT_TYPE?), ignored"]
 
 
 def test_gzip_bomb_stops_at_the_limit_without_decompressing_it_all(tmp_path):
