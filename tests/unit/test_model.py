@@ -66,7 +66,7 @@ def test_explicit_matrix_problem():
     "build, message",
     [
         (lambda: Problem.from_coords([[0, 0], [1, 1]]), "at least 3"),
-        (lambda: Problem.from_coords([[0, 0], [1, np.nan], [2, 2]]), "NaN"),
+        (lambda: Problem.from_coords([[0, 0], [1, np.nan], [2, 2]]), "finite numbers, got 1 nan"),
         (lambda: Problem.from_matrix([[0, 1, 2], [2, 0, 1], [1, 1, 0]]), "symmetric"),
         (lambda: Problem.from_coords([[0, 0], [1, 1], [2, 2]], "NOPE"), "unknown"),
         (lambda: Problem.from_coords([[0, 0], [1, 1], [2, 2]], "EUC_3D"), "3 coordinates"),

@@ -15,7 +15,8 @@ from typing import Any
 
 import click
 
-from tsp_celery.cli.options import merge_option
+from tsp_celery.cli.instance import load_instance
+from tsp_celery.cli.options import PRIORITY, SEED, TARGET, count, merge_option, seconds
 from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.job import JobParams, JobStatus
 from tsp_celery.errors import JobFailedError
@@ -66,15 +67,15 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Machine-read
 
 @click.command()
 @click.argument("file", type=click.Path())
-@click.option("--time", "time_s", type=float, default=10.0, show_default=True,
+@click.option("--time", "time_s", type=seconds("60"), default=10.0, show_default=True,
               help="Time budget in seconds (counted from admission).")
-@click.option("--target", type=float, default=None, help="Stop once a tour this short is found.")
-@click.option("--priority", type=int, default=0, show_default=True,
-              help="Higher runs first when jobs queue.")
-@click.option("--seed", type=click.IntRange(min=0), default=None,
+@click.option("--target", type=TARGET, default=None, help="Stop once a tour this short is found.")
+@click.option("--priority", type=PRIORITY, default=0, show_default=True,
+              help="Higher runs first when jobs queue (-1000..1000).")
+@click.option("--seed", type=SEED, default=None,
               help="Seed for the units (default: random, stored with the job and reported in "
                    "the result).")
-@click.option("--stall-rounds", type=int, default=None,
+@click.option("--stall-rounds", type=count(1, 1_000_000, "5"), default=None,
               help="Stop after this many rounds without improvement.")
 @click.option("--bound/--no-bound", default=False, help="Compute a Held-Karp lower bound too.")
 @merge_option
@@ -84,8 +85,6 @@ def submit(file: str, time_s: float, target: float | None, priority: int, seed: 
            stall_rounds: int | None, bound: bool, merge: bool, as_json: bool,
            redis_url: str | None) -> None:
     """Queue FILE (TSPLIB or coordinates) on the cluster; prints the job id."""
-    from tsp_celery.problem import load_problem
-
     if seed is None:  # as solve does: runs differ unless asked to repeat one
         seed = secrets.randbelow(2**31)
     try:
@@ -93,7 +92,7 @@ def submit(file: str, time_s: float, target: float | None, priority: int, seed: 
                            stall_rounds=stall_rounds, bound=bound, merge=merge)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    problem = load_problem(file)
+    problem = load_instance(file)
     client = cluster_client(redis_url)
     job_id = client.submit(problem, params)
     missing = client.missing_service()
@@ -142,7 +141,7 @@ def _bar_line(st: dict, workers: int) -> str:
 
 @click.command()
 @click.argument("job_id")
-@click.option("--interval", type=float, default=0.5, show_default=True,
+@click.option("--interval", type=seconds("1", high=3600), default=0.5, show_default=True,
               help="Seconds between refreshes.")
 @json_option
 @url_option
@@ -231,7 +230,8 @@ def cancel(job_id: str, as_json: bool, redis_url: str | None) -> None:
 
 
 @click.command()
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--limit", type=count(1, 10_000, "20"), default=50, show_default=True,
+              help="How many jobs to list.")
 @json_option
 @url_option
 def jobs(limit: int, as_json: bool, redis_url: str | None) -> None:
@@ -272,9 +272,9 @@ def workers(as_json: bool, redis_url: str | None) -> None:
 
 @click.command()
 @click.option("--node-id", default=None, help="Unique id of this coordinator [default: host-pid].")
-@click.option("--priority", type=int, default=0, show_default=True,
-              help="Higher priority wins leadership when the lease is free.")
-@click.option("--max-active", type=int, default=None,
+@click.option("--priority", type=PRIORITY, default=0, show_default=True,
+              help="Higher priority wins leadership when the lease is free (-1000..1000).")
+@click.option("--max-active", type=count(1, 1_000_000, "4"), default=None,
               help="Jobs run at once [default: one per live worker slot].")
 @url_option
 def coordinator(node_id: str | None, priority: int, max_active: int | None,

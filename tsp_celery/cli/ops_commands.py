@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from tsp_celery.cli.options import count, seconds
 from tsp_celery.health import DEFAULT_TIMEOUT_S, ROLES, check_health
 from tsp_celery.settings import Settings
 
@@ -15,11 +16,12 @@ from tsp_celery.settings import Settings
 @click.option("--role", type=click.Choice(ROLES), default="any", show_default=True,
               help="worker: Redis reachable. coordinator: also a leader with a fresh lease. "
                    "any: also at least one live worker.")
-@click.option("--min-workers", type=click.IntRange(min=0), default=None,
+@click.option("--min-workers", type=count(0, 1_000_000, "1"), default=None,
               help="Live workers required [default: 1 for --role any, else 0].")
 @click.option("--node-id", default=None,
               help="With --role coordinator: also require this coordinator's heartbeat.")
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=DEFAULT_TIMEOUT_S,
+@click.option("--timeout", "timeout_s", type=seconds("2", low=0.1, high=3600),
+              default=DEFAULT_TIMEOUT_S,
               show_default=True, help="Seconds to wait for Redis on each call.")
 @click.option("--redis-url", default=None,
               help="Redis URL [default: $TSP_CELERY_REDIS_URL or redis://localhost:6379/0].")

@@ -13,9 +13,11 @@ import sys
 
 import click
 
+from tsp_celery.cli.instance import load_instance
+from tsp_celery.cli.options import SEED, count
 from tsp_celery.errors import EXIT_USAGE
 from tsp_celery.problem import generate as make_instance
-from tsp_celery.problem import known_optimum, load_problem, read_tour, write_tsplib
+from tsp_celery.problem import known_optimum, read_tour, write_tsplib
 from tsp_celery.problem.generate import KINDS
 from tsp_celery.problem.info import describe
 
@@ -57,6 +59,7 @@ def info(file: str, as_json: bool) -> None:
             ("bbox", _bbox_text(report["bbox"], report["type"]) if report["usable"] else "-"),
             ("optimum", f"{opt} (proven, TSPLIB)" if opt is not None else "not known"),
             ("usable", "yes" if report["usable"] else f"no: {report['reason']}"),
+            *(("warning", w) for w in report["warnings"]),
         ]
         for key, value in lines:
             click.echo(f"{key + ':':9}{value}")
@@ -70,7 +73,7 @@ def info(file: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def evaluate(file: str, tour: str, as_json: bool) -> None:
     """Check that TOUR (a TSPLIB .tour file) visits every node of FILE once; print its length."""
-    problem = load_problem(file)
+    problem = load_instance(file)
     order = read_tour(tour, problem.n)
     length = problem.tour_length(order)
     optimum = known_optimum(problem.name, problem.n)
@@ -85,18 +88,12 @@ def evaluate(file: str, tour: str, as_json: bool) -> None:
     click.echo(f"{problem.name}: valid tour of {problem.n} nodes, length {_number(length)}{known}")
 
 
-def _at_least_three(_ctx: click.Context, _param: click.Parameter, n: int) -> int:
-    if n < 3:
-        raise click.BadParameter(f"a tour needs at least 3 nodes, got {n}")
-    return n
-
-
 @click.command()
 @click.option("--kind", type=click.Choice(KINDS), default="uniform", show_default=True,
               help="Uniform points, or normal clusters around n/10 centres.")
-@click.option("--n", "n", type=int, required=True, callback=_at_least_three,
-              help="Number of nodes (at least 3).")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--n", "n", type=count(3, 10_000_000, "1000"), required=True,
+              help="Number of nodes (3 to 10,000,000).")
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Random seed: the same seed gives the same instance.")
 @click.option("-o", "--out", type=click.Path(dir_okay=False),
               help="Output TSPLIB file [default: NAME.tsp, e.g. uniform1000s0.tsp].")

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import click
 
-from tsp_celery.cli.options import merge_option
+from tsp_celery.cli.instance import load_instance
+from tsp_celery.cli.options import SEED, TARGET, count, merge_option, seconds
 from tsp_celery.cli.progress import ProgressLine
 from tsp_celery.errors import TspCeleryError
 from tsp_celery.output import output_format, write_result
 from tsp_celery.plot import picture_format, plot_tour, plot_trace, require_matplotlib
-from tsp_celery.problem import Problem, known_optimum, load_problem
+from tsp_celery.problem import Problem, known_optimum
 from tsp_celery.result import Result
 
 
@@ -60,13 +61,13 @@ def _looks_like_a_url(value: str) -> bool:
 
 @click.command(cls=_SolveCommand)
 @click.argument("file", type=click.Path())
-@click.option("--time", "time_s", type=click.FloatRange(min=0, min_open=True), default=10.0,
+@click.option("--time", "time_s", type=seconds("10"), default=10.0,
               show_default=True, help="Wall-clock budget in seconds.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
+@click.option("--workers", type=count(1, 1024, "2"), default=None,
               help="Worker processes (default: all cores).")
-@click.option("--seed", type=click.IntRange(min=0), default=None,
+@click.option("--seed", type=SEED, default=None,
               help="Seed for the units (default: random, reported in the result).")
-@click.option("--target", type=float, default=None,
+@click.option("--target", type=TARGET, default=None,
               help="Stop once a tour this short is found (e.g. a known optimum).")
 @click.option("--out", type=click.Path(dir_okay=False), callback=_checked(output_format),
               help="Write the tour: .tour (TSPLIB), .json or .csv.")
@@ -98,7 +99,7 @@ def solve(file: str, time_s: float, workers: int | None, seed: int | None, targe
     progress = ProgressLine(time_s)
     try:
         progress.start(f"reading {file}")
-        problem = load_problem(file)
+        problem = load_instance(file)
         if plot_path or trace_path:
             require_matplotlib()
         if plot_path and problem.plot_coords is None:

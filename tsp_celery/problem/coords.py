@@ -9,7 +9,8 @@ The rule, so that no file is guessed at:
   other header must have exactly 2 or 3 fields, taken as x y [z].
 - Without a header every line holds 2 numbers (x y) or 3 (x y z). A leading id column is never
   assumed: ``1 2 3`` is a 3-D point. Give a file with ids a header naming x and y.
-- Every line has the same number of fields; all values are finite.
+- Every line has the same number of fields; all values are finite and within the bounds of
+  ``limits``. CRLF and CR line ends and a byte-order mark are fine.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import numpy as np
 
 from tsp_celery.errors import InstanceError
 from tsp_celery.problem.distance import FLOAT_EUCLIDEAN
+from tsp_celery.problem.limits import coordinate_fault
 from tsp_celery.problem.model import Problem
-from tsp_celery.problem.textfile import read_text
+from tsp_celery.problem.textfile import normalize_text, read_text
 from tsp_celery.problem.tsplib_scan import is_number
 
 
@@ -33,7 +35,7 @@ def read_coords(path: str | os.PathLike[str]) -> Problem:
 
 def parse_coords(text: str, path: str | None = None) -> Problem:
     """The EUC_FLOAT problem of coordinate ``text``; ``path`` names the file in errors."""
-    lines = text.split("\n")
+    lines = normalize_text(text).split("\n")
     data = [k for k, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")]
     if not data:
         raise InstanceError("no coordinates in the file", path)
@@ -51,9 +53,10 @@ def parse_coords(text: str, path: str | None = None) -> Problem:
         width, columns = len(first), _header_columns(first, path, data[0] + 1)
         data = data[1:]
     points = _parse_rows(lines, data, sep, width, columns, path)
-    bad = np.flatnonzero(~np.isfinite(points).all(axis=1))
-    if len(bad):
-        raise InstanceError("coordinates must be finite numbers", path, data[bad[0]] + 1)
+    fault = coordinate_fault(points)
+    if fault:
+        row, reason = fault
+        raise InstanceError(reason, path, None if row is None else data[row] + 1)
     name = Path(path).stem if path else "coords"
     try:
         return Problem.from_coords(points, FLOAT_EUCLIDEAN, name=name)

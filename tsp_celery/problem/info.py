@@ -1,8 +1,8 @@
 """What ``tsp-celery info`` reports about a file: facts for a usable instance, a reason otherwise.
 
 The report is a plain dict with stable keys (path, name, type, n, comment, bbox, usable,
-reason, optimum) so that ``info --json`` is a contract scripts can rely on. For a file that
-cannot be solved, whatever its TSPLIB header says is still reported, with the reason.
+reason, optimum, warnings) so that ``info --json`` is a contract scripts can rely on. For a file
+that cannot be solved, whatever its TSPLIB header says is still reported, with the reason.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tsp_celery.problem.optima import known_optimum
 from tsp_celery.problem.textfile import read_text
 from tsp_celery.problem.tsplib_scan import scan
 
-KEYS = ("path", "name", "type", "n", "comment", "bbox", "usable", "reason", "optimum")
+KEYS = ("path", "name", "type", "n", "comment", "bbox", "usable", "reason", "optimum", "warnings")
 
 
 def _plain(values: np.ndarray) -> list:
@@ -59,17 +59,20 @@ def describe(path: str | os.PathLike[str]) -> dict:
         "usable": True,
         "reason": None,
         "optimum": known_optimum(problem.name, problem.n),
+        "warnings": list(problem.warnings),
     }
 
 
 def _header_facts(text: str, path: str | os.PathLike[str]) -> dict:
     """Name, type, n and comment as far as a TSPLIB header gives them (None where it does not)."""
     facts: dict = {"path": str(path), "name": Path(path).stem, "type": None, "n": None,
-                   "comment": "", "bbox": None, "optimum": None}
+                   "comment": "", "bbox": None, "optimum": None, "warnings": []}
     try:
-        header = scan(text, str(path)).keys if is_tsplib(text) else {}
+        found = scan(text, str(path)) if is_tsplib(text) else None
     except InstanceError:
         return facts
+    header = found.keys if found else {}
+    facts["warnings"] = found.warnings if found else []
     if "NAME" in header:
         facts["name"] = header["NAME"].value
     if "EDGE_WEIGHT_TYPE" in header:

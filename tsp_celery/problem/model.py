@@ -13,6 +13,7 @@ import numpy as np
 
 from tsp_celery.errors import InstanceError, TourError
 from tsp_celery.problem.distance import FLOAT_EUCLIDEAN, FUNCTIONS
+from tsp_celery.problem.limits import coordinate_fault, matrix_fault
 
 EXPLICIT = "EXPLICIT"
 # Rows per block when a distance matrix is built from coordinates (bounds temporary memory).
@@ -25,7 +26,8 @@ class Problem:
 
     Exactly one of ``coords`` (with a coordinate ``edge_weight_type``) or ``matrix`` (with
     ``edge_weight_type == "EXPLICIT"``) defines the distances. ``display`` holds coordinates
-    that are only for drawing (TSPLIB DISPLAY_DATA_SECTION).
+    that are only for drawing (TSPLIB DISPLAY_DATA_SECTION). ``warnings`` holds what the reader
+    noticed but accepted ("line 4: unknown key DIMENSON (did you mean DIMENSION?), ignored").
     """
 
     name: str
@@ -34,6 +36,7 @@ class Problem:
     matrix: np.ndarray | None = None
     comment: str = ""
     display: np.ndarray | None = None
+    warnings: tuple[str, ...] = ()
     _hash: list[str] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -43,8 +46,9 @@ class Problem:
             m = self.matrix
             if m.ndim != 2 or m.shape[0] != m.shape[1]:
                 raise InstanceError(f"distance matrix must be square, got shape {m.shape}")
-            if not np.all(np.isfinite(m)):
-                raise InstanceError("distance matrix holds NaN or infinite entries")
+            fault = matrix_fault(m.ravel(), m.shape[0])
+            if fault:
+                raise InstanceError(f"distance matrix: {fault[1]}")
             if not np.array_equal(m, m.T):
                 raise InstanceError("distance matrix is not symmetric (ATSP is not supported)")
         else:
@@ -58,8 +62,9 @@ class Problem:
                 raise InstanceError(
                     f"{self.edge_weight_type} needs {dim} coordinates per node, got {c.shape}"
                 )
-            if not np.all(np.isfinite(c)):
-                raise InstanceError("coordinates hold NaN or infinite values")
+            fault = coordinate_fault(c)
+            if fault:
+                raise InstanceError(fault[1] if fault[0] is None else f"row {fault[0]}: {fault[1]}")
         if self.n < 3:
             raise InstanceError(f"a tour needs at least 3 nodes, this instance has {self.n}")
 

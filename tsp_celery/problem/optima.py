@@ -1,8 +1,10 @@
 """Proven optimal tour lengths of TSPLIB's symmetric instances, to report gaps against.
 
-Values as published with TSPLIB (Reinelt). dsj1000 is listed with its CEIL_2D optimum, the
-distance its file uses. Every name here ends in its node count, and a lookup only answers when
-the problem's n matches it, so a different instance that reuses a name gets no false optimum.
+Values as published with TSPLIB (Reinelt), and for the smallest national instances (wi29, dj38,
+qa194, uy734, zi929, lu980) as published by the Concorde team (math.uwaterloo.ca/tsp/world).
+dsj1000 is listed with its CEIL_2D optimum, the distance its file uses. Every name here ends in
+its node count, and a lookup only answers when the problem's n matches it, so a different
+instance that reuses a name gets no false optimum.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ OPTIMA: dict[str, int] = {
     "u1060": 224094, "u1432": 152970, "u1817": 57201, "u2152": 64253, "u2319": 234256,
     "ulysses16": 6859, "ulysses22": 7013, "usa13509": 19982859, "vm1084": 239297,
     "vm1748": 336556,
+    # national instances
+    "wi29": 27603, "dj38": 6656, "qa194": 9352, "uy734": 79114, "zi929": 95345, "lu980": 11340,
 }
 _BY_LOWER = {k.lower(): k for k in OPTIMA}
 

@@ -2,7 +2,8 @@
 
 Every reader in this package goes through ``read_text`` so that a missing file, a directory, an
 empty file or a binary file (an image, random bytes) is refused before any parsing starts, and
-every writer goes through ``write_text`` so that nothing half-written is left behind.
+every writer goes through ``write_text`` so that nothing half-written is left behind. Text comes
+back with LF line ends whatever the file used (CRLF, CR) and without a byte-order mark.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import gzip
 import os
 import re
 import secrets
+import zlib
 from pathlib import Path
 
 from tsp_celery.errors import InstanceError, TspCeleryError
@@ -19,11 +21,15 @@ from tsp_celery.errors import InstanceError, TspCeleryError
 # plus DEL: text never holds them, binary data almost always does (e.g. NUL in a PNG header).
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1f\x7f]")
 _GZIP_MAGIC = b"\x1f\x8b"
+# The largest instance text read, counted after decompression; settings may pass another limit.
+MAX_INSTANCE_BYTES = 64 * 1024 * 1024
+_CHUNK = 1 << 20
 
 
-def read_text(path: str | os.PathLike[str]) -> str:
+def read_text(path: str | os.PathLike[str], max_bytes: int = MAX_INSTANCE_BYTES) -> str:
     """The file's text; gzip-compressed files (``.tsp.gz``) are decompressed on the fly.
 
+    At most ``max_bytes`` are read, after decompression, so a gzip bomb stops at the limit.
     UTF-8 is tried first, then Latin-1 (old TSPLIB comments hold umlauts in it).
     """
     p = Path(path)
@@ -33,22 +39,44 @@ def read_text(path: str | os.PathLike[str]) -> str:
     if p.is_dir():
         raise InstanceError("is a directory, not a file", where)
     try:
-        data = p.read_bytes()
+        data = _read_capped(p, max_bytes)
     except OSError as exc:
         raise InstanceError(f"cannot read: {exc.strerror or exc}", where) from exc
-    if data.startswith(_GZIP_MAGIC):
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise InstanceError(f"corrupt gzip file: {exc}", where) from exc
     if not data.strip():
         raise InstanceError("file is empty", where)
     if _CONTROL.search(data):
         raise InstanceError("binary file, not a text instance or tour", where)
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return data.decode("latin-1")
+        text = data.decode("latin-1")
+    return normalize_text(text)
+
+
+def normalize_text(text: str) -> str:
+    """``text`` with CRLF and CR line ends as LF, and no leading byte-order mark."""
+    text = text.removeprefix("\ufeff")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def _read_capped(p: Path, max_bytes: int) -> bytes:
+    """The file's bytes, gunzipped chunk by chunk when compressed; InstanceError past the cap."""
+    with open(p, "rb") as raw:
+        compressed = raw.read(2) == _GZIP_MAGIC
+        raw.seek(0)
+        try:
+            stream = gzip.GzipFile(fileobj=raw) if compressed else raw
+            chunks, size = [], 0
+            while chunk := stream.read(min(_CHUNK, max_bytes + 1 - size)):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > max_bytes:
+                    after = " once decompressed" if compressed else ""
+                    raise InstanceError(f"larger than {max_bytes:,} bytes{after}: the limit for "
+                                        "an instance file", str(p))
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+            raise InstanceError(f"corrupt gzip file: {exc}", str(p)) from exc
+    return b"".join(chunks)
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:

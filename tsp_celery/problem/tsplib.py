@@ -3,8 +3,10 @@
 Supported: TYPE TSP with EDGE_WEIGHT_TYPE EUC_2D, EUC_3D, CEIL_2D, ATT, GEO, MAN_2D/3D, MAX_2D/3D
 (NODE_COORD_SECTION), or EXPLICIT in any of the nine EDGE_WEIGHT_FORMATs (EDGE_WEIGHT_SECTION).
 DISPLAY_DATA_SECTION (or the coordinates of an EXPLICIT file) is kept as ``Problem.display``.
-Everything else is refused with an error naming the file and line: ATSP, HCP, CVRP, SOP, tour
-files, XRAY/SPECIAL distances, a DIMENSION the data does not match, non-finite numbers.
+FIXED_EDGES_SECTION is read and ignored, with a warning, as are unknown keys and sections
+(``Problem.warnings``). Everything else is refused with an error naming the file and line: ATSP,
+HCP, CVRP, SOP, tour files, XRAY/SPECIAL distances, a DIMENSION the data does not match,
+non-finite numbers, magnitudes beyond what keeps lengths exact (``limits``).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import numpy as np
 from tsp_celery.errors import InstanceError, UnsupportedInstanceError
 from tsp_celery.problem import matrix_formats
 from tsp_celery.problem.distance import FLOAT_EUCLIDEAN, FUNCTIONS
+from tsp_celery.problem.limits import coordinate_fault, matrix_fault
 from tsp_celery.problem.model import EXPLICIT, Problem
-from tsp_celery.problem.textfile import read_text, write_text
+from tsp_celery.problem.textfile import normalize_text, read_text, write_text
 from tsp_celery.problem.tsplib_scan import Scan, Section, scan
 
 EDGE_WEIGHT_TYPES: tuple[str, ...] = (*(t for t in FUNCTIONS if t != FLOAT_EUCLIDEAN), EXPLICIT)
@@ -31,8 +34,8 @@ _UNSUPPORTED_TYPES = {
     "SOP": "TYPE SOP (sequential ordering) is not supported: only symmetric TSP is",
     "TOUR": "this is a tour file (TYPE: TOUR), not an instance; use it with `evaluate`",
 }
-# Larger magnitudes would overflow the int64 sum of a tour's length.
-MAX_ABS_VALUE = 1e12
+# Sections of other problem types (CVRP, HCP) that a TSP file may still carry.
+_FOREIGN_SECTIONS = ("DEPOT_SECTION", "DEMAND_SECTION", "EDGE_DATA_SECTION")
 
 
 def read_tsplib(source: str | os.PathLike[str]) -> Problem:
@@ -45,7 +48,7 @@ def read_tsplib(source: str | os.PathLike[str]) -> Problem:
 
 def parse_tsplib(text: str, path: str | None = None) -> Problem:
     """The Problem described by TSPLIB ``text``; ``path`` only names the file in errors."""
-    s = scan(text, path)
+    s = scan(normalize_text(text), path)
     if not s.keys and not s.sections:
         raise InstanceError("not a TSPLIB file: no 'KEY: value' header", path)
     check_type(s)
@@ -56,8 +59,10 @@ def parse_tsplib(text: str, path: str | None = None) -> Problem:
     # Everything the model would refuse is checked above or below, so its errors cannot occur
     # here and every error names the file and line.
     display = _display(s, n, kind)
+    _note_ignored_sections(s)
+    facts = {"comment": comment, "display": display, "warnings": tuple(s.warnings)}
     if kind == EXPLICIT:
-        return Problem(name, EXPLICIT, matrix=_matrix(s, n), comment=comment, display=display)
+        return Problem(name, EXPLICIT, matrix=_matrix(s, n), **facts)
     fmt = s.value("EDGE_WEIGHT_FORMAT")
     if fmt is not None and fmt.upper() != "FUNCTION":
         raise s.error(
@@ -65,7 +70,21 @@ def parse_tsplib(text: str, path: str | None = None) -> Problem:
             "EDGE_WEIGHT_FORMAT",
         )
     coords = _node_table(_section(s, "NODE_COORD_SECTION", kind), n, FUNCTIONS[kind][1])
-    return Problem(name, kind, coords=coords, comment=comment, display=display)
+    return Problem(name, kind, coords=coords, **facts)
+
+
+def _note_ignored_sections(s: Scan) -> None:
+    """Warn about the sections we read but do not use (after checking they hold numbers)."""
+    if "FIXED_EDGES_SECTION" in s.sections:
+        section = s.sections["FIXED_EDGES_SECTION"]
+        values = section.numbers()
+        ends = np.flatnonzero(values == -1)
+        edges = (int(ends[0]) if len(ends) else values.size) // 2
+        s.warn(section.line - 1, f"FIXED_EDGES_SECTION ({edges} edges) ignored: tours are "
+                                 "not forced to use fixed edges")
+    for name in _FOREIGN_SECTIONS:
+        if name in s.sections:
+            s.warn(s.sections[name].line - 1, f"{name} ignored: it has no meaning for TYPE TSP")
 
 
 def check_type(s: Scan) -> None:
@@ -83,7 +102,7 @@ def check_type(s: Scan) -> None:
 def _dimension(s: Scan) -> int:
     raw = s.value("DIMENSION")
     if raw is None:
-        raise s.error("missing DIMENSION (the number of nodes)")
+        raise s.missing("DIMENSION", "missing DIMENSION (the number of nodes)")
     try:
         n = int(raw)
     except ValueError:
@@ -97,7 +116,7 @@ def _edge_weight_type(s: Scan) -> str:
     supported = ", ".join(EDGE_WEIGHT_TYPES)
     raw = s.value("EDGE_WEIGHT_TYPE")
     if raw is None:
-        raise s.error(f"missing EDGE_WEIGHT_TYPE (one of {supported})")
+        raise s.missing("EDGE_WEIGHT_TYPE", f"missing EDGE_WEIGHT_TYPE (one of {supported})")
     kind = raw.upper()
     if kind in EDGE_WEIGHT_TYPES:
         return kind
@@ -112,7 +131,7 @@ def _edge_weight_type(s: Scan) -> str:
 
 def _section(s: Scan, name: str, kind: str) -> Section:
     if name not in s.sections:
-        raise s.error(f"missing {name} (EDGE_WEIGHT_TYPE {kind} needs it)")
+        raise s.missing(name, f"missing {name} (EDGE_WEIGHT_TYPE {kind} needs it)")
     return s.sections[name]
 
 
@@ -132,12 +151,11 @@ def _node_table(section: Section, n: int, dim: int) -> np.ndarray:
             section.line_of_row(int(order[bad])),
         )
     coords = table[order, 1:]
-    bad_rows = ~(np.isfinite(coords) & (np.abs(coords) <= MAX_ABS_VALUE)).all(axis=1)
-    if bad_rows.any():
-        raise section.error(
-            f"{section.name}: coordinates must be finite numbers within ±{MAX_ABS_VALUE:g}",
-            section.line_of_row(int(order[np.flatnonzero(bad_rows)[0]])),
-        )
+    fault = coordinate_fault(coords)
+    if fault:
+        row, reason = fault
+        line = section.line - 1 if row is None else section.line_of_row(int(order[row]))
+        raise section.error(f"{section.name}: {reason}", line)
     return coords
 
 
@@ -168,13 +186,11 @@ def _matrix(s: Scan, n: int) -> np.ndarray:
             f"EDGE_WEIGHT_SECTION has {values.size} entries, but {fmt} with DIMENSION {n} "
             f"needs {need}"
         )
-    bad = ~(np.isfinite(values) & (values >= 0) & (values <= MAX_ABS_VALUE))
-    if bad.any():
-        k = int(np.flatnonzero(bad)[0])
-        raise section.error(
-            f"EDGE_WEIGHT_SECTION: {values[k]:g} is not a distance (finite, 0..{MAX_ABS_VALUE:g})",
-            section.line_of_token(k),
-        )
+    fault = matrix_fault(values, n)
+    if fault:
+        k, reason = fault
+        raise section.error(f"EDGE_WEIGHT_SECTION: {reason}",
+                            None if k is None else section.line_of_token(k))
     if np.array_equal(values, np.round(values)):
         values = values.astype(np.int64)
     m = matrix_formats.expand(values, n, fmt)

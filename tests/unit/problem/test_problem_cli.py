@@ -56,7 +56,7 @@ def test_info_json_has_stable_keys(data_dir):
     assert report == {
         "path": str(data_dir / "gr17.tsp"), "name": "gr17", "type": "EXPLICIT", "n": 17,
         "comment": "17-city problem (Groetschel)", "bbox": None, "usable": True,
-        "reason": None, "optimum": 2085,
+        "reason": None, "optimum": 2085, "warnings": [],
     }
 
 
@@ -168,9 +168,9 @@ def test_generate_default_file_name(tmp_path):
 
 @pytest.mark.parametrize(
     "args, says",
-    [(["--n", "2"], "a tour needs at least 3 nodes, got 2"),
+    [(["--n", "2"], "'--n': must be a whole number from 3 to 10,000,000, got '2'"),
      (["--n", "10", "--kind", "spiral"], "'spiral' is not one of 'uniform', 'clustered'"),
-     (["--n", "ten"], "'ten' is not a valid integer")],
+     (["--n", "ten"], "'--n': must be a whole number from 3 to 10,000,000, got 'ten'")],
 )
 def test_generate_refuses_bad_options(tmp_path, args, says):
     proc = run("generate", *args, "-o", tmp_path / "x.tsp")

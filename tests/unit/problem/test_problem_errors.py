@@ -74,10 +74,23 @@ def test_non_numeric_coordinate(tmp_path):
     assert err.message == "NODE_COORD_SECTION: 'x0' is not a number" and err.line == 7
 
 
-@pytest.mark.parametrize("value", ["nan", "inf", "-Infinity", "1e300"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-Infinity"])
 def test_non_finite_coordinate(tmp_path, value):
     err = _fails(_coords(tmp_path, ["1 0 0", "2 3 0", f"3 {value} 4", "4 0 4"]))
     assert "coordinates must be finite" in err.message and err.line == 8
+
+
+@pytest.mark.parametrize("value", ["1e300", "-1000000001", "1.5e9"])
+def test_coordinate_beyond_exact_range(tmp_path, value):
+    err = _fails(_coords(tmp_path, ["1 0 0", "2 3 0", f"3 {value} 4", "4 0 4"]))
+    assert "coordinates must lie within ±1e+09 so that lengths stay exact" in err.message
+    assert err.line == 8
+
+
+def test_largest_accepted_coordinate_keeps_lengths_exact(tmp_path):
+    problem = load_problem(_coords(tmp_path, ["1 -1e9 -1e9", "2 1e9 -1e9", "3 1e9 1e9",
+                                              "4 -1e9 1e9"]))
+    assert problem.tour_length([0, 1, 2, 3]) == 8 * 10**9
 
 
 def test_wrong_number_of_columns(tmp_path):
