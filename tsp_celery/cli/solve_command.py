@@ -140,13 +140,13 @@ def _solve_on_cluster(problem: Problem, progress: ProgressLine, redis_url: str |
     params = JobParams(time_s=time_s, target=target, merge=merge,
                        seed=secrets.randbelow(2**31) if seed is None else seed)
     job_id = client.submit(problem, params)
-    progress.restart_clock("queued")
-    progress.note(f"job {job_id} queued (Ctrl-C cancels it)")
-    missing = client.missing_service()
-    if missing:
-        progress.note(f"warning: {missing}; the job waits in the queue (cancelled after "
-                      f"{NOBODY_HOME_S:g} s without one)")
-    try:
+    try:  # from the submit on, so that a Ctrl-C right after a message still cancels the job
+        progress.restart_clock("queued")
+        progress.note(f"job {job_id} queued (Ctrl-C cancels it)")
+        missing = client.missing_service()
+        if missing:
+            progress.note(f"warning: {missing}; the job waits in the queue (cancelled after "
+                          f"{NOBODY_HOME_S:g} s without one)")
         client.wait(job_id, progress, give_up_unattended=True)
     except KeyboardInterrupt:
         progress.close()
