@@ -1,0 +1,57 @@
+"""Worker metrics: Celery signals feed ``tsp_celery.metrics.worker`` (on when
+TSP_CELERY_WORKER_METRICS_PORT is set; see docs/operations.md, Monitoring)."""
+
+from __future__ import annotations
+
+import os
+
+from celery import signals
+
+from tsp_celery.cluster.celery_config import MERGE_TASK, SOLVE_TASK
+from tsp_celery.metrics import worker
+from tsp_celery.plan.model import KINDS
+
+_PORT = worker.configured_port()
+
+
+@signals.worker_init.connect
+def wipe_old_samples(**_kwargs) -> None:
+    """Before the pool forks: a fresh directory, so totals start at this run."""
+    if _PORT is not None:
+        worker.wipe(os.environ[worker.DIR_ENV])
+
+
+@signals.worker_ready.connect
+def serve_metrics(**_kwargs) -> None:
+    if _PORT is not None:
+        worker.serve(_PORT, os.environ.get("TSP_CELERY_WORKER_METRICS_ADDR", "0.0.0.0"))
+
+
+@signals.task_prerun.connect
+def task_started(task_id=None, task=None, kwargs=None, **_extra) -> None:
+    if _PORT is None or task is None:
+        return
+    if task.name == SOLVE_TASK:
+        unit = (kwargs or {}).get("unit")
+        kind = unit.get("kind") if isinstance(unit, dict) else None
+        kind = kind if kind in KINDS else "unknown"  # from the message: keep the label bounded
+        delivery = getattr(task.request, "delivery_info", None) or {}
+        worker.unit_started(task_id, kind, bool(delivery.get("redelivered")))
+    elif task.name == MERGE_TASK:
+        worker.merge_started(task_id)
+
+
+@signals.task_postrun.connect
+def task_ended(task_id=None, task=None, retval=None, state=None, **_extra) -> None:
+    if _PORT is None or task is None:
+        return
+    if task.name == SOLVE_TASK:
+        worker.unit_ended(task_id, retval, state == "SUCCESS")
+    elif task.name == MERGE_TASK:
+        worker.merge_ended(task_id)
+
+
+@signals.worker_process_shutdown.connect
+def child_exited(pid=None, **_extra) -> None:
+    if _PORT is not None:
+        worker.process_exited(pid or os.getpid())
