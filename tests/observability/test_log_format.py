@@ -1,0 +1,84 @@
+"""--log-format json: one JSON object per line with the documented keys; text stays default;
+a bad format is a usage error (exit 2)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+
+import pytest
+import redis
+
+from tsp_celery.cluster.events import EventLog, EventType
+from tsp_celery.cluster.keys import Keys
+from tsp_celery.cluster.lease import LeaderLease
+from tsp_celery.logformat import FIELDS, JsonFormatter, formatter, set_node
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def captured():
+    """Records of the event logger, formatted as JSON lines."""
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            lines.append(self.format(record))
+
+    handler = Collect()
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("tsp_celery.cluster.events")
+    logger.addHandler(handler)
+    old = logger.level
+    logger.setLevel(logging.INFO)
+    yield lines
+    logger.removeHandler(handler)
+    logger.setLevel(old)
+
+
+def test_event_appends_log_job_term_lamport_event_and_node(captured, redis_url):
+    client = redis.Redis.from_url(redis_url)
+    lease = LeaderLease(client, Keys("lf"), "c1", 0, 3000, 1000)
+    assert lease.try_acquire()
+    log = EventLog(client, Keys("lf"))
+    log.append("job1", EventType.ROUND_PLANNED, "c1", 7, {"round": 1}, fence=lease.fence)
+    log.append("job1", EventType.UNIT_STARTED, "worker:h:1", 8, {})
+    first, second = (json.loads(line) for line in captured)
+    assert list(first) == list(FIELDS)
+    assert first | {"time": None} == {
+        "time": None, "level": "info", "logger": "tsp_celery.cluster.events",
+        "message": "job job1: round_planned", "node": "c1", "job": "job1", "term": 1,
+        "lamport": 7, "event": "round_planned"}
+    assert first["time"].endswith("+00:00")
+    assert (second["node"], second["term"], second["lamport"]) == ("worker:h:1", None, 8)
+
+
+def test_other_records_carry_the_process_node_and_nulls():
+    set_node("coord-a")
+    record = logging.LogRecord("tsp_celery.x", logging.WARNING, __file__, 1, "lost %s", ("x",),
+                               None)
+    line = json.loads(JsonFormatter().format(record))
+    assert (line["node"], line["message"], line["level"]) == ("coord-a", "lost x", "warning")
+    assert line["job"] is None and line["term"] is None and line["event"] is None
+
+
+def test_text_is_the_default_and_unknown_formats_are_refused():
+    assert not isinstance(formatter("text"), JsonFormatter)
+    with pytest.raises(ValueError, match="json"):
+        formatter("xml")
+
+
+def test_coordinator_refuses_an_unknown_log_format():
+    env = {**os.environ, "TSP_CELERY_LOG_FORMAT": "xml"}
+    proc = subprocess.run([sys.executable, "-m", "tsp_celery", "coordinator",
+                           "--redis-url", "redis://127.0.0.1:1/0"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "TSP_CELERY_LOG_FORMAT" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "tsp_celery", "coordinator", "--log-format",
+                           "xml"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "xml" in proc.stderr
