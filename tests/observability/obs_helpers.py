@@ -13,8 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = ROOT / "ops" / "prometheus"
 ALERTS = PROMETHEUS_DIR / "alerts.yml"
 GRAFANA_DIR = ROOT / "ops" / "grafana"
-# Series of the Redis exporter (oliver006/redis_exporter) that rules and panels may use.
-REDIS_EXPORTER_SERIES = {"redis_up", "redis_memory_used_bytes", "redis_memory_max_bytes",
+# Series of Prometheus itself and of the Redis exporter (oliver006/redis_exporter) that rules
+# and panels may use.
+OTHER_SERIES = {"up", "redis_up", "redis_memory_used_bytes", "redis_memory_max_bytes",
                          "redis_connected_clients", "redis_evicted_keys_total"}
 # PromQL words that look like metric names in an expression but are not.
 _PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or",
