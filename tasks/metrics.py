@@ -4,32 +4,42 @@ TSP_CELERY_WORKER_METRICS_PORT is set; see docs/operations.md, Monitoring)."""
 from __future__ import annotations
 
 import os
+import sys
 
 from celery import signals
 
 from tsp_celery.cluster.celery_config import MERGE_TASK, SOLVE_TASK
+from tsp_celery.errors import EXIT_USAGE, TspCeleryError
 from tsp_celery.metrics import worker
 from tsp_celery.plan.model import KINDS
 
-_PORT = worker.configured_port()
+# The exporter's port, set in the worker's main process before the pool forks (so children
+# inherit it); None in Flower, `celery inspect` and other processes that import the app.
+_port: list[int] = []
 
 
 @signals.worker_init.connect
-def wipe_old_samples(**_kwargs) -> None:
-    """Before the pool forks: a fresh directory, so totals start at this run."""
-    if _PORT is not None:
+def start_fresh(**_kwargs) -> None:
+    """Before the pool forks: check the settings, empty the directory (totals start now)."""
+    try:
+        port = worker.configured_port()
+    except TspCeleryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from exc
+    if port is not None:
         worker.wipe(os.environ[worker.DIR_ENV])
+        _port.append(port)
 
 
 @signals.worker_ready.connect
 def serve_metrics(**_kwargs) -> None:
-    if _PORT is not None:
-        worker.serve(_PORT, os.environ.get("TSP_CELERY_WORKER_METRICS_ADDR", "0.0.0.0"))
+    if _port:
+        worker.serve(_port[0], os.environ.get("TSP_CELERY_WORKER_METRICS_ADDR", "0.0.0.0"))
 
 
 @signals.task_prerun.connect
 def task_started(task_id=None, task=None, kwargs=None, **_extra) -> None:
-    if _PORT is None or task is None:
+    if not _port or task is None:
         return
     if task.name == SOLVE_TASK:
         unit = (kwargs or {}).get("unit")
@@ -43,7 +53,7 @@ def task_started(task_id=None, task=None, kwargs=None, **_extra) -> None:
 
 @signals.task_postrun.connect
 def task_ended(task_id=None, task=None, retval=None, state=None, **_extra) -> None:
-    if _PORT is None or task is None:
+    if not _port or task is None:
         return
     if task.name == SOLVE_TASK:
         worker.unit_ended(task_id, retval, state == "SUCCESS")
@@ -53,5 +63,5 @@ def task_ended(task_id=None, task=None, retval=None, state=None, **_extra) -> No
 
 @signals.worker_process_shutdown.connect
 def child_exited(pid=None, **_extra) -> None:
-    if _PORT is not None:
+    if _port:
         worker.process_exited(pid or os.getpid())

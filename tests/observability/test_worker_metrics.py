@@ -97,3 +97,12 @@ def test_wipe_removes_samples_of_an_earlier_run(tmp_path):
     (tmp_path / "keep.txt").write_text("not ours")
     worker.wipe(str(tmp_path))
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_a_worker_with_a_port_but_no_directory_exits_2_saying_why(redis_url):
+    env = {k: v for k, v in os.environ.items() if k != worker.DIR_ENV}
+    env.update({worker.PORT_ENV: "9", "TSP_CELERY_REDIS_URL": redis_url})
+    proc = subprocess.run([sys.executable, "-m", "celery", "-A", "tasks", "worker", "-c", "1",
+                           "-l", "warning"], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert f"{worker.PORT_ENV} needs {worker.DIR_ENV}" in proc.stderr

@@ -271,7 +271,9 @@ def workers(as_json: bool, redis_url: str | None) -> None:
 @click.option("--max-active", type=int, default=None,
               help="Jobs run at once [default: one per live worker slot].")
 @click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
-              help="Serve Prometheus metrics on this port [default: off].")
+              envvar="TSP_CELERY_METRICS_PORT",
+              help="Serve Prometheus metrics on this port [default: $TSP_CELERY_METRICS_PORT, "
+                   "else off].")
 @click.option("--metrics-addr", default="0.0.0.0", show_default=True,
               help="Address the metrics endpoint listens on.")
 @click.option("--log-format", type=click.Choice(FORMATS), default=None,
