@@ -8,8 +8,6 @@ multiprocess view, ``catalog`` lists every metric for the docs.
 
 from __future__ import annotations
 
-from prometheus_client import disable_created_metrics
-
 from tsp_celery.metrics.instruments import (
     leader_acquisitions,
     lease_step_seconds,
@@ -19,9 +17,6 @@ from tsp_celery.metrics.instruments import (
     round_seconds,
     units_dispatched,
 )
-
-# The *_created series double the output and nothing here reads them.
-disable_created_metrics()
 
 
 def redis_error(exc: BaseException) -> None:

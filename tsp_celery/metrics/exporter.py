@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, disable_created_metrics, start_http_server
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
@@ -41,6 +41,7 @@ class _Degraded(Collector):
 def coordinator_registry(redis, keys: Keys, node_id: str,
                          is_leader: Callable[[], bool]) -> CollectorRegistry:
     """Everything a coordinator exports, in one registry."""
+    disable_created_metrics()  # *_created series double the output; nothing reads them
     registry = CollectorRegistry()
     registry.register(instruments.COORDINATOR)
     registry.register(_Degraded(ClusterCollector(redis, keys, node_id, is_leader)))
