@@ -168,6 +168,12 @@ def test_prometheus_sees_the_job_and_fires_no_leader(stack, examples_dir):
                == stack.value("max(tsp_celery_units_succeeded_total)") >= 1, 30,
                "worker and event-log unit counts to agree", poll_s=0.5)
     assert stack.value('max(tsp_celery_coordinator_is_leader{node="cobs"})') == 1
+    # the leader's own hooks: every closed round timed, at least one unit per planned round
+    wait_until(lambda: stack.value("sum(tsp_celery_round_duration_seconds_count)")
+               == stack.value("max(tsp_celery_rounds_merged_total)") >= 1, 30,
+               "round timings for every merged round", poll_s=0.5)
+    assert (stack.value("max(tsp_celery_units_dispatched_total)")
+            >= stack.value("max(tsp_celery_rounds_planned_total)") >= 1)
     for expr in _dashboard_expressions():  # every panel's query evaluates (parses) for real
         stack.query(expr)
     assert stack.alert("NoLeader") is None
