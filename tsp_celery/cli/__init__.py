@@ -15,6 +15,7 @@ from tsp_celery.cli import (
     solve_command,
 )
 from tsp_celery.errors import EXIT_USAGE, TspCeleryError
+from tsp_celery.logformat import TEXT_FORMAT
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,9 +24,7 @@ from tsp_celery.errors import EXIT_USAGE, TspCeleryError
 def cli(verbose: int) -> None:
     """tsp-celery: near-optimal TSP tours, embedded or on a Celery cluster."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    logging.basicConfig(level=level, format=TEXT_FORMAT, stream=sys.stderr)
 
 
 for _module in (problem_commands, solve_command, cluster_commands, ha_commands, ops_commands):

@@ -42,10 +42,6 @@ def catalog() -> list[Entry]:
     return sorted(out.values(), key=lambda e: (e.source, e.name))
 
 
-def names() -> set[str]:
-    return {e.name for e in catalog()}
-
-
 def series_names() -> set[str]:
     """Names a query may use: histograms add _bucket, _sum and _count."""
     out = set()

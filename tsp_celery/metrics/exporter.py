@@ -11,6 +11,7 @@ from prometheus_client.registry import Collector
 
 from tsp_celery.cluster.connection import REDIS_DOWN
 from tsp_celery.cluster.keys import Keys
+from tsp_celery.errors import TspCeleryError
 from tsp_celery.metrics import instruments, redis_error
 from tsp_celery.metrics.cluster import ClusterCollector
 
@@ -53,5 +54,8 @@ def serve_metrics(coordinator, port: int, addr: str = "0.0.0.0") -> None:
     (leadership as its lease says)."""
     registry = coordinator_registry(coordinator.redis, coordinator.keys, coordinator.node_id,
                                     lambda: coordinator.lease.is_leader)
-    start_http_server(port, addr=addr, registry=registry)
+    try:
+        start_http_server(port, addr=addr, registry=registry)
+    except OSError as exc:  # port taken, address not ours: say so before anything runs
+        raise TspCeleryError(f"cannot serve metrics on {addr}:{port}: {exc}") from exc
     log.info("metrics on http://%s:%d/metrics", addr, port)
