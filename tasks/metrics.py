@@ -9,8 +9,9 @@ import sys
 from celery import signals
 
 from tsp_celery.cluster.celery_config import MERGE_TASK, SOLVE_TASK
+from tsp_celery.cluster.connection import REDIS_DOWN
 from tsp_celery.errors import EXIT_USAGE, TspCeleryError
-from tsp_celery.metrics import worker
+from tsp_celery.metrics import redis_error, worker
 from tsp_celery.plan.model import KINDS
 
 # The exporter's port, set in the worker's main process before the pool forks (so children
@@ -59,6 +60,13 @@ def task_ended(task_id=None, task=None, retval=None, state=None, **_extra) -> No
         worker.unit_ended(task_id, retval, state == "SUCCESS")
     elif task.name == MERGE_TASK:
         worker.merge_ended(task_id)
+
+
+@signals.task_failure.connect
+def task_failed(exception=None, **_extra) -> None:
+    """A task that Redis failed (a unit's result could not be stored): count it by class."""
+    if _port and isinstance(exception, REDIS_DOWN):
+        redis_error(exception)
 
 
 @signals.worker_process_shutdown.connect

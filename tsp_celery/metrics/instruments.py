@@ -33,10 +33,6 @@ recovery_seconds = Histogram(
     "tsp_celery_recovery_duration_seconds",
     "Time a new leader took to rebuild the active jobs from Redis.",
     buckets=_ROUND_S, registry=COORDINATOR)
-redis_errors = Counter(
-    "tsp_celery_redis_errors_total",
-    "Redis calls that failed because Redis was unreachable or timed out, by exception class.",
-    ["error"], registry=COORDINATOR)
 units_dispatched = Counter(
     "tsp_celery_units_dispatched_total",
     "Work units sent to the solve queue by the leader.",
@@ -46,12 +42,18 @@ round_seconds = Histogram(
     "Time from planning a round to its close, by round kind.",
     ["kind"], buckets=_ROUND_S, registry=COORDINATOR)
 
-# -- both: a round is merged by the chord body on a worker, or by the leader at its deadline ----
+# -- both: a round is merged by the chord body on a worker, or by the leader at its deadline;
+# Redis fails under coordinators' lease turns and under workers' tasks alike ----------------
 merge_seconds = Histogram(
     "tsp_celery_merge_duration_seconds",
     "Time to merge a round's units and commit the best, by who closed it.",
     ["closer"], buckets=_FAST_S, registry=COORDINATOR)
+redis_errors = Counter(
+    "tsp_celery_redis_errors_total",
+    "Redis calls that failed because Redis was unreachable or timed out, by exception class.",
+    ["error"], registry=COORDINATOR)
 WORKER.register(merge_seconds)
+WORKER.register(redis_errors)
 
 # -- workers ----------------------------------------------------------------------------------
 unit_seconds = Histogram(
