@@ -16,7 +16,8 @@ from tsp_celery.metrics import worker
 
 pytestmark = pytest.mark.timeout(60)
 
-# Three children like Celery's prefork pool: two finish units, one is SIGKILLed mid-unit.
+# Children like Celery's prefork pool: two finish units, one has a task that Redis failed, one
+# is SIGKILLed mid-unit.
 _SCRIPT = textwrap.dedent("""
     import os, signal, sys, time
     from prometheus_client import CollectorRegistry, generate_latest
@@ -42,11 +43,19 @@ _SCRIPT = textwrap.dedent("""
         worker.merge_started("m1")
         worker.merge_ended("m1")
 
+    def redis_failed():  # through the Celery signal, as a prefork child sees it
+        import redis
+        from celery import signals
+        import tasks.metrics
+        tasks.metrics._port.append(9809)
+        signals.task_failure.send(sender=None, exception=redis.ConnectionError("gone"))
+        signals.task_failure.send(sender=None, exception=ValueError("not Redis"))
+
     def killed():
         worker.unit_started("t4", "union", False)
         os.kill(os.getpid(), signal.SIGKILL)
 
-    for body in (ok, skipped, killed):
+    for body in (ok, skipped, redis_failed, killed):
         child(body)
     registry = CollectorRegistry()
     registry.register(worker.SweptMultiProcessCollector(os.environ["PROMETHEUS_MULTIPROC_DIR"]))
@@ -79,6 +88,7 @@ def test_children_are_merged_and_a_killed_child_is_not_in_progress(tmp_path):
     assert s[("tsp_celery_unit_peak_rss_bytes_count", (("kind", "island"),))] == 1
     assert s[("tsp_celery_merge_duration_seconds_count", (("closer", "chord"),))] == 1
     assert s[("tsp_celery_worker_units_in_progress", ())] == 0  # t4's child was SIGKILLed
+    assert s[("tsp_celery_redis_errors_total", (("error", "ConnectionError"),))] == 1
     # only worker metrics: the coordinator's instruments, written by every process, stay out
     assert not any(name.startswith("tsp_celery_lease") for name, _ in s)
 
