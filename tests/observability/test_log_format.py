@@ -11,6 +11,7 @@ import redis
 from tsp_celery.cluster.events import EventLog, EventType
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lease import LeaderLease
+from tsp_celery.errors import FencedWriteError
 from tsp_celery.logformat import FIELDS, JsonFormatter, formatter, set_node
 
 pytestmark = pytest.mark.timeout(60)
@@ -66,3 +67,10 @@ def test_text_is_the_default_and_unknown_formats_are_refused():
     assert not isinstance(formatter("text"), JsonFormatter)
     with pytest.raises(ValueError, match="json"):
         formatter("xml")
+
+
+def test_a_refused_append_logs_nothing(captured, redis_url):
+    log = EventLog(redis.Redis.from_url(redis_url), Keys("lf"))
+    with pytest.raises(FencedWriteError):
+        log.append("job1", EventType.DONE, "c0", 9, {}, fence="c0:99")
+    assert captured == []

@@ -130,7 +130,8 @@ class JobDriver:
         self.c.store.drop_round_scratch(self.job_id, plan.round_no,
                                         [u.unit_id for u in plan.units])
         self.last_kind = plan.kind
-        metrics.round_seconds.labels(plan.kind).observe(time.time() - self.round.planned_at)
+        if self.round.planned_at:  # 0 for a round resumed from a record that lacks it
+            metrics.round_seconds.labels(plan.kind).observe(time.time() - self.round.planned_at)
         self.round = None
         return True
 

@@ -131,10 +131,11 @@ class EventLog:
                      json.dumps(value)]
         keys = [self.keys.lease(), self.keys.job_events(job_id), self.keys.job(job_id),
                 self.keys.event_totals()]
+        entry_id = _text(call_fenced(self._append, keys, args, fence))
         log.info("job %s: %s", job_id, kind,
                  extra={"job": job_id, "event": kind, "node": node, "lamport": int(lamport),
                         "term": parse_fence(fence)[1] if fence else None})
-        return _text(call_fenced(self._append, keys, args, fence))
+        return entry_id
 
     def emit(self, job_id: str, type: EventType | str, clock: LamportClock,
              data: dict | None = None, **kwargs: object) -> str:
