@@ -27,9 +27,11 @@ _PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right",
 
 
 def tool(name: str) -> str:
-    """Path of a CI requirement (Debian package `prometheus`, see .ci/run); missing, fail."""
+    """Path of a CI requirement (Debian packages prometheus, prometheus-redis-exporter: see
+    .ci/run); missing, the test fails."""
     exe = shutil.which(name)
-    assert exe, f"{name} is missing: apt-get install -y prometheus (see .ci/run)"
+    assert exe, f"{name} is missing: see .ci/run (apt-get install prometheus " \
+                "prometheus-redis-exporter)"
     return exe
 
 

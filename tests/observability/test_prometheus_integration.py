@@ -33,7 +33,6 @@ from tsp_celery.problem import load_problem
 from tsp_celery.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
-NO_LEADER_FOR = "5s"  # the shipped rule waits 2 x the lease TTL; long enough to see "pending"
 
 
 class Stack:
@@ -42,61 +41,66 @@ class Stack:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.services: dict[str, Service] = {}
-        ports = {name: free_port() for name in ("redis", "worker", "coord", "prom")}
+        ports = {name: free_port() for name in ("redis", "worker", "coord", "prom", "exporter")}
         self.ports = ports
         self.url = f"redis://127.0.0.1:{ports['redis']}/0"
         self.env = {**os.environ, "TSP_CELERY_REDIS_URL": self.url, "TSP_CELERY_PREFIX": "obs",
                     "TSP_CELERY_HEARTBEAT_TTL_S": "3", "PYTHONUNBUFFERED": "1"}
         self.prometheus = f"http://127.0.0.1:{ports['prom']}"
 
-    def start(self) -> None:
-        self._run("redis", ["redis-server", "--port", str(self.ports["redis"]), "--bind",
+    def start_redis(self) -> redis.Redis:
+        self.run("redis", ["redis-server", "--port", str(self.ports["redis"]), "--bind",
                             "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
                             str(self.tmp)])
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
         wait_until(client.ping, 15, "redis-server")
+        return client
+
+    def start(self) -> None:
+        client = self.start_redis()
         multiproc = self.tmp / "multiproc"
         multiproc.mkdir()
-        self._run("worker", [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-P",
+        self.run("worker", [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-P",
                              "prefork", "-c", "1", "-n", "wobs@%h", "-Q", "solve,merge", "-l",
                              "info", "--without-gossip", "--without-mingle"],
                   {"PROMETHEUS_MULTIPROC_DIR": str(multiproc), "TSP_CELERY_LOG_FORMAT": "json",
                    "TSP_CELERY_WORKER_METRICS_PORT": str(self.ports["worker"]),
                    "TSP_CELERY_WORKER_METRICS_ADDR": "127.0.0.1"})
-        self._run("coordinator", [sys.executable, "-m", "tsp_celery", "coordinator",
+        self.run("coordinator", [sys.executable, "-m", "tsp_celery", "coordinator",
                                   "--node-id", "cobs", "--metrics-port", str(self.ports["coord"]),
                                   "--metrics-addr", "127.0.0.1", "--log-format", "json"])
-        self._start_prometheus()
+        self.start_prometheus({"tsp-celery-coordinator": self.ports["coord"],
+                               "tsp-celery-worker": self.ports["worker"]}, {"NoLeader": "5s"})
         keys = ClusterClient(Settings.from_env(self.env), redis=client).keys
         wait_until(lambda: live_workers(client, keys), 60, f"a worker\n{self.logs()}")
         wait_until(lambda: read_leader(client, keys), 60, f"a leader\n{self.logs()}")
         client.close()
 
-    def _start_prometheus(self) -> None:
+    def start_prometheus(self, jobs: dict[str, int], waits: dict[str, str]) -> None:
+        """Scrape ``jobs`` (name -> port on loopback) every second with the shipped rules,
+        the `for:` of the alerts in ``waits`` shortened."""
         rules = yaml.safe_load(ALERTS.read_text())
         for rule in rules["groups"][0]["rules"]:
-            if rule.get("alert") == "NoLeader":
-                rule["for"] = NO_LEADER_FOR
+            if rule.get("alert") in waits:
+                rule["for"] = waits[rule["alert"]]
         (self.tmp / "alerts.yml").write_text(yaml.safe_dump(rules))
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "rule_files": ["alerts.yml"],
-            "scrape_configs": [
-                {"job_name": "tsp-celery-coordinator",
-                 "static_configs": [{"targets": [f"127.0.0.1:{self.ports['coord']}"]}]},
-                {"job_name": "tsp-celery-worker",
-                 "static_configs": [{"targets": [f"127.0.0.1:{self.ports['worker']}"]}]}]}
+            "scrape_configs": [{"job_name": name,
+                                "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}
+                               for name, port in jobs.items()]}
         path = self.tmp / "prometheus.yml"
         path.write_text(yaml.safe_dump(config))
         check = promtool("check", "config", str(path), cwd=self.tmp)
         assert check.returncode == 0, check.stdout + check.stderr
-        self._run("prometheus", [tool("prometheus"), f"--config.file={path}",
+        self.run("prometheus", [tool("prometheus"), f"--config.file={path}",
                                  f"--storage.tsdb.path={self.tmp / 'tsdb'}",
                                  f"--web.listen-address=127.0.0.1:{self.ports['prom']}",
                                  "--log.level=warn"])
         wait_until(lambda: self._get("/-/ready") is not None, 30, "Prometheus ready")
 
-    def _run(self, name: str, argv: list[str], env: dict | None = None) -> None:
+    def run(self, name: str, argv: list[str], env: dict | None = None) -> None:
         self.services[name] = Service(name, argv, {**self.env, **(env or {})},
                                       self.tmp / f"{name}.log")
 
@@ -192,9 +196,38 @@ def test_prometheus_sees_the_job_and_fires_no_leader(stack, examples_dir):
     # the same alert, pending since activeAt, fired only once its `for:` had passed
     assert firing["activeAt"] == pending["activeAt"]
     active_at = datetime.fromisoformat(firing["activeAt"].replace("Z", "+00:00")).timestamp()
-    assert time.time() - active_at >= int(NO_LEADER_FOR.rstrip("s")) - 1
+    assert time.time() - active_at >= 5 - 1  # its `for:` here is 5 s (see Stack.start)
 
 
 def _json_lines(text: str) -> list[dict]:
     """The JSON log lines of a process (Celery's start banner is plain text)."""
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+@pytest.fixture
+def redis_stack(tmp_path):
+    s = Stack(tmp_path)
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def test_redis_memory_high_fires_from_the_real_redis_exporter(redis_stack):
+    """The rule reads series the Redis exporter really exports: with maxmemory just above
+    what Redis uses, RedisMemoryHigh fires; the ratio Prometheus computes is Redis's own."""
+    stack = redis_stack
+    client = stack.start_redis()
+    client.set("filler", b"x" * 200_000)
+    used = int(client.info("memory")["used_memory"])
+    client.config_set("maxmemory", str(int(used * 1.1)))
+    stack.run("exporter", [tool("prometheus-redis-exporter"), "-redis.addr", stack.url,
+                            "-web.listen-address", f"127.0.0.1:{stack.ports['exporter']}"])
+    stack.start_prometheus({"redis": stack.ports["exporter"]}, {"RedisMemoryHigh": "2s"})
+    firing = wait_until(lambda: (a := stack.alert("RedisMemoryHigh")) and a["state"] == "firing"
+                        and a, 60, f"RedisMemoryHigh firing\n{stack.logs()}", poll_s=0.5)
+    assert 0.8 < float(firing["value"]) <= 1.0
+    client.config_set("maxmemory", "0")  # no limit: the ratio has no sample, the alert ends
+    wait_until(lambda: stack.alert("RedisMemoryHigh") is None, 60, "RedisMemoryHigh resolved",
+               poll_s=0.5)
+    client.close()
