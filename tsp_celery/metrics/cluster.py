@@ -15,7 +15,6 @@ from prometheus_client.registry import Collector
 from tsp_celery.cluster.celery_config import MERGE_QUEUE, SOLVE_QUEUE
 from tsp_celery.cluster.job import JobStatus, parse_record
 from tsp_celery.cluster.keys import Keys
-from tsp_celery.cluster.lease import parse_fence
 from tsp_celery.cluster.workers import live_workers
 from tsp_celery.problem.optima import known_optimum
 
@@ -86,7 +85,7 @@ class ClusterCollector(Collector):
             "queued": int(queued),
             "records": [parse_record(r) for r in raw[0::2] if r],
             "event_lengths": [int(x) for x in raw[1::2]],
-            "leader": parse_fence(_text(lease))[0] if lease else None,
+            "lease_held": lease is not None,
             "term": int(term or 0),
             "queues": {q: sum(depths[i * n:(i + 1) * n]) for i, q in enumerate(QUEUES)},
             "workers": live_workers(self.redis, k),
@@ -131,7 +130,7 @@ class ClusterCollector(Collector):
             jobs.add_metric([JobStatus.QUEUED.value], s["queued"])
             jobs.add_metric([JobStatus.RUNNING.value], len(running))
             leading.add_metric([self.node_id], float(self.is_leader()))
-            lease_held.add_metric([], float(s["leader"] is not None))
+            lease_held.add_metric([], float(s["lease_held"]))
             term.add_metric([], s["term"])
             for name, depth in s["queues"].items():
                 queue.add_metric([name], depth)
