@@ -34,6 +34,32 @@ EVENT_COUNTERS = {
     "leader_changed": ("tsp_celery_jobs_taken_over",
                        "Active jobs a new leader took over (one per job per failover)."),
 }
+_JOB = ["job_id", "name"]
+# key -> (gauge name, help, labels), all read at scrape time.
+GAUGES = {
+    "jobs": ("tsp_celery_jobs", "Jobs queued or running now, by state.", ["state"]),
+    "leading": ("tsp_celery_coordinator_is_leader", "1 while this coordinator leads, else 0.",
+                ["node"]),
+    "lease_held": ("tsp_celery_leader_lease_held",
+                   "1 while some coordinator holds the lease in Redis.", []),
+    "term": ("tsp_celery_leader_term", "The fencing term: bumped on every lease acquisition.",
+             []),
+    "queue": ("tsp_celery_queue_messages", "Messages waiting in a Celery queue (all priorities).",
+              ["queue"]),
+    "events": ("tsp_celery_event_log_entries",
+               "Entries in the event logs of the active jobs, together.", []),
+    "events_max": ("tsp_celery_event_log_max_entries",
+                   "Entries in the longest event log of an active job.", []),
+    "workers": ("tsp_celery_workers_alive", "Workers whose heartbeat key is alive.", []),
+    "slots": ("tsp_celery_worker_slots_alive", "Worker processes (slots) of the live workers.",
+              []),
+    "best": ("tsp_celery_job_best_length",
+             "Best tour length of a running job (running jobs only: bounded).", _JOB),
+    "reference": ("tsp_celery_job_reference_length",
+                  "Target or known optimum of a running job, for its gap.", _JOB),
+    "deadline": ("tsp_celery_job_deadline_timestamp_seconds",
+                 "When a running job's time budget ends (Unix time).", _JOB),
+}
 # kombu keeps priorities 3, 6 and 9 of a queue in extra lists named queue + sep + priority.
 _PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 QUEUES = (SOLVE_QUEUE, MERGE_QUEUE)
@@ -97,57 +123,30 @@ class ClusterCollector(Collector):
             if s is not None:
                 family.add_metric([], s["totals"].get(event, 0))
             yield family
-        jobs = GaugeMetricFamily("tsp_celery_jobs", "Jobs queued or running now, by state.",
-                                 labels=["state"])
-        leading = GaugeMetricFamily("tsp_celery_coordinator_is_leader",
-                                    "1 while this coordinator leads, else 0.", labels=["node"])
-        lease_held = GaugeMetricFamily("tsp_celery_leader_lease_held",
-                                       "1 while some coordinator holds the lease in Redis.")
-        term = GaugeMetricFamily("tsp_celery_leader_term",
-                                 "The fencing term: bumped on every lease acquisition.")
-        queue = GaugeMetricFamily("tsp_celery_queue_messages",
-                                  "Messages waiting in a Celery queue (all priorities).",
-                                  labels=["queue"])
-        events = GaugeMetricFamily("tsp_celery_event_log_entries",
-                                   "Entries in the event logs of the active jobs, together.")
-        events_max = GaugeMetricFamily("tsp_celery_event_log_max_entries",
-                                       "Entries in the longest event log of an active job.")
-        workers = GaugeMetricFamily("tsp_celery_workers_alive",
-                                    "Workers whose heartbeat key is alive.")
-        slots = GaugeMetricFamily("tsp_celery_worker_slots_alive",
-                                  "Worker processes (slots) of the live workers.")
-        best = GaugeMetricFamily("tsp_celery_job_best_length",
-                                 "Best tour length of a running job (running jobs only: bounded).",
-                                 labels=["job_id", "name"])
-        optimum = GaugeMetricFamily("tsp_celery_job_reference_length",
-                                    "Target or known optimum of a running job, for its gap.",
-                                    labels=["job_id", "name"])
-        deadline = GaugeMetricFamily("tsp_celery_job_deadline_timestamp_seconds",
-                                     "When a running job's time budget ends (Unix time).",
-                                     labels=["job_id", "name"])
+        g = {key: GaugeMetricFamily(name, text, labels=labels)
+             for key, (name, text, labels) in GAUGES.items()}
         if s is not None:
             running = [r for r in s["records"] if r["status"] == JobStatus.RUNNING.value]
-            jobs.add_metric([JobStatus.QUEUED.value], s["queued"])
-            jobs.add_metric([JobStatus.RUNNING.value], len(running))
-            leading.add_metric([self.node_id], float(self.is_leader()))
-            lease_held.add_metric([], float(s["lease_held"]))
-            term.add_metric([], s["term"])
+            g["jobs"].add_metric([JobStatus.QUEUED.value], s["queued"])
+            g["jobs"].add_metric([JobStatus.RUNNING.value], len(running))
+            g["leading"].add_metric([self.node_id], float(self.is_leader()))
+            g["lease_held"].add_metric([], float(s["lease_held"]))
+            g["term"].add_metric([], s["term"])
             for name, depth in s["queues"].items():
-                queue.add_metric([name], depth)
-            events.add_metric([], sum(s["event_lengths"]))
-            events_max.add_metric([], max(s["event_lengths"], default=0))
-            workers.add_metric([], len(s["workers"]))
-            slots.add_metric([], sum(int(w.get("slots", 1)) for w in s["workers"]))
+                g["queue"].add_metric([name], depth)
+            g["events"].add_metric([], sum(s["event_lengths"]))
+            g["events_max"].add_metric([], max(s["event_lengths"], default=0))
+            g["workers"].add_metric([], len(s["workers"]))
+            g["slots"].add_metric([], sum(int(w.get("slots", 1)) for w in s["workers"]))
             for rec in running:
                 labels = [rec["job_id"], str(rec.get("name") or "")]
                 if rec.get("best_length") is not None:
-                    best.add_metric(labels, float(rec["best_length"]))
+                    g["best"].add_metric(labels, float(rec["best_length"]))
                 reference = (rec["params"].get("target")
                              or known_optimum(rec.get("name") or "", rec.get("n") or 0))
                 if reference:
-                    optimum.add_metric(labels, float(reference))
+                    g["reference"].add_metric(labels, float(reference))
                 if rec.get("admitted_at"):
-                    deadline.add_metric(labels, rec["admitted_at"]
+                    g["deadline"].add_metric(labels, rec["admitted_at"]
                                         + float(rec["params"].get("time_s", 0.0)))
-        yield from (jobs, leading, lease_held, term, queue, events, events_max, workers, slots,
-                    best, optimum, deadline)
+        yield from g.values()
