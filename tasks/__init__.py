@@ -5,7 +5,7 @@ Tasks are thin: unpack ids from the message, fetch what they need from Redis, ca
 the environment (``TSP_CELERY_REDIS_URL``, ``TSP_CELERY_PREFIX``...) through Settings.
 """
 
-from tasks import bound, merge, signals, units  # noqa: F401  (registers tasks and signals)
+from tasks import bound, logs, merge, metrics, signals, units  # noqa: F401  (tasks, signals)
 from tasks.celeryapp import app
 
 __all__ = ["app"]

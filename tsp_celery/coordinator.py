@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 
+from tsp_celery import metrics
 from tsp_celery.cluster.cache import ProblemCache
 from tsp_celery.cluster.connection import REDIS_DOWN, connect
 from tsp_celery.cluster.dispatch import Dispatcher
@@ -31,6 +32,7 @@ from tsp_celery.cluster.lease import LeaderLease
 from tsp_celery.cluster.store import JobStore
 from tsp_celery.cluster.workers import live_slots
 from tsp_celery.errors import ClusterError, FencedWriteError, JobNotFoundError, TspCeleryError
+from tsp_celery.metrics.exporter import serve_metrics
 from tsp_celery.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -212,15 +214,19 @@ class Coordinator:
 
     def _lease_turn(self) -> None:
         try:
-            leader = self.lease.step()
+            with metrics.lease_step_seconds.time():
+                leader = self.lease.step()
         except REDIS_DOWN as exc:
+            metrics.redis_error(exc)
             log.warning("Redis unreachable: %s", exc)
             leader = self.lease.is_leader
         if leader and not self._leading:
             log.info("%s is leader with %s", self.node_id, self.lease.fence)
             self._leading = True
+            metrics.leader_acquisitions.inc()
             try:
-                self.on_acquire()
+                with metrics.recovery_seconds.time():
+                    self.on_acquire()
             except FencedWriteError as exc:
                 self.lease.step_down(str(exc))
                 self.on_lose(str(exc))
@@ -234,6 +240,7 @@ class Coordinator:
             self.lease.step_down(str(exc))
             self.on_lose(str(exc))
         except REDIS_DOWN as exc:
+            metrics.redis_error(exc)
             log.warning("Redis unreachable while leading: %s", exc)
             self._stop.wait(0.5)
 
@@ -247,9 +254,13 @@ def _optional_module(name: str):
         return None
 
 
-def serve(settings: Settings, node_id: str | None = None, priority: int = 0, **kwargs) -> None:
-    """Run a coordinator in the foreground until SIGTERM or SIGINT."""
+def serve(settings: Settings, node_id: str | None = None, priority: int = 0, *,
+          metrics_port: int | None = None, metrics_addr: str = "0.0.0.0", **kwargs) -> None:
+    """Run a coordinator in the foreground until SIGTERM or SIGINT (``/metrics`` on
+    ``metrics_port`` if given)."""
     coordinator = Coordinator(settings, node_id, priority, **kwargs)
+    if metrics_port is not None:
+        serve_metrics(coordinator, metrics_port, metrics_addr)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: coordinator.stop())
     coordinator.run()

@@ -20,6 +20,7 @@ from tsp_celery.settings import Settings
 pytestmark = pytest.mark.timeout(60)
 
 PYTHON_SERVICES = {"coordinator", "standby", "worker", "flower", "client"}
+MONITORING_SERVICES = {"prometheus", "grafana", "redis-exporter"}  # tests/observability
 
 
 def mount_target_source(volume: str | dict) -> tuple[str, str]:
@@ -47,7 +48,7 @@ def test_compose_config_quiet_passes():
 
 
 def test_service_set(services):
-    assert set(services) == {"redis"} | PYTHON_SERVICES
+    assert set(services) == {"redis"} | PYTHON_SERVICES | MONITORING_SERVICES
     assert services["client"]["profiles"] == ["tools"]
     for name in ("coordinator", "standby", "worker", "flower", "redis"):
         assert "profiles" not in services[name], f"{name} must start with a plain `up`"

@@ -15,13 +15,14 @@ from tsp_celery.cli import (
     solve_command,
 )
 from tsp_celery.errors import EXIT_USAGE, TspCeleryError
+from tsp_celery.logformat import TEXT_FORMAT
 
 
 def _verbosity(_ctx: click.Context, _param: click.Parameter, count: int) -> None:
     """-v info, -vv debug; counted before or after the command name alike."""
     level = logging.WARNING - 10 * min(count, 2)
     logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        level=level, format=TEXT_FORMAT, stream=sys.stderr
     )
     root = logging.getLogger()
     root.setLevel(min(root.level, level))

@@ -20,6 +20,7 @@ from tsp_celery.cli.options import PRIORITY, SEED, TARGET, count, merge_option, 
 from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.job import JobParams, JobStatus
 from tsp_celery.errors import JobFailedError
+from tsp_celery.logformat import FORMATS, format_from_env, set_node, use_format
 from tsp_celery.problem.optima import known_optimum
 from tsp_celery.settings import Settings
 
@@ -276,18 +277,39 @@ def workers(as_json: bool, redis_url: str | None) -> None:
               help="Higher priority wins leadership when the lease is free (-1000..1000).")
 @click.option("--max-active", type=count(1, 1_000_000, "4"), default=None,
               help="Jobs run at once [default: one per live worker slot].")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+              envvar="TSP_CELERY_METRICS_PORT",
+              help="Serve Prometheus metrics on this port [default: $TSP_CELERY_METRICS_PORT, "
+                   "else off].")
+@click.option("--metrics-addr", default="0.0.0.0", show_default=True,
+              help="Address the metrics endpoint listens on.")
+@click.option("--log-format", type=click.Choice(FORMATS), default=None,
+              help="Log lines as text or one JSON object each [default: $TSP_CELERY_LOG_FORMAT "
+                   "or text].")
 @url_option
 def coordinator(node_id: str | None, priority: int, max_active: int | None,
+                metrics_port: int | None, metrics_addr: str, log_format: str | None,
                 redis_url: str | None) -> None:
     """Run a coordinator: leads (or stands by), admits queued jobs and drives them."""
     import logging
 
-    from tsp_celery.coordinator import serve
+    from tsp_celery.coordinator import default_node_id, serve
 
     settings = Settings.from_env(redis_url=redis_url)
     if logging.getLogger().level > logging.INFO:
         logging.getLogger("tsp_celery").setLevel(logging.INFO)
-    serve(settings, node_id, priority, max_active=max_active)
+    node_id = node_id or default_node_id()
+    set_node(node_id)
+    use_format(log_format or _env_log_format())
+    serve(settings, node_id, priority, max_active=max_active, metrics_port=metrics_port,
+          metrics_addr=metrics_addr)
+
+
+def _env_log_format() -> str:
+    try:
+        return format_from_env()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
 
 
 commands = [submit, status, watch, result, cancel, jobs, workers, coordinator]

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from tsp_celery import metrics
 from tsp_celery.cluster.celery_config import MAX_UNIT_BUDGET_S
 from tsp_celery.cluster.events import EventType
 from tsp_celery.cluster.job import JobParams, JobStatus
@@ -121,13 +122,16 @@ class JobDriver:
                 return False
             closer = "cancel" if cancel else "deadline"
             problem = self.c.problems.get(self.instance)
-            merge_round(self.c.store, problem, self.job_id, plan, fence, closer=closer,
-                        events=self.c.events, clock=self.c.clock)
+            with metrics.merge_seconds.labels(closer).time():
+                merge_round(self.c.store, problem, self.job_id, plan, fence, closer=closer,
+                            events=self.c.events, clock=self.c.clock)
         else:
             self.c.clock.observe(merged.get("lamport", 0))
         self.c.store.drop_round_scratch(self.job_id, plan.round_no,
                                         [u.unit_id for u in plan.units])
         self.last_kind = plan.kind
+        if self.round.planned_at:  # 0 for a round resumed from a record that lacks it
+            metrics.round_seconds.labels(plan.kind).observe(time.time() - self.round.planned_at)
         self.round = None
         return True
 
@@ -219,6 +223,7 @@ class JobDriver:
         try:
             self.c.dispatcher.send_round(self.job_id, self.instance, plan, fence,
                                          self.c.clock.value, now + plan.deadline_s)
+            metrics.units_dispatched.inc(len(plan.units))
         except Exception as exc:  # broker trouble: the deadline closes the round
             log.warning("job %s round %s: dispatch failed: %s", self.job_id, plan.round_no, exc)
 

@@ -12,6 +12,7 @@ atomically, so a deposed leader can neither change state nor leave a misleading 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,9 @@ from enum import Enum
 
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lamport import LamportClock
-from tsp_celery.cluster.lease import FENCE_CHECK_LUA, call_fenced
+from tsp_celery.cluster.lease import FENCE_CHECK_LUA, call_fenced, parse_fence
+
+log = logging.getLogger(__name__)
 
 
 class EventType(str, Enum):
@@ -40,10 +43,12 @@ class EventType(str, Enum):
 
 FINAL_EVENTS = frozenset({EventType.DONE, EventType.FAILED, EventType.CANCELLED})
 
-# KEYS: lease, stream, job record. ARGV: fence ('' = unfenced), maxlen, type, node, lamport,
-# wall, data JSON, then field/value pairs to HSET on the job record.
-# Returns the stream id, or a FENCED error when the lease is not exactly `fence`.
+# KEYS: lease, stream, job record, event totals (hash). ARGV: fence ('' = unfenced), maxlen,
+# type, node, lamport, wall, data JSON, then field/value pairs to HSET on the job record.
+# Returns the stream id, or a FENCED error when the lease is not exactly `fence`. Counting the
+# event in the same script makes the metrics' totals exact: one count per appended event.
 _APPEND = FENCE_CHECK_LUA + """
+redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
 for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
 return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'type', ARGV[3], 'node', ARGV[4],
                   'lamport', ARGV[5], 'wall', ARGV[6], 'data', ARGV[7])
@@ -124,8 +129,13 @@ class EventLog:
         for name, value in (record or {}).items():
             args += [name, value if isinstance(value, (str, bytes, int, float)) else
                      json.dumps(value)]
-        keys = [self.keys.lease(), self.keys.job_events(job_id), self.keys.job(job_id)]
-        return _text(call_fenced(self._append, keys, args, fence))
+        keys = [self.keys.lease(), self.keys.job_events(job_id), self.keys.job(job_id),
+                self.keys.event_totals()]
+        entry_id = _text(call_fenced(self._append, keys, args, fence))
+        log.info("job %s: %s", job_id, kind,
+                 extra={"job": job_id, "event": kind, "node": node, "lamport": int(lamport),
+                        "term": parse_fence(fence)[1] if fence else None})
+        return entry_id
 
     def emit(self, job_id: str, type: EventType | str, clock: LamportClock,
              data: dict | None = None, **kwargs: object) -> str:

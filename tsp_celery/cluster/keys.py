@@ -78,6 +78,10 @@ class Keys:
         """Set: ids of admitted jobs that are not final."""
         return f"{self.prefix}:jobs:active"
 
+    def event_totals(self) -> str:
+        """Hash: event type -> events appended so far, cluster-wide (the metrics' counters)."""
+        return f"{self.prefix}:metrics:events"
+
     # -- leadership -----------------------------------------------------------------------------
     def lease(self) -> str:
         """String with PX: "<node_id>:<term>" of the current leader."""
