@@ -121,6 +121,7 @@ class JobDriver:
                 return False
             closer = "cancel" if cancel else "deadline"
             problem = self.c.problems.get(self.instance)
+            self.c.check_fence(fence)
             merge_round(self.c.store, problem, self.job_id, plan, fence, closer=closer,
                         events=self.c.events, clock=self.c.clock)
         else:
@@ -206,6 +207,7 @@ class JobDriver:
         deadline_at = now + plan.deadline_s + MERGE_GRACE_S
         record = {"plan": plan.to_dict(), "fence": fence, "planned_at": now,
                   "deadline_at": deadline_at, "slots": slots, "active_jobs": inp.active_jobs}
+        self.c.check_fence(fence)  # planning may have taken a while
         status = self.c.store.plan_round(self.job_id, plan.round_no, record, fence)
         if status != "ok":
             return  # the job left the running state meanwhile; the next step sees it
@@ -230,6 +232,7 @@ class JobDriver:
             error = f"no tour found before the stop ({reason}); were workers alive?"
         else:
             status, kind, error = JobStatus.DONE, EventType.DONE, ""
+        self.c.check_fence(fence)
         final = self.c.store.finish(self.job_id, status, fence, error)
         self.c.events.emit(self.job_id, kind, self.c.clock,
                            {"reason": reason, "best_length": rec.get("best_length"),

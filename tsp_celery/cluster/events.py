@@ -42,9 +42,15 @@ FINAL_EVENTS = frozenset({EventType.DONE, EventType.FAILED, EventType.CANCELLED}
 
 # KEYS: lease, stream, job record. ARGV: fence ('' = unfenced), maxlen, type, node, lamport,
 # wall, data JSON, then field/value pairs to HSET on the job record.
+# Keeps the highest stamp in the record's 'lamport_max' (if the record exists), so a new leader
+# reads it in O(1) instead of the whole log.
 # Returns the stream id, or a FENCED error when the lease is not exactly `fence`.
 _APPEND = FENCE_CHECK_LUA + """
 for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
+if redis.call('EXISTS', KEYS[3]) == 1 and
+   tonumber(ARGV[5]) > tonumber(redis.call('HGET', KEYS[3], 'lamport_max') or '0') then
+  redis.call('HSET', KEYS[3], 'lamport_max', ARGV[5])
+end
 return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'type', ARGV[3], 'node', ARGV[4],
                   'lamport', ARGV[5], 'wall', ARGV[6], 'data', ARGV[7])
 """
@@ -166,5 +172,11 @@ class EventLog:
                         return
 
     def max_lamport(self, job_id: str) -> int:
-        """Highest stamp in the job's log (0 if empty): a new leader's clock starts past it."""
+        """Highest stamp in the job's log (0 if empty): a new leader's clock starts past it.
+
+        O(1) from the record's 'lamport_max'; only a record written before it existed makes
+        this read the whole log."""
+        stamp = self.redis.hget(self.keys.job(job_id), "lamport_max")
+        if stamp is not None:
+            return int(stamp)
         return max((e.lamport for e in self.read(job_id)), default=0)

@@ -4,9 +4,10 @@ One Redis key holds ``"<node_id>:<term>"`` with a server-side PX expiry. Acquiri
 counter in the same Lua script, so every leadership has a fresh token. Store writes compare the
 *whole* value (not only the number): after a Redis failover the counter can roll back and repeat.
 
-The leader renews from its own main loop (never a background thread: a wedged loop must lose the
-lease) and steps down locally as soon as a renew is refused, or when the monotonic time since the
-last successful renew exceeds ``ttl - margin`` — before Redis could hand the lease to someone else.
+The coordinator renews from a thread of its own (so no work can starve the renewal; the
+coordinator stops renewing when its work loop is wedged) and steps down locally as soon as a renew
+is refused, or when the monotonic time since the last successful renew exceeds ``ttl - margin`` —
+before Redis could hand the lease to someone else.
 Candidates wait a delay that falls with their rank among live coordinators (bully semantics), so
 the highest-priority live coordinator wins a vacancy; a sitting leader never yields mid-term.
 """
@@ -41,10 +42,12 @@ return value
 """
 
 # KEYS: lease, leader_info. ARGV: value, ttl_ms, now_s. Returns 1 if renewed, 0 if not ours.
+# The info update is a pcall: under maxmemory the HSET is refused (OOM) but PEXPIRE is not, and
+# a leader must keep its lease through an OOM episode rather than leave the cluster leaderless.
 _RENEW = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('HSET', KEYS[2], 'renewed_at', ARGV[3])
+redis.pcall('HSET', KEYS[2], 'renewed_at', ARGV[3])
 return 1
 """
 
@@ -252,7 +255,7 @@ class LeaderLease:
     def _safe_heartbeat(self) -> None:
         try:
             self.heartbeat()
-        except _REDIS_DOWN as exc:
+        except redis_lib.RedisError as exc:  # best effort: Redis down, OOM, read-only...
             log.debug("coordinator heartbeat failed: %s", exc)
 
 

@@ -63,7 +63,7 @@ def client(any_redis, settings) -> ClusterClient:
 def coordinator(any_redis, settings, node="c1", **kw) -> Coordinator:
     coord = Coordinator(settings, node, dispatcher=Recorder(), redis=any_redis, **kw)
     assert coord.lease.try_acquire()
-    coord._lease_turn()
+    coord._follow_lease()
     assert coord._leading
     return coord
 
