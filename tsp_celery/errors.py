@@ -64,6 +64,11 @@ class JobFailedError(TspCeleryError):
     exit_code = EXIT_JOB_FAILED
 
 
+class StoreRefusedError(ClusterError):
+    """Raised when Redis answers but refuses a client's write (out of memory, read-only,
+    persistence failing); nothing of the request was kept."""
+
+
 class FencedWriteError(ClusterError):
     """Raised when a coordinator writes with a term that is no longer the leader's."""
 

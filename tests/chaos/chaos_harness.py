@@ -48,7 +48,8 @@ class RedisServer:
     def start(self) -> None:
         argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
                 "--dir", str(self.workdir), "--appendonly", "yes", "--appendfsync", "everysec",
-                "--save", "", "--protected-mode", "no", "--maxmemory-policy", "noeviction"]
+                "--save", "", "--protected-mode", "no", "--maxmemory-policy", "noeviction",
+                "--enable-debug-command", "local"]
         self.proc = Service("redis", argv, dict(os.environ), self.workdir / "redis.log")
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
         wait_until(client.ping, 15, f"redis-server on port {self.port}")
@@ -94,9 +95,10 @@ class Cluster:
         self.procs.append(proc)
         return proc
 
-    def coordinator(self, node_id: str, priority: int = 0) -> Service:
+    def coordinator(self, node_id: str, priority: int = 0, *options: str) -> Service:
         return self._start(node_id, [sys.executable, "-m", "tsp_celery", "-v", "coordinator",
-                                     "--node-id", node_id, "--priority", str(priority)])
+                                     "--node-id", node_id, "--priority", str(priority),
+                                     *options])
 
     def worker(self, name: str, concurrency: int = 1) -> Service:
         return self._start(name, [sys.executable, "-m", "celery", "-A", "tasks", "worker",

@@ -51,6 +51,7 @@ class InFlight:
     deadline_at: float
     planned_at: float = 0.0
     slots: int = 1
+    fence: str = ""  # the lease that planned it (its chord's merge is refused under another)
 
     @property
     def expected_end(self) -> float:
@@ -87,7 +88,7 @@ class JobDriver:
                 driver.round = InFlight(RoundPlan.from_dict(record["plan"]),
                                         float(record["deadline_at"]),
                                         float(record.get("planned_at", 0.0)),
-                                        int(record.get("slots", 1)))
+                                        int(record.get("slots", 1)), record.get("fence", ""))
         return driver
 
     # -- the step ---------------------------------------------------------------------------------
@@ -117,9 +118,10 @@ class JobDriver:
         merged = self.c.store.round_merged(self.job_id, plan.round_no)
         if merged is None:
             cancel = rec["cancel_requested"]
-            if not cancel and time.time() < self.round.deadline_at:
+            inherited = self.round.fence != fence and self._all_arrived(plan)
+            if not cancel and not inherited and time.time() < self.round.deadline_at:
                 return False
-            closer = "cancel" if cancel else "deadline"
+            closer = "cancel" if cancel else "takeover" if inherited else "deadline"
             problem = self.c.problems.get(self.instance)
             self.c.check_fence(fence)
             merge_round(self.c.store, problem, self.job_id, plan, fence, closer=closer,
@@ -131,6 +133,11 @@ class JobDriver:
         self.last_kind = plan.kind
         self.round = None
         return True
+
+    def _all_arrived(self, plan: RoundPlan) -> bool:
+        """Every unit of ``plan`` stored its result (a round planned by a deposed leader is
+        then closed at once: its chord's merge carries that leader's fence and is refused)."""
+        return self.c.store.unit_count(self.job_id, plan.round_no) >= len(plan.units)
 
     def _stop_reason(self, rec: dict) -> str | None:
         p = self.params
@@ -211,13 +218,14 @@ class JobDriver:
         status = self.c.store.plan_round(self.job_id, plan.round_no, record, fence)
         if status != "ok":
             return  # the job left the running state meanwhile; the next step sees it
-        self.round = InFlight(plan, deadline_at, now, slots)
+        self.round = InFlight(plan, deadline_at, now, slots, fence)
         self.next_round = plan.round_no + 1
         self.c.events.emit(self.job_id, EventType.ROUND_PLANNED, self.c.clock,
                            {"round": plan.round_no, "kind": plan.kind,
                             "units": [u.unit_id for u in plan.units],
                             "budget_s": plan.budget_s, "deadline_s": plan.deadline_s,
                             "slots": slots}, fence=fence)
+        self.c.check_fence(fence)
         try:
             self.c.dispatcher.send_round(self.job_id, self.instance, plan, fence,
                                          self.c.clock.value, now + plan.deadline_s)

@@ -12,6 +12,7 @@ import logging
 import time
 
 import redis as redis_lib
+import redis.exceptions as redis_exc
 
 log = logging.getLogger(__name__)
 
@@ -19,31 +20,34 @@ log = logging.getLogger(__name__)
 BACKOFF_MIN_S = 0.1
 BACKOFF_MAX_S = 5.0
 
-# Reply prefixes of the refusals a healthy command can get (redis-py raises ResponseError).
-_REFUSALS = {
+# What each refusal means. redis-py maps some reply codes to classes (and strips the code from
+# the message); the others stay ResponseError with the code as the first word.
+_BY_CLASS = (
+    (redis_exc.OutOfMemoryError, "out of memory (maxmemory reached): writes refused"),
+    (redis_exc.ReadOnlyError, "read-only (a replica, or a demoted master): writes refused"),
+    (redis_exc.NoScriptError, "without our scripts (script cache flushed)"),
+    (redis_exc.BusyLoadingError, "loading its dataset"),
+    (redis_exc.MasterDownError, "a replica without its master"),
+    (redis_lib.TimeoutError, "timing out"),
+    (redis_lib.ConnectionError, "unreachable"),
+)
+_BY_CODE = {
     "OOM": "out of memory (maxmemory reached): writes refused",
-    "READONLY": "read-only (a replica, or a demoted master): writes refused",
-    "MISCONF": "persistence failing (MISCONF): writes refused",
+    "MISCONF": "failing to persist (MISCONF): writes refused",
     "BUSY": "busy running a script",
-    "NOSCRIPT": "script cache flushed",
+    "READONLY": "read-only (a replica, or a demoted master): writes refused",
+    "NOSCRIPT": "without our scripts (script cache flushed)",
     "LOADING": "loading its dataset",
-    "MASTERDOWN": "replica without a master",
 }
 
 
 def classify(exc: BaseException) -> str | None:
     """A short description of a Redis-side failure, or None if ``exc`` is not one."""
-    if isinstance(exc, redis_lib.ReadOnlyError):
-        return _REFUSALS["READONLY"]
-    if isinstance(exc, redis_lib.BusyLoadingError):
-        return _REFUSALS["LOADING"]
-    if isinstance(exc, redis_lib.TimeoutError):
-        return "timing out"
-    if isinstance(exc, redis_lib.ConnectionError):
-        return "unreachable"
+    for cls, state in _BY_CLASS:
+        if isinstance(exc, cls):
+            return state
     if isinstance(exc, redis_lib.ResponseError):
-        word = str(exc).split(" ", 1)[0].upper()
-        return _REFUSALS.get(word)
+        return _BY_CODE.get(str(exc).split(" ", 1)[0])
     return None
 
 

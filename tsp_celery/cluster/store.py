@@ -96,6 +96,15 @@ class JobStore:
         self._scripts["SUBMIT"](keys=keys, args=args)
         return job_id
 
+    def withdraw(self, job_id: str) -> None:
+        """Undo a submit whose follow-up failed: the record and its index entries go (commands
+        Redis still runs when it refuses writes for lack of memory)."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zrem(self.keys.jobs_queued(), job_id)
+        pipe.zrem(self.keys.jobs(), job_id)
+        pipe.delete(self.keys.job(job_id), self.keys.job_events(job_id))
+        pipe.execute()
+
     def load_problem(self, content_hash: str) -> Problem:
         blob = self.redis.get(self.keys.instance(content_hash))
         if blob is None:
@@ -201,6 +210,10 @@ class JobStore:
         raw = self.redis.hgetall(self.keys.job_units(job_id, round_no))
         return {_text(k): json.loads(v) for k, v in raw.items()}
 
+    def unit_count(self, job_id: str, round_no: int) -> int:
+        """How many units of a round stored a result."""
+        return int(self.redis.hlen(self.keys.job_units(job_id, round_no)))
+
     def unit_tour(self, job_id: str, unit_id: str) -> np.ndarray | None:
         return self._tour(self.keys.unit_tour(job_id, unit_id))
 
@@ -290,6 +303,10 @@ class JobStore:
     def set_bound(self, content_hash: str, bound: dict) -> None:
         self.redis.set(self.keys.bound(content_hash), json.dumps(bound),
                        ex=self.settings.retention_s)
+
+    def lease_value(self) -> str | None:
+        """The leader lease's value now (the fence every control write must carry)."""
+        return _text(self.redis.get(self.keys.lease()))
 
     def get_bound(self, content_hash: str) -> dict | None:
         raw = self.redis.get(self.keys.bound(content_hash))

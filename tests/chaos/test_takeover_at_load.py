@@ -1,0 +1,98 @@
+"""Failover at load: kill -9 the leader while 100 jobs are active, each with a long event log.
+
+Scaled to a CI budget: 100 active jobs (burma14, one exact unit each) with 2,000 events each
+(200,000 in all; the issue's 20,000 per job would take minutes just to write). The jobs are
+admitted while a phantom worker heartbeat offers slots, so their first rounds wait in the
+broker; real workers start only after the kill, so every job is still active at the takeover.
+A new leader used to read each job's whole log and renew its lease only between loop steps:
+recovery outlived the lease and standbys took turns restarting it.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import threading
+import time
+
+import pytest
+import redis
+from chaos_harness import figure, wait_until
+
+from tsp_celery.cluster.events import EventType
+from tsp_celery.cluster.workers import beat, forget
+
+pytestmark = [pytest.mark.chaos, pytest.mark.slow]
+
+JOBS = 100
+EVENTS_PER_JOB = 2_000
+PHANTOM = "phantom@test"
+
+
+def fill_logs(cluster, job_ids: list[str]) -> None:
+    """Append EVENTS_PER_JOB filler events to every job's stream, as long jobs accumulate."""
+    for job_id in job_ids:
+        stream = cluster.keys.job_events(job_id)
+        pipe = cluster.redis.pipeline(transaction=False)
+        for i in range(EVENTS_PER_JOB):
+            pipe.xadd(stream, {"type": EventType.UNIT_STARTED.value, "node": "worker:old",
+                               "lamport": i + 1, "wall": f"{time.time():.6f}",
+                               "data": '{"round": 0}'})
+        pipe.execute()
+
+
+def recovered_lines(proc) -> list[str]:
+    return re.findall(r"recovered \d+ job\(s\) in [\d.]+ s", proc.log())
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("ttl_ms, renew_ms, stall_s", [(1500, 300, 0.0), (4000, 1000, 2.0)],
+                         ids=["kill", "kill+debug-sleep"])
+def test_standby_recovers_100_active_jobs_once_and_all_finish(cluster, request, ttl_ms,
+                                                             renew_ms, stall_s):
+    cluster.env["TSP_CELERY_LEASE_TTL_MS"] = str(ttl_ms)
+    cluster.env["TSP_CELERY_LEASE_RENEW_MS"] = str(renew_ms)
+    beat(cluster.redis, cluster.keys, PHANTOM, {"slots": 2}, ttl_s=300)
+    a = cluster.coordinator("coord-a", 5, "--max-active", str(JOBS))
+    assert cluster.wait_for_leader()["node_id"] == "coord-a"
+    b = cluster.coordinator("coord-b", 1, "--max-active", str(JOBS))
+    jobs = [cluster.submit("burma14", time_s=120)[0] for _ in range(JOBS)]
+    wait_until(lambda: all(cluster.job(j).get("round") == "1" for j in jobs), 60,
+               f"all {JOBS} jobs admitted with round 1 planned")
+    fill_logs(cluster, jobs)
+    wait_until(lambda: cluster.redis.hexists(cluster.keys.coordinators(), "coord-b"), 30,
+               "coord-b registered")
+
+    killed_at = time.time()
+    a.signal(signal.SIGKILL)
+    leader = cluster.wait_for_leader(2 * ttl_ms / 1000 + 5, not_node="coord-a")
+    stalled: list[bool] = []
+    if stall_s:  # Redis stalls as coord-b starts its recovery (polled every 50 ms)
+        stall = redis.Redis.from_url(cluster.server.url, socket_timeout=stall_s + 10)
+        sleeper = threading.Thread(
+            target=lambda: stalled.append(stall.execute_command("DEBUG", "SLEEP", stall_s)))
+        sleeper.start()
+    takeover_s = leader["acquired_at"] - killed_at
+    assert leader["node_id"] == "coord-b" and takeover_s <= 2 * ttl_ms / 1000, takeover_s
+
+    forget(cluster.redis, cluster.keys, PHANTOM)
+    cluster.worker("w1")
+    cluster.worker("w2")
+    for job_id in jobs:
+        rec = cluster.wait_final(job_id, 150)
+        assert rec["status"] == "done", (job_id, rec)
+
+    if stall_s:
+        sleeper.join()
+        assert stalled, "DEBUG SLEEP did not run"
+    lines = recovered_lines(b)
+    assert len(lines) == 1, lines  # recovery ran once, was never restarted
+    assert f"recovered {JOBS} job(s)" in lines[0]
+    assert "stepping down" not in b.log()
+    assert cluster.leader()["term"] == 2  # nobody took over again
+    for job_id in jobs:
+        changed = [e for e in cluster.events.read(job_id) if e.type is EventType.LEADER_CHANGED]
+        assert [e.data["fence"] for e in changed] == ["coord-b:2"]
+    figure(request, takeover_s=round(takeover_s, 3),
+           recovery_s=float(re.search(r"in ([\d.]+) s", lines[0]).group(1)),
+           jobs=JOBS, events_per_job=EVENTS_PER_JOB, redis_stall_s=stall_s)
