@@ -51,6 +51,9 @@ SLOTS_REFRESH_S = 1.0
 SYNC_S = 2.0
 # Recovery after a takeover runs in steps of at most this long (then the jobs get a turn).
 RECOVERY_STEP_S = 0.2
+# A job whose planning, merging or resumption raised this many times is failed (poison job);
+# errors of our own package (a corrupt stored instance) fail it at once.
+POISON_LIMIT = 3
 # The lease keeper stops renewing when the work loop has not turned for this long: a wedged
 # loop must lose the lease, as it would if it renewed itself.
 LOOP_STALL_S = 60.0
@@ -80,6 +83,7 @@ class Coordinator:
         self.max_active = max_active
         self.drivers: dict[str, JobDriver] = {}
         self.recovery: Recovery | None = None
+        self.job_faults: dict[str, int] = {}
         self.health = RedisHealth(self.node_id)
         self._stop = threading.Event()
         self._slots = (0.0, 0)
@@ -155,15 +159,37 @@ class Coordinator:
         self._sync(fence)
         for job_id, driver in list(self.drivers.items()):
             self.check_fence(fence)
-            try:
-                alive = driver.step(fence)
-            except ClusterError:  # fenced, or Redis gone: the loop's handlers decide
-                raise
-            except TspCeleryError as exc:  # e.g. a corrupt stored instance: fail the job, not us
-                self._fail(job_id, fence, str(exc))
-                alive = False
-            if not alive:
+            if self.guarded(job_id, fence, driver.step, fence) is False:
                 self.drivers.pop(job_id, None)
+
+    def guarded(self, job_id: str, fence: str, action, *args):
+        """``action(*args)`` for one job; if it raises (and the fault is the job's, not Redis's
+        or the lease's) the fault is counted and None returned: see ``job_fault``."""
+        try:
+            return action(*args)
+        except ClusterError:  # fenced, or Redis gone: the loop's handlers decide
+            raise
+        except Exception as exc:
+            if is_redis_failure(exc):
+                raise
+            self.job_fault(job_id, fence, exc)
+            return None
+
+    def job_fault(self, job_id: str, fence: str, exc: Exception) -> None:
+        """A poison job fails alone: after POISON_LIMIT faults (at once for our own errors) it
+        is failed with the reason in its status and log; the coordinator carries on."""
+        faults = self.job_faults[job_id] = self.job_faults.get(job_id, 0) + 1
+        reason = f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, TspCeleryError) and faults < POISON_LIMIT:
+            log.warning("job %s: %s (fault %d of %d, trying again)", job_id, reason, faults,
+                        POISON_LIMIT, exc_info=True)
+            return
+        if not isinstance(exc, TspCeleryError):
+            log.error("job %s failed %d times: %s", job_id, faults, reason, exc_info=True)
+            reason = f"{reason} (raised {faults} times in planning, merging or resuming)"
+        self.drivers.pop(job_id, None)
+        self.job_faults.pop(job_id, None)
+        self._fail(job_id, fence, reason)
 
     def _fail(self, job_id: str, fence: str, error: str) -> None:
         log.error("job %s failed: %s", job_id, error)
@@ -186,7 +212,9 @@ class Coordinator:
             self.clock.observe(rec.get("lamport", 0))
             self.events.emit(job_id, EventType.ADMITTED, self.clock,
                              {"leader": self.node_id, "slots": slots}, fence=fence)
-            driver = JobDriver(self, rec)
+            driver = self.guarded(job_id, fence, JobDriver, self, rec)
+            if driver is None:
+                continue
             self.drivers[job_id] = driver
             if driver.params.bound:
                 budget = min(10.0, max(1.0, 0.25 * driver.params.time_s))
@@ -200,7 +228,7 @@ class Coordinator:
         self._synced = now
         for job_id in self.store.active_ids():
             if job_id not in self.drivers:
-                self.resume_job(job_id, fence)
+                self.guarded(job_id, fence, self.resume_job, job_id, fence)
 
     # -- the loop -------------------------------------------------------------------------------
     def stop(self) -> None:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from tsp_celery.cluster.celery_config import SOLVE_QUEUE, celery_config
 from tsp_celery.cluster.dispatch import unit_task_id
+from tsp_celery.cluster.health import is_redis_failure
 from tsp_celery.cluster.lock import LockNotAcquiredError, job_lock
 from tsp_celery.cluster.merging import merge_round
 from tsp_celery.cluster.workers import live_workers
@@ -118,6 +119,11 @@ class Recovery:
         except TspCeleryError as exc:  # e.g. a corrupt instance: its driver will fail the job
             log.warning("recovery of job %s left to its driver: %s", job_id, exc)
             return JobRecovery(job_id, "skipped", reason=str(exc))
+        except Exception as exc:
+            if is_redis_failure(exc):
+                raise
+            coord.job_fault(job_id, fence, exc)  # a poison job: counted, failed alone
+            return JobRecovery(job_id, "skipped", reason=f"{type(exc).__name__}: {exc}")
 
 
 def recover(coord: Coordinator) -> list[JobRecovery]:

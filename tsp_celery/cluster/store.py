@@ -172,10 +172,13 @@ class JobStore:
         return int(call_fenced(self._scripts["OFFER_ELITE"], keys, args, fence))
 
     def finish(self, job_id: str, status: JobStatus, fence: str, error: str = "") -> str:
-        """Move a job to a final status (once) and start its retention clock."""
-        rec = self.record(job_id)
+        """Move a job to a final status (once) and start its retention clock.
+
+        Reads only the round count (a poison record may hold fields nothing else can parse)."""
+        raw = _text(self.redis.hget(self.keys.job(job_id), "round")) or "0"
+        rounds = int(raw) if raw.isdigit() else 0
         keys = [self.keys.lease(), self.keys.job(job_id), self.keys.jobs_active(),
-                self.keys.jobs_queued(), *self._job_keys(job_id, rec.get("round", 0))]
+                self.keys.jobs_queued(), *self._job_keys(job_id, rounds)]
         args = [fence, job_id, status.value, f"{time.time():.6f}", error[:2000],
                 self.settings.retention_s]
         return _text(call_fenced(self._scripts["FINISH"], keys, args, fence))

@@ -252,12 +252,12 @@ def test_a_deposed_leader_is_fenced_and_its_successor_resumes_the_round(any_redi
     assert not old._leading and old.drivers == {}
     with pytest.raises(FencedWriteError):
         merge_round(client.store, p, job_id, plan, "c1:1", closer="chord")
+    new.tick()
+    assert client.store.round_merged(job_id, 1) is None  # its unit is still running
     finish_units(new, client, job_id, plan, p)
-    new.tick()
-    assert client.store.round_merged(job_id, 1) is None  # still within the deadline
-    new.drivers[job_id].round.deadline_at = 0.0
-    new.tick()
-    assert client.store.round_merged(job_id, 1)["received"] == ["r1-u0"]
+    new.tick()  # all units are in, and c1's chord merge will be refused: closed at once
+    merged = client.store.round_merged(job_id, 1)
+    assert merged["received"] == ["r1-u0"] and merged["closer"] == "takeover"
     assert new.dispatcher.rounds[0][1].round_no == 2
     kinds = [e.type for e in EventLog(any_redis, client.keys).read(job_id)]
     assert EventType.LEADER_CHANGED in kinds

@@ -1,0 +1,200 @@
+"""Faults the control plane must survive: busy or wedged work loops, every class of Redis
+refusal, poison jobs and refused submissions. Real Coordinator objects on real Redis; the Celery
+side is the recorder of test_coordinator."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+
+import pytest
+import redis
+import redis.exceptions as redis_exc
+
+import tsp_celery.coordinator as coordinator_module
+from tests.unit.cluster.test_coordinator import Recorder, problem
+from tsp_celery.cluster.client import ClusterClient
+from tsp_celery.cluster.events import EventType
+from tsp_celery.cluster.health import classify
+from tsp_celery.cluster.lease import read_leader
+from tsp_celery.cluster.workers import beat
+from tsp_celery.coordinator import POISON_LIMIT, Coordinator
+from tsp_celery.errors import EXIT_CLUSTER_UNREACHABLE, StoreRefusedError
+from tsp_celery.settings import Settings
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def settings(redis_url) -> Settings:
+    return Settings(redis_url=redis_url, prefix=f"t{uuid.uuid4().hex[:8]}", lease_ttl_ms=600,
+                    lease_renew_ms=150)
+
+
+def running(coord: Coordinator) -> threading.Thread:
+    thread = threading.Thread(target=coord.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not coord._leading:
+        assert time.monotonic() < deadline, "the coordinator never led"
+        time.sleep(0.02)
+    return thread
+
+
+def test_the_lease_is_renewed_while_the_work_loop_is_busy(settings, monkeypatch):
+    coord = Coordinator(settings, "c1", dispatcher=Recorder())
+    slow = threading.Event()
+    real_tick = coord.tick
+
+    def tick():  # one turn takes five lease TTLs (a long recovery or merge)
+        if not slow.is_set():
+            slow.set()
+            time.sleep(5 * settings.lease_ttl_ms / 1000)
+        real_tick()
+
+    monkeypatch.setattr(coord, "tick", tick)
+    thread = running(coord)
+    try:
+        assert slow.wait(5)
+        time.sleep(6 * settings.lease_ttl_ms / 1000)
+        leader = read_leader(coord.redis, coord.keys)
+        assert leader["value"] == "c1:1" and coord.lease.fence == "c1:1"
+    finally:
+        coord.stop()
+        thread.join(10)
+
+
+def test_a_wedged_work_loop_loses_the_lease(settings, monkeypatch):
+    monkeypatch.setattr(coordinator_module, "LOOP_STALL_S", 0.5)
+    coord = Coordinator(settings, "c1", dispatcher=Recorder())
+    wedged = threading.Event()
+    release = threading.Event()
+
+    def tick():
+        wedged.set()
+        release.wait(10)
+
+    monkeypatch.setattr(coord, "tick", tick)
+    thread = running(coord)
+    try:
+        assert wedged.wait(5)
+        deadline = time.monotonic() + 10
+        while read_leader(coord.redis, coord.keys) is not None:
+            assert time.monotonic() < deadline, "a wedged loop kept its lease"
+            time.sleep(0.05)
+        assert coord.lease.fence is None
+    finally:
+        release.set()
+        coord.stop()
+        thread.join(10)
+
+
+REFUSALS = {
+    "connection": redis.ConnectionError("Connection refused"),
+    "timeout": redis.TimeoutError("Timeout reading from socket"),
+    "oom": redis_exc.OutOfMemoryError("command not allowed when used memory > 'maxmemory'"),
+    "readonly": redis_exc.ReadOnlyError("You can't write against a read only replica."),
+    "misconf": redis.ResponseError("MISCONF Redis is configured to save RDB snapshots, but..."),
+    "noscript": redis_exc.NoScriptError("No matching script."),
+    "busy": redis.ResponseError("BUSY Redis is busy running a script."),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSALS))
+def test_every_redis_refusal_is_backed_off_with_one_line_per_state_change(settings, name,
+                                                                         monkeypatch, caplog):
+    coord = Coordinator(settings, "c1", dispatcher=Recorder())
+    assert coord.lease.try_acquire()
+    coord._follow_lease()
+    failures = iter([REFUSALS[name]] * 5)
+
+    def tick():
+        exc = next(failures, None)
+        if exc is not None:
+            raise exc
+
+    monkeypatch.setattr(coord, "tick", tick)
+    caplog.set_level(logging.WARNING)
+    pauses = [coord._leader_turn() for _ in range(6)]
+    assert all(p > 0 for p in pauses[:5]) and pauses[5] == 0  # backed off, then resumed
+    assert pauses[4] > pauses[0]  # growing back-off
+    lines = [r.getMessage() for r in caplog.records if "Redis" in r.getMessage()]
+    assert len(lines) == 2, lines  # the refusal once, "fine again" once
+    assert classify(REFUSALS[name]) in lines[0] and "fine again" in lines[1]
+    assert coord._leading  # still up and leading
+
+
+def test_a_poison_job_fails_alone_with_its_reason(settings, monkeypatch):
+    client = ClusterClient(settings)
+    beat(client.redis, client.keys, "w1", {"slots": 2}, ttl_s=30)
+    coord = Coordinator(settings, "c1", dispatcher=Recorder(), redis=client.redis)
+    assert coord.lease.try_acquire()
+    coord._follow_lease()
+    good = client.submit(problem(30, 1), {"time_s": 30})
+    poison = client.submit(problem(31, 2), {"time_s": 30})
+    import tsp_celery.cluster.driver as driver_module
+    real_plan = driver_module.plan_round
+
+    def plan_round(inp):
+        if inp.n == 31:
+            raise ZeroDivisionError("the planner met a job it cannot plan")
+        return real_plan(inp)
+
+    monkeypatch.setattr(driver_module, "plan_round", plan_round)
+    for _ in range(POISON_LIMIT + 2):
+        coord.tick()
+    st = client.status(poison)
+    assert st["status"] == "failed"
+    assert "ZeroDivisionError: the planner met a job it cannot plan" in st["error"]
+    assert f"raised {POISON_LIMIT} times" in st["error"]
+    failed = [e for e in client.events.read(poison) if e.type is EventType.FAILED]
+    assert len(failed) == 1 and "ZeroDivisionError" in failed[0].data["error"]
+    assert client.status(good)["status"] == "running" and good in coord.drivers
+    assert [r[0] for r in coord.dispatcher.rounds] == [good]
+
+
+def test_a_job_record_that_cannot_be_read_as_params_fails_alone(settings):
+    """As a client that skipped validation would write it: stall_rounds 0."""
+    client = ClusterClient(settings)
+    beat(client.redis, client.keys, "w1", {"slots": 2}, ttl_s=30)
+    coord = Coordinator(settings, "c1", dispatcher=Recorder(), redis=client.redis)
+    assert coord.lease.try_acquire()
+    coord._follow_lease()
+    poison = client.submit(problem(30, 1), {"time_s": 30})
+    client.redis.hset(client.keys.job(poison), "params",
+                      json.dumps({"time_s": 30, "stall_rounds": 0}))
+    good = client.submit(problem(30, 2), {"time_s": 30})
+    deadline = time.monotonic() + 20
+    while client.status(poison)["status"] != "failed":
+        assert time.monotonic() < deadline, client.status(poison)
+        coord._synced = 0.0  # the periodic sync retries the job's resumption at once
+        coord.tick()
+    assert "stall_rounds" in client.status(poison)["error"]
+    assert client.status(good)["status"] == "running"
+
+
+class RefusingScript:
+    def __init__(self, exc):
+        self.exc = exc
+
+    def __call__(self, *args, **kwargs):
+        raise self.exc
+
+
+@pytest.mark.parametrize("step", ["submit", "event"])
+def test_a_submit_the_store_refuses_is_exit_3_and_leaves_nothing(settings, step):
+    client = ClusterClient(settings)
+    oom = redis_exc.OutOfMemoryError("command not allowed when used memory > 'maxmemory'")
+    if step == "submit":
+        client.store._scripts["SUBMIT"] = RefusingScript(oom)
+    else:
+        client.events._append = RefusingScript(oom)
+    with pytest.raises(StoreRefusedError, match="out of memory.*not queued") as info:
+        client.submit(problem(20), {"time_s": 5})
+    assert info.value.exit_code == EXIT_CLUSTER_UNREACHABLE
+    assert client.redis.zcard(client.keys.jobs()) == 0
+    assert client.redis.zcard(client.keys.jobs_queued()) == 0
+    assert not client.redis.keys(f"{settings.prefix}:job:*")
