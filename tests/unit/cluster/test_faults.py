@@ -192,7 +192,7 @@ def test_a_submit_the_store_refuses_is_exit_3_and_leaves_nothing(settings, step)
         client.store._scripts["SUBMIT"] = RefusingScript(oom)
     else:
         client.events._append = RefusingScript(oom)
-    with pytest.raises(StoreRefusedError, match="out of memory.*not queued") as info:
+    with pytest.raises(StoreRefusedError, match=r"out of memory.*not queued") as info:
         client.submit(problem(20), {"time_s": 5})
     assert info.value.exit_code == EXIT_CLUSTER_UNREACHABLE
     assert client.redis.zcard(client.keys.jobs()) == 0

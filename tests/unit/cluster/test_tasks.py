@@ -43,7 +43,8 @@ def _running_job(client: ClusterClient, units: int = 1) -> tuple[str, Problem, R
     assert client.store.admit(job_id, FENCE, "c1") == "running"
     plan = RoundPlan(1, "island", tuple(UnitSpec(f"r1-u{i}", "island", i, 0.3)
                                         for i in range(units)), 5.0)
-    assert client.store.plan_round(job_id, 1, {"plan": plan.to_dict(), "fence": FENCE}, FENCE) == "ok"
+    record = {"plan": plan.to_dict(), "fence": FENCE}
+    assert client.store.plan_round(job_id, 1, record, FENCE) == "ok"
     return job_id, problem, plan
 
 
@@ -129,7 +130,8 @@ def test_the_merge_closes_the_round_from_the_unit_records(client):
     unknown = merge_round.apply(args=[[]], kwargs={**kwargs, "round_no": 5}).get()
     assert unknown == {"job_id": job_id, "round": 5, "merged": False, "reason": "no such round"}
     # A round planned by a leader that has since been replaced: its merge may not close it.
-    client.store.plan_round(job_id, 2, {"plan": {**plan.to_dict(), "round_no": 2}, "fence": FENCE}, FENCE)
+    record = {"plan": {**plan.to_dict(), "round_no": 2}, "fence": FENCE}
+    client.store.plan_round(job_id, 2, record, FENCE)
     client.redis.set(client.keys.lease(), "c2:2")
     fenced = merge_round.apply(args=[[]], kwargs={**kwargs, "round_no": 2}).get()
     assert fenced["reason"] == "fenced" and client.store.round_merged(job_id, 2) is None
