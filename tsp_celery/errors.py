@@ -58,6 +58,12 @@ class JobNotFoundError(TspCeleryError):
     """Raised when a job id is not known to the cluster."""
 
 
+class JobLostError(JobNotFoundError):
+    """Raised when a job's record is gone because the store lost its data (new epoch)."""
+
+    exit_code = 1  # EXIT_JOB_FAILED: the job will not finish; resubmit it
+
+
 class JobFailedError(TspCeleryError):
     """Raised when a job ended in the failed state; carries the job's error text."""
 

@@ -19,7 +19,7 @@ from enum import Enum
 
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lamport import LamportClock
-from tsp_celery.cluster.lease import FENCE_CHECK_LUA, call_fenced
+from tsp_celery.cluster.lease import OPTIONAL_FENCE_CHECK_LUA, call_fenced
 
 
 class EventType(str, Enum):
@@ -45,7 +45,7 @@ FINAL_EVENTS = frozenset({EventType.DONE, EventType.FAILED, EventType.CANCELLED}
 # Keeps the highest stamp in the record's 'lamport_max' (if the record exists), so a new leader
 # reads it in O(1) instead of the whole log.
 # Returns the stream id, or a FENCED error when the lease is not exactly `fence`.
-_APPEND = FENCE_CHECK_LUA + """
+_APPEND = OPTIONAL_FENCE_CHECK_LUA + """
 for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
 if redis.call('EXISTS', KEYS[3]) == 1 and
    tonumber(ARGV[5]) > tonumber(redis.call('HGET', KEYS[3], 'lamport_max') or '0') then

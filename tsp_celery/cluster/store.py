@@ -7,6 +7,7 @@ leader's ``fence`` (see that module for which writes are fenced and why).
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -18,8 +19,14 @@ from tsp_celery.cluster import scripts
 from tsp_celery.cluster.codec import decode_problem, decode_tour, encode_problem, encode_tour
 from tsp_celery.cluster.job import JobParams, JobStatus, parse_record
 from tsp_celery.cluster.keys import Keys
-from tsp_celery.cluster.lease import call_fenced
-from tsp_celery.errors import InstanceError, JobNotFoundError, LimitExceededError
+from tsp_celery.cluster.lease import call_fenced, new_epoch_id
+from tsp_celery.errors import (
+    ClusterError,
+    InstanceError,
+    JobLostError,
+    JobNotFoundError,
+    LimitExceededError,
+)
 from tsp_celery.problem import Problem
 from tsp_celery.settings import Settings
 from tsp_celery.solver.elite import ELITE_SIZE
@@ -27,8 +34,14 @@ from tsp_celery.solver.elite import ELITE_SIZE
 # Intermediate data (unit tours, round bases, delivery counters) is needed for one round only;
 # this TTL just keeps it from leaking when a round is abandoned (e.g. a leader change).
 SCRATCH_TTL_S = 6 * 3600
+# Job ids: "<store epoch>-<random>", so a job the store lost is told apart from an unknown one.
+JOB_ID = re.compile(r"([0-9a-f]{8})-[0-9a-f]{12}")
 # Higher priority first, then older first: score = created_at - priority * PRIORITY_STEP.
 PRIORITY_STEP = 1e10
+
+
+class StaleEpochError(ClusterError):
+    """Raised when a worker's result belongs to an older epoch of the store."""
 
 
 def _text(value: Any) -> str | None:
@@ -78,7 +91,7 @@ class JobStore:
                lamport: int = 0) -> str:
         """Store the instance once (by content hash) and queue a new job; returns its id."""
         blob = self.check_limits(problem, params)
-        job_id = job_id or uuid.uuid4().hex[:16]
+        job_id = job_id or f"{self.epoch()}-{uuid.uuid4().hex[:12]}"
         digest = problem.content_hash()
         now = time.time()
         if self.redis.exists(self.keys.instance(digest)):
@@ -111,12 +124,28 @@ class JobStore:
             raise InstanceError(f"instance {content_hash[:12]} is not in the store (expired?)")
         return decode_problem(blob)
 
+    # -- the store's epoch ----------------------------------------------------------------------
+    def epoch(self) -> str:
+        """The store's epoch id, created now if the store has none (first write wins)."""
+        self.redis.set(self.keys.epoch(), new_epoch_id(), nx=True)
+        return _text(self.redis.get(self.keys.epoch()))
+
+    def missing(self, job_id: str) -> JobNotFoundError:
+        """The error for a job without a record: lost with the store's data when its id names
+        another epoch than the store's (job ids are ``<epoch>-<random>``), else unknown."""
+        match = JOB_ID.fullmatch(job_id)
+        if match and match.group(1) != _text(self.redis.get(self.keys.epoch())):
+            return JobLostError(f"job {job_id} lost by the store (Redis restarted without its "
+                                f"data): resubmit")
+        return JobNotFoundError(f"no job {job_id!r} (unknown, or expired after retention)")
+
     # -- records --------------------------------------------------------------------------------
     def record(self, job_id: str) -> dict[str, Any]:
-        """The typed job record; JobNotFoundError when there is none (unknown or expired)."""
+        """The typed job record; JobNotFoundError when there is none (JobLostError when the
+        store lost it)."""
         raw = self.redis.hgetall(self.keys.job(job_id))
         if not raw:
-            raise JobNotFoundError(f"no job {job_id!r} (unknown, or expired after retention)")
+            raise self.missing(job_id)
         return parse_record(raw)
 
     def job_ids(self, limit: int = 100) -> list[str]:
@@ -196,18 +225,26 @@ class JobStore:
         status = _text(self._scripts["CANCEL"](
             keys=keys, args=[job_id, f"{time.time():.6f}", self.settings.retention_s]))
         if status == "missing":
-            raise JobNotFoundError(f"no job {job_id!r} (unknown, or expired after retention)")
+            raise self.missing(job_id)
         return status
 
     # -- units, tours, rounds (workers and the merge) -------------------------------------------
     def record_unit(self, job_id: str, round_no: int, unit_id: str, summary: dict,
-                    tour: np.ndarray | None) -> bool:
-        """Store a unit's result; the first write wins. Returns whether this one was stored."""
-        keys = [self.keys.job_units(job_id, round_no), self.keys.unit_tour(job_id, unit_id)]
+                    tour: np.ndarray | None, epoch: str = "") -> bool:
+        """Store a unit's result; the first write wins. Returns whether this one was stored.
+
+        With ``epoch`` (from the fence the unit came with), a result for an older epoch of the
+        store is refused: StaleEpochError."""
+        keys = [self.keys.job_units(job_id, round_no), self.keys.unit_tour(job_id, unit_id),
+                self.keys.epoch()]
         raw = b"" if tour is None else encode_tour(tour)
-        return bool(self._scripts["RECORD_UNIT"](
+        out = int(self._scripts["RECORD_UNIT"](
             keys=keys, args=[unit_id, json.dumps(summary, default=_json_default), raw,
-                             SCRATCH_TTL_S]))
+                             SCRATCH_TTL_S, epoch]))
+        if out < 0:
+            raise StaleEpochError(f"unit {unit_id} of job {job_id} was sent in epoch {epoch}; "
+                                  f"the store lost its data since")
+        return bool(out)
 
     def unit_records(self, job_id: str, round_no: int) -> dict[str, dict]:
         raw = self.redis.hgetall(self.keys.job_units(job_id, round_no))
@@ -295,13 +332,20 @@ class JobStore:
         return None if raw is None else json.loads(raw)
 
     # -- delivery counter and cached bounds -----------------------------------------------------
-    def count_attempt(self, task_id: str) -> int:
-        """Count one delivery of a Celery task (redeliveries keep the id); returns the count."""
+    def start_attempt(self, task_id: str) -> tuple[int, int]:
+        """Count one run of a Celery task (redeliveries keep the id): returns (this run's
+        number, earlier runs that never finished, i.e. died with their process)."""
         key = self.keys.attempts(task_id)
         pipe = self.redis.pipeline()
-        pipe.incr(key)
+        pipe.hincrby(key, "started", 1)
+        pipe.hget(key, "finished")
         pipe.expire(key, SCRATCH_TTL_S)
-        return int(pipe.execute()[0])
+        started, finished, _ = pipe.execute()
+        return int(started), int(started) - 1 - int(finished or 0)
+
+    def end_attempt(self, task_id: str) -> None:
+        """The run counted by ``start_attempt`` returned (whatever its outcome)."""
+        self.redis.hincrby(self.keys.attempts(task_id), "finished", 1)
 
     def set_bound(self, content_hash: str, bound: dict) -> None:
         self.redis.set(self.keys.bound(content_hash), json.dumps(bound),

@@ -20,15 +20,17 @@ def make(r, keys, node, priority=0, ttl_ms=3000, renew_ms=1000, **kw) -> LeaderL
 def test_acquire_is_exclusive_and_every_acquisition_gets_a_new_term(any_redis, keys):
     a, b = make(any_redis, keys, "a"), make(any_redis, keys, "b")
     assert a.try_acquire()
-    assert a.is_leader and a.fence == "a:1" and a.term == 1
+    epoch = any_redis.get(keys.epoch()).decode()  # created with the store by the first leader
+    assert len(epoch) == 8 and a.is_leader and a.fence == f"a:{epoch}:1" and a.term == 1
     assert not b.try_acquire()
     assert not b.is_leader and b.fence is None and b.term is None
     info = read_leader(any_redis, keys)
-    assert info["node_id"] == "a" and info["term"] == 1 and info["value"] == "a:1"
+    assert info["node_id"] == "a" and info["term"] == 1 and info["value"] == f"a:{epoch}:1"
+    assert info["epoch"] == epoch
     assert 0 < info["ttl_ms_left"] <= 3000 and info["renewed_at"] > 0
     a.release()
     assert not a.is_leader and read_leader(any_redis, keys) is None
-    assert b.try_acquire() and b.fence == "b:2"
+    assert b.try_acquire() and b.fence == f"b:{epoch}:2"  # the epoch stays with the store
     assert a.try_acquire() is False
 
 
@@ -147,9 +149,10 @@ def test_bad_arguments_are_rejected(any_redis, keys):
         make(any_redis, keys, "a", ttl_ms=1000, renew_ms=600)
     with pytest.raises(ValueError):
         make(any_redis, keys, "a:1")
-    with pytest.raises(ValueError):
-        parse_fence("nocolon")
-    assert parse_fence("host:1234:7") == ("host:1234", 7)
+    for bad in ("nocolon", "host:7", "host::7", "host:ep:x", "a:b:c:7", ""):
+        with pytest.raises(ValueError):
+            parse_fence(bad)
+    assert parse_fence("host-1234:ab12cd34:7") == ("host-1234", "ab12cd34", 7)
 
 
 def test_the_leader_whose_lease_lapsed_does_not_delay_the_standbys(any_redis, keys):
