@@ -9,6 +9,7 @@ SIGKILLed (whole process group) at teardown, whatever the test did. Also used by
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -61,9 +62,15 @@ class RedisServer:
             self.proc.stop()
             self.proc = None
 
-    def restart(self, down_s: float = 0.5) -> None:
+    def restart(self, down_s: float = 0.5, *, wipe: bool = False) -> None:
+        """kill -9 and start again on the same port; with ``wipe``, without its data (as a
+        Redis without persistence, or a replica promoted without the last writes)."""
         self.kill()
         time.sleep(down_s)
+        if wipe:
+            for path in self.workdir.iterdir():
+                if path.name.startswith(("appendonly", "dump")):
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
         self.start()
 
 

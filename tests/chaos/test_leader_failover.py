@@ -40,7 +40,7 @@ def test_kill_leader_mid_job_standby_takes_over(cluster, request):
 
     events = cluster.events.read(job)
     resumed = [e for e in events if e.type is EventType.LEADER_CHANGED and e.node == "coord-b"]
-    assert len(resumed) == 1 and resumed[0].data["fence"] == "coord-b:2"
+    assert len(resumed) == 1 and resumed[0].data["fence"] == leader["value"]
     assert causal_violations(events) == []
     figure(request, takeover_s=round(leader["acquired_at"] - killed_at, 3),
            resumed_s=round(resumed[0].wall - killed_at, 3),
@@ -63,8 +63,9 @@ def test_paused_leader_is_fenced_and_steps_down(cluster, request):
     wait_until(lambda: "stepping down" in a.log(), 20, "coord-a to step down")
 
     rec = cluster.check_done(job, problem)
-    refused = [p.name for p in cluster.procs if "write refused: coord-a:1" in p.log()]
-    assert refused, "no FencedWriteError for coord-a:1 in any log"
+    old_fence = f"coord-a:{leader['epoch']}:1"
+    refused = [p.name for p in cluster.procs if f"write refused: {old_fence}" in p.log()]
+    assert refused, f"no FencedWriteError for {old_fence} in any log"
     info = cluster.leader()
     assert info is None or info["term"] == 2  # coord-a never led again
     # Consistent state: rounds 1..n each planned once and closed once; none planned by the
@@ -73,10 +74,10 @@ def test_paused_leader_is_fenced_and_steps_down(cluster, request):
     assert sorted(rounds) == list(range(1, int(rec["rounds_done"]) + 1))
     assert all(r["plan"] and r["merged"] for r in rounds.values())
     assert not [n for n, r in rounds.items()
-                if r["plan"]["fence"] == "coord-a:1" and r["plan"]["planned_at"] > stopped_at]
+                if r["plan"]["fence"] == old_fence and r["plan"]["planned_at"] > stopped_at]
     assert rounds[2]["merged"]["closer"] != "chord"
     assert causal_violations(cluster.events.read(job)) == []
-    old_leader = [line for line in a.log().splitlines() if "coord-a:1" in line]
+    old_leader = [line for line in a.log().splitlines() if old_fence in line]
     figure(request, refused_in=refused, old_leader_log=old_leader[-3:],
            lost_unit_s=lost_unit_seconds(cluster.store, job),
            takeover_s=round(leader["acquired_at"] - stopped_at, 3))
