@@ -51,6 +51,8 @@ SLOTS_REFRESH_S = 1.0
 SYNC_S = 2.0
 # Recovery after a takeover runs in steps of at most this long (then the jobs get a turn).
 RECOVERY_STEP_S = 0.2
+# The leader applies retention (store.purge: index entries of expired jobs) this often.
+PURGE_S = 60.0
 # A job whose planning, merging or resumption raised this many times is failed (poison job);
 # errors of our own package (a corrupt stored instance) fail it at once.
 POISON_LIMIT = 3
@@ -88,6 +90,7 @@ class Coordinator:
         self._stop = threading.Event()
         self._slots = (0.0, 0)
         self._synced = 0.0
+        self._purged = time.monotonic()
         self._led_fence: str | None = None  # the lease value our job state belongs to
         self._loop_turned = time.monotonic()
 
@@ -157,6 +160,9 @@ class Coordinator:
         self._recover_step()
         self._admit(fence)
         self._sync(fence)
+        if time.monotonic() - self._purged > PURGE_S:
+            self._purged = time.monotonic()
+            self.store.purge()
         for job_id, driver in list(self.drivers.items()):
             self.check_fence(fence)
             if self.guarded(job_id, fence, driver.step, fence) is False:

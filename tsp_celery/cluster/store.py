@@ -148,9 +148,34 @@ class JobStore:
             raise self.missing(job_id)
         return parse_record(raw)
 
-    def job_ids(self, limit: int = 100) -> list[str]:
-        """Most recent job ids first."""
-        return [_text(v) for v in self.redis.zrevrange(self.keys.jobs(), 0, limit - 1)]
+    def job_ids(self, limit: int = 100, *, oldest_first: bool = False) -> list[str]:
+        """Most recent job ids first (or the oldest first)."""
+        read = self.redis.zrange if oldest_first else self.redis.zrevrange
+        return [_text(v) for v in read(self.keys.jobs(), 0, limit - 1)]
+
+    def purge(self, limit: int = 1000) -> dict[str, int]:
+        """Retention now: forget index entries of expired jobs, and put a finished job's keys
+        that carry no expiry (finished before retention was kept per job) on the retention
+        clock, counted from its end. Returns {"forgotten": n, "expiring": m}."""
+        now = time.time()
+        forgotten, expiring = [], 0
+        for job_id in self.job_ids(limit, oldest_first=True):
+            status, finished = self.redis.hmget(self.keys.job(job_id), "status", "finished_at")
+            if status is None:
+                forgotten.append(job_id)
+                continue
+            if not JobStatus(_text(status)).is_final or self.redis.ttl(self.keys.job(job_id)) >= 0:
+                continue
+            left = int(self.settings.retention_s - (now - float(_text(finished) or now)))
+            rounds = _text(self.redis.hget(self.keys.job(job_id), "round")) or "0"
+            keys = [self.keys.job(job_id), *self._job_keys(job_id, int(rounds))]
+            pipe = self.redis.pipeline(transaction=False)
+            for key in keys:
+                pipe.expire(key, max(left, 1))
+            pipe.execute()
+            expiring += 1
+        self.forget(forgotten)
+        return {"forgotten": len(forgotten), "expiring": expiring}
 
     def forget(self, job_ids: list[str]) -> None:
         """Drop ids whose records have expired from the job index."""
