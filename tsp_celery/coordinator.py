@@ -35,7 +35,7 @@ from tsp_celery.cluster.lamport import LamportClock
 from tsp_celery.cluster.lease import LeaderLease
 from tsp_celery.cluster.recovery import Recovery
 from tsp_celery.cluster.store import JobStore
-from tsp_celery.cluster.workers import live_slots
+from tsp_celery.cluster.workers import live_workers, total_slots
 from tsp_celery.errors import ClusterError, FencedWriteError, JobNotFoundError, TspCeleryError
 from tsp_celery.settings import Settings
 
@@ -86,6 +86,8 @@ class Coordinator:
         self.drivers: dict[str, JobDriver] = {}
         self.recovery: Recovery | None = None
         self.job_faults: dict[str, int] = {}
+        self.lost_units: set[tuple[str, str]] = set()
+        self._workers_seen: dict[str, dict] = {}
         self.health = RedisHealth(self.node_id)
         self._stop = threading.Event()
         self._slots = (0.0, 0)
@@ -96,13 +98,33 @@ class Coordinator:
 
     # -- what drivers ask -----------------------------------------------------------------------
     def slots(self) -> int:
-        """Live worker slots (cached for SLOTS_REFRESH_S)."""
+        """Live worker slots (cached for SLOTS_REFRESH_S); notes the units of lost workers."""
         at, value = self._slots
         now = time.monotonic()
         if now - at > SLOTS_REFRESH_S:
-            value = live_slots(self.redis, self.keys)
+            workers = {str(w.get("worker")): w for w in live_workers(self.redis, self.keys)}
+            self._note_lost_workers(workers)
+            value = total_slots(workers.values())
             self._slots = (now, value)
         return value
+
+    def _note_lost_workers(self, workers: dict[str, dict]) -> None:
+        """A worker whose heartbeat stopped (killed, OOM, host lost) takes its running units
+        with it: their messages come back only at the visibility timeout, so the rounds that
+        wait for them are closed as soon as their other units are in (``lost_units``)."""
+        for worker_id, last in self._workers_seen.items():
+            if worker_id in workers:
+                continue
+            units = {(u.get("job_id"), u.get("unit_id")) for u in last.get("units", [])
+                     if u.get("unit_id")}
+            log.warning("worker %s lost (heartbeat stopped)%s", worker_id,
+                        f" with {len(units)} unit(s) running" if units else "")
+            self.lost_units |= units
+        self._workers_seen = workers
+
+    def lost_units_of(self, job_id: str) -> set[str]:
+        """Unit ids of ``job_id`` that were running on a worker now lost."""
+        return {unit for job, unit in self.lost_units if job == job_id}
 
     def active_count(self) -> int:
         return len(self.drivers)
@@ -167,6 +189,7 @@ class Coordinator:
             self.check_fence(fence)
             if self.guarded(job_id, fence, driver.step, fence) is False:
                 self.drivers.pop(job_id, None)
+                self.lost_units = {u for u in self.lost_units if u[0] != job_id}
 
     def guarded(self, job_id: str, fence: str, action, *args):
         """``action(*args)`` for one job; if it raises (and the fault is the job's, not Redis's

@@ -118,10 +118,10 @@ class JobDriver:
         merged = self.c.store.round_merged(self.job_id, plan.round_no)
         if merged is None:
             cancel = rec["cancel_requested"]
-            inherited = self.round.fence != fence and self._all_arrived(plan)
-            if not cancel and not inherited and time.time() < self.round.deadline_at:
+            early = self._early_close(plan, fence)
+            if not cancel and not early and time.time() < self.round.deadline_at:
                 return False
-            closer = "cancel" if cancel else "takeover" if inherited else "deadline"
+            closer = "cancel" if cancel else early or "deadline"
             problem = self.c.problems.get(self.instance)
             self.c.check_fence(fence)
             merge_round(self.c.store, problem, self.job_id, plan, fence, closer=closer,
@@ -134,10 +134,21 @@ class JobDriver:
         self.round = None
         return True
 
-    def _all_arrived(self, plan: RoundPlan) -> bool:
-        """Every unit of ``plan`` stored its result (a round planned by a deposed leader is
-        then closed at once: its chord's merge carries that leader's fence and is refused)."""
-        return self.c.store.unit_count(self.job_id, plan.round_no) >= len(plan.units)
+    def _early_close(self, plan: RoundPlan, fence: str) -> str:
+        """Why the open round should be closed before its deadline ('' if it should not):
+        every unit reported and the round was planned by a deposed leader (its chord's merge
+        carries that leader's fence and is refused), or every unit that did not report ran on
+        a worker that was lost since (its message returns only at the visibility timeout)."""
+        assert self.round is not None
+        inherited = self.round.fence != fence
+        lost = self.c.lost_units_of(self.job_id)
+        if not inherited and not lost:
+            return ""
+        reported = self.c.store.unit_ids(self.job_id, plan.round_no)
+        missing = {u.unit_id for u in plan.units} - reported
+        if not missing:
+            return "takeover" if inherited else ""
+        return "lost worker" if missing <= lost else ""
 
     def _stop_reason(self, rec: dict) -> str | None:
         p = self.params

@@ -275,9 +275,9 @@ class JobStore:
         raw = self.redis.hgetall(self.keys.job_units(job_id, round_no))
         return {_text(k): json.loads(v) for k, v in raw.items()}
 
-    def unit_count(self, job_id: str, round_no: int) -> int:
-        """How many units of a round stored a result."""
-        return int(self.redis.hlen(self.keys.job_units(job_id, round_no)))
+    def unit_ids(self, job_id: str, round_no: int) -> set[str]:
+        """The units of a round that stored a result."""
+        return {_text(u) for u in self.redis.hkeys(self.keys.job_units(job_id, round_no))}
 
     def unit_tour(self, job_id: str, unit_id: str) -> np.ndarray | None:
         return self._tour(self.keys.unit_tour(job_id, unit_id))

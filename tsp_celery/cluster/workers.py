@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from tsp_celery.cluster.connection import REDIS_DOWN
@@ -59,9 +59,14 @@ def live_workers(redis, keys: Keys) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: str(r.get("worker")))
 
 
+def total_slots(workers: Iterable[dict[str, Any]]) -> int:
+    """Total slots (worker processes) of these worker records."""
+    return sum(int(r.get("slots", 1)) for r in workers)
+
+
 def live_slots(redis, keys: Keys) -> int:
-    """Total slots (worker processes) of the live workers."""
-    return sum(int(r.get("slots", 1)) for r in live_workers(redis, keys))
+    """Total slots of the live workers."""
+    return total_slots(live_workers(redis, keys))
 
 
 class Heartbeat:

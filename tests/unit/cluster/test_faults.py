@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 
+import numpy as np
 import pytest
 import redis
 import redis.exceptions as redis_exc
@@ -198,3 +199,37 @@ def test_a_submit_the_store_refuses_is_exit_3_and_leaves_nothing(settings, step)
     assert client.redis.zcard(client.keys.jobs()) == 0
     assert client.redis.zcard(client.keys.jobs_queued()) == 0
     assert not client.redis.keys(f"{settings.prefix}:job:*")
+
+
+def test_a_lost_workers_unit_closes_its_round_in_seconds_not_at_the_visibility_timeout(
+        settings):
+    client = ClusterClient(settings)
+    beat(client.redis, client.keys, "w1", {"slots": 1}, ttl_s=30)
+    beat(client.redis, client.keys, "w2", {"slots": 1}, ttl_s=30)
+    coord = Coordinator(settings, "c1", dispatcher=Recorder(), redis=client.redis)
+    assert coord.lease.try_acquire()
+    coord._follow_lease()
+    p = problem(40, 3)
+    job_id = client.submit(p, {"time_s": 120})
+    coord.tick()
+    plan = coord.dispatcher.rounds[0][1]
+    assert [u.unit_id for u in plan.units] == ["r1-u0", "r1-u1"]
+    beat(client.redis, client.keys, "w1", {"slots": 1, "units": [
+        {"job_id": job_id, "unit_id": "r1-u0"}]}, ttl_s=30)
+    coord._slots = (0.0, 0)
+    coord.tick()  # w1 is seen running r1-u0
+    tour = np.arange(p.n)
+    summary = {"unit_id": "r1-u1", "kind": "island", "length": p.tour_length(tour),
+               "base_length": None, "proven_optimal": False, "elapsed_s": 0.1,
+               "engine": "test", "ok": True, "lamport": 1}
+    client.store.record_unit(job_id, 1, "r1-u1", summary, tour)  # w2's unit reports
+    coord.tick()
+    assert client.store.round_merged(job_id, 1) is None  # r1-u0 still runs on a live worker
+    client.redis.delete(client.keys.worker("w1"))  # w1's heartbeat stopped: its key expired
+    coord._slots = (0.0, 0)
+    coord.tick()
+    merged = client.store.round_merged(job_id, 1)
+    assert merged["closer"] == "lost worker" and merged["missing"] == ["r1-u0"]
+    assert merged["received"] == ["r1-u1"]
+    assert [r[1].round_no for r in coord.dispatcher.rounds] == [1, 2]  # re-planned, one slot
+    assert len(coord.dispatcher.rounds[1][1].units) == 1
