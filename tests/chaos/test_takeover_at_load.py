@@ -17,32 +17,21 @@ import time
 
 import pytest
 import redis
-from chaos_harness import figure, wait_until
+from chaos_harness import (
+    PHANTOM_WORKER,
+    active_jobs_without_workers,
+    figure,
+    recovery_lines,
+    wait_until,
+)
 
 from tsp_celery.cluster.events import EventType
-from tsp_celery.cluster.workers import beat, forget
+from tsp_celery.cluster.workers import forget
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
 JOBS = 100
 EVENTS_PER_JOB = 2_000
-PHANTOM = "phantom@test"
-
-
-def fill_logs(cluster, job_ids: list[str]) -> None:
-    """Append EVENTS_PER_JOB filler events to every job's stream, as long jobs accumulate."""
-    for job_id in job_ids:
-        stream = cluster.keys.job_events(job_id)
-        pipe = cluster.redis.pipeline(transaction=False)
-        for i in range(EVENTS_PER_JOB):
-            pipe.xadd(stream, {"type": EventType.UNIT_STARTED.value, "node": "worker:old",
-                               "lamport": i + 1, "wall": f"{time.time():.6f}",
-                               "data": '{"round": 0}'})
-        pipe.execute()
-
-
-def recovered_lines(proc) -> list[str]:
-    return re.findall(r"recovered \d+ job\(s\) in [\d.]+ s", proc.log())
 
 
 @pytest.mark.timeout(240)
@@ -52,14 +41,10 @@ def test_standby_recovers_100_active_jobs_once_and_all_finish(cluster, request, 
                                                              renew_ms, stall_s):
     cluster.env["TSP_CELERY_LEASE_TTL_MS"] = str(ttl_ms)
     cluster.env["TSP_CELERY_LEASE_RENEW_MS"] = str(renew_ms)
-    beat(cluster.redis, cluster.keys, PHANTOM, {"slots": 2}, ttl_s=300)
     a = cluster.coordinator("coord-a", 5, "--max-active", str(JOBS))
     assert cluster.wait_for_leader()["node_id"] == "coord-a"
     b = cluster.coordinator("coord-b", 1, "--max-active", str(JOBS))
-    jobs = [cluster.submit("burma14", time_s=120)[0] for _ in range(JOBS)]
-    wait_until(lambda: all(cluster.job(j).get("round") == "1" for j in jobs), 60,
-               f"all {JOBS} jobs admitted with round 1 planned")
-    fill_logs(cluster, jobs)
+    jobs = active_jobs_without_workers(cluster, JOBS, EVENTS_PER_JOB)
     wait_until(lambda: cluster.redis.hexists(cluster.keys.coordinators(), "coord-b"), 30,
                "coord-b registered")
 
@@ -75,7 +60,7 @@ def test_standby_recovers_100_active_jobs_once_and_all_finish(cluster, request, 
     takeover_s = leader["acquired_at"] - killed_at
     assert leader["node_id"] == "coord-b" and takeover_s <= 2 * ttl_ms / 1000, takeover_s
 
-    forget(cluster.redis, cluster.keys, PHANTOM)
+    forget(cluster.redis, cluster.keys, PHANTOM_WORKER)
     cluster.worker("w1")
     cluster.worker("w2")
     for job_id in jobs:
@@ -85,7 +70,7 @@ def test_standby_recovers_100_active_jobs_once_and_all_finish(cluster, request, 
     if stall_s:
         sleeper.join()
         assert stalled, "DEBUG SLEEP did not run"
-    lines = recovered_lines(b)
+    lines = recovery_lines(b.log())
     assert len(lines) == 1, lines  # recovery ran once, was never restarted
     assert f"recovered {JOBS} job(s)" in lines[0]
     assert "stepping down" not in b.log()
