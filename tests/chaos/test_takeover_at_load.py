@@ -52,7 +52,7 @@ def test_standby_recovers_100_active_jobs_once_and_all_finish(cluster, request, 
     a.signal(signal.SIGKILL)
     leader = cluster.wait_for_leader(2 * ttl_ms / 1000 + 5, not_node="coord-a")
     stalled: list[bool] = []
-    if stall_s:  # Redis stalls as coord-b starts its recovery (polled every 50 ms)
+    if stall_s:  # Redis stalls for 2 s as coord-b starts its recovery (within ~50 ms of it)
         stall = redis.Redis.from_url(cluster.server.url, socket_timeout=stall_s + 10)
         sleeper = threading.Thread(
             target=lambda: stalled.append(stall.execute_command("DEBUG", "SLEEP", stall_s)))

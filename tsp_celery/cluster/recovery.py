@@ -67,11 +67,11 @@ class Recovery:
     """
 
     def __init__(self, coord: Coordinator) -> None:
+        self.started = time.monotonic()
         self.coord = coord
         self.fence = coord.lease.fence
         self.pending = coord.store.active_ids() if self.fence is not None else []
         self.report: list[JobRecovery] = []
-        self.started = time.monotonic()
         self._broker: list[bytes] | None = None
 
     @property
