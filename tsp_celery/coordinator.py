@@ -315,22 +315,18 @@ class Coordinator:
             return
         log.info("%s is leader with %s", self.node_id, fence)
         self._led_fence = fence
-        try:
-            self.on_acquire()
-        except FencedWriteError as exc:
-            self.lease.step_down(str(exc))
-            self.on_lose(str(exc))
-        except Exception as exc:
-            if not is_redis_failure(exc):
-                raise
-            self.health.failed(exc)
-            if self.recovery is None:  # not even started: start over at the next turn
-                self._led_fence = None
+        if self._guarded_turn(self.on_acquire) and self.recovery is None:
+            self._led_fence = None  # Redis failed before the recovery started: start over
 
     def _leader_turn(self) -> float:
         """One leader turn; returns a back-off delay after a Redis failure (else 0)."""
+        return self._guarded_turn(self.tick)
+
+    def _guarded_turn(self, action) -> float:
+        """Run a leader action: a refused fence steps down; a Redis failure is noted (one log
+        line per state change) and its back-off returned; 0 after success."""
         try:
-            self.tick()
+            action()
         except FencedWriteError as exc:
             self.lease.step_down(str(exc))
             self.on_lose(str(exc))

@@ -128,12 +128,19 @@ def test_every_redis_refusal_is_backed_off_with_one_line_per_state_change(settin
     assert coord._leading  # still up and leading
 
 
-def test_a_poison_job_fails_alone_with_its_reason(settings, monkeypatch):
+def leading(settings, **workers: int) -> tuple[ClusterClient, Coordinator]:
+    """A client, and a coordinator leading with these live workers (id -> slots)."""
     client = ClusterClient(settings)
-    beat(client.redis, client.keys, "w1", {"slots": 2}, ttl_s=30)
+    for worker_id, slots in (workers or {"w1": 2}).items():
+        beat(client.redis, client.keys, worker_id, {"slots": slots}, ttl_s=30)
     coord = Coordinator(settings, "c1", dispatcher=Recorder(), redis=client.redis)
     assert coord.lease.try_acquire()
     coord._follow_lease()
+    return client, coord
+
+
+def test_a_poison_job_fails_alone_with_its_reason(settings, monkeypatch):
+    client, coord = leading(settings)
     good = client.submit(problem(30, 1), {"time_s": 30})
     poison = client.submit(problem(31, 2), {"time_s": 30})
     import tsp_celery.cluster.driver as driver_module
@@ -159,11 +166,7 @@ def test_a_poison_job_fails_alone_with_its_reason(settings, monkeypatch):
 
 def test_a_job_record_that_cannot_be_read_as_params_fails_alone(settings):
     """As a client that skipped validation would write it: stall_rounds 0."""
-    client = ClusterClient(settings)
-    beat(client.redis, client.keys, "w1", {"slots": 2}, ttl_s=30)
-    coord = Coordinator(settings, "c1", dispatcher=Recorder(), redis=client.redis)
-    assert coord.lease.try_acquire()
-    coord._follow_lease()
+    client, coord = leading(settings)
     poison = client.submit(problem(30, 1), {"time_s": 30})
     client.redis.hset(client.keys.job(poison), "params",
                       json.dumps({"time_s": 30, "stall_rounds": 0}))
@@ -203,12 +206,7 @@ def test_a_submit_the_store_refuses_is_exit_3_and_leaves_nothing(settings, step)
 
 def test_a_lost_workers_unit_closes_its_round_in_seconds_not_at_the_visibility_timeout(
         settings):
-    client = ClusterClient(settings)
-    beat(client.redis, client.keys, "w1", {"slots": 1}, ttl_s=30)
-    beat(client.redis, client.keys, "w2", {"slots": 1}, ttl_s=30)
-    coord = Coordinator(settings, "c1", dispatcher=Recorder(), redis=client.redis)
-    assert coord.lease.try_acquire()
-    coord._follow_lease()
+    client, coord = leading(settings, w1=1, w2=1)
     p = problem(40, 3)
     job_id = client.submit(p, {"time_s": 120})
     coord.tick()
