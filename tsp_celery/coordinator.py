@@ -142,6 +142,13 @@ class Coordinator:
         if self.lease.fence != fence:
             raise FencedWriteError(f"write refused: {fence} is no longer our lease")
 
+    def confirm_fence(self, fence: str) -> None:
+        """``check_fence``, and the lease read back from the store: before a dispatch, which no
+        fenced script covers (a deposed leader must not even send work)."""
+        self.check_fence(fence)
+        if self.store.lease_value() != fence:
+            raise FencedWriteError(f"dispatch refused: {fence} is no longer the leader's lease")
+
     def on_acquire(self) -> None:
         """Just became leader: rebuild every non-final job from Redis, in bounded steps."""
         self.drivers.clear()

@@ -205,6 +205,7 @@ class JobDriver:
         if self._needs_initial_tour(rec):
             now = time.time()
             if self.initial_sent_at is None or now - self.initial_sent_at > self.initial_wait_s:
+                self.c.confirm_fence(fence)
                 self._send_initial(slots)
                 self.initial_sent_at = now
             return
@@ -236,7 +237,7 @@ class JobDriver:
                             "units": [u.unit_id for u in plan.units],
                             "budget_s": plan.budget_s, "deadline_s": plan.deadline_s,
                             "slots": slots}, fence=fence)
-        self.c.check_fence(fence)
+        self.c.confirm_fence(fence)
         try:
             self.c.dispatcher.send_round(self.job_id, self.instance, plan, fence,
                                          self.c.clock.value, now + plan.deadline_s)

@@ -231,3 +231,16 @@ def test_a_lost_workers_unit_closes_its_round_in_seconds_not_at_the_visibility_t
     assert merged["received"] == ["r1-u1"]
     assert [r[1].round_no for r in coord.dispatcher.rounds] == [1, 2]  # re-planned, one slot
     assert len(coord.dispatcher.rounds[1][1].units) == 1
+
+
+def test_a_deposed_leader_sends_no_first_tour_task(redis_url):
+    """The first dispatch of a large job has no fenced write before it: the lease is read back."""
+    settings = Settings(redis_url=redis_url, prefix=f"t{uuid.uuid4().hex[:8]}",
+                        lease_ttl_ms=60_000, lease_renew_ms=1000, matrix_budget_mb=1)
+    client, coord = leading(settings)
+    job_id = client.submit(problem(800), {"time_s": 30})
+    coord._admit(coord.lease.fence)  # admitted, no step yet
+    assert job_id in coord.drivers
+    client.redis.set(client.keys.lease(), "c2:e1:9", px=60_000)  # c1 was replaced meanwhile
+    coord._leader_turn()
+    assert coord.dispatcher.initial == [] and not coord._leading
