@@ -37,6 +37,14 @@ LEASE_RENEW_MS = 300
 HEARTBEAT_TTL_S = 3.0
 
 
+def debug_command_option() -> list[str]:
+    """Redis 7 refuses DEBUG (the stall test's DEBUG SLEEP) unless enabled; older ones allow it
+    and do not know the option."""
+    version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True)
+    major = re.search(r"v=(\d+)", version.stdout)
+    return ["--enable-debug-command", "local"] if major and int(major.group(1)) >= 7 else []
+
+
 class RedisServer:
     """A redis-server owned by one test: AOF everysec in its tmp dir, restartable on its port."""
 
@@ -51,7 +59,7 @@ class RedisServer:
         argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
                 "--dir", str(self.workdir), "--appendonly", "yes", "--appendfsync", "everysec",
                 "--save", "", "--protected-mode", "no", "--maxmemory-policy", "noeviction",
-                "--enable-debug-command", "local"]
+                *debug_command_option()]
         self.proc = Service("redis", argv, dict(os.environ), self.workdir / "redis.log")
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
         wait_until(client.ping, 15, f"redis-server on port {self.port}")
