@@ -27,6 +27,5 @@ def test_a_poison_job_fails_alone_and_no_coordinator_restarts(cluster, request):
     failed = [e for e in cluster.events.read(poison) if e.type.value == "failed"]
     assert len(failed) == 1 and "stall_rounds" in failed[0].data["error"]
     assert a.alive() and b.alive()
-    leader = cluster.leader()
-    assert (leader["node_id"], leader["term"]) == ("coord-a", 1)  # it never went down
+    assert cluster.leader()["term"] == 1  # the first leader (either one) never went down
     figure(request, poison_error=rec["error"])
