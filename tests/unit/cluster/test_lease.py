@@ -166,3 +166,22 @@ def test_the_leader_whose_lease_lapsed_does_not_delay_the_standbys(any_redis, ke
     assert high.try_acquire()
     any_redis.delete(keys.lease())  # high died: its heartbeat still looks fresh for a while
     assert low.candidate_delay_s() == 0.0
+
+
+def test_a_leader_steps_down_when_the_term_goes_backwards_or_the_store_is_new(any_redis, keys,
+                                                                              caplog):
+    a = make(any_redis, keys, "a")
+    assert a.try_acquire() and a.renew()
+    any_redis.set(keys.term(), 0)  # a store rolled back below our term
+    assert not a.renew() and a.fence is None
+    assert "term counter went backwards" in caplog.text
+    b = make(any_redis, keys, "b")
+    any_redis.delete(keys.lease())
+    assert b.try_acquire()
+    old_epoch = any_redis.get(keys.epoch()).decode()
+    for key in any_redis.keys(f"{keys.prefix}:*"):  # Redis restarted without its data ...
+        any_redis.delete(key)
+    c = make(any_redis, keys, "c")
+    assert c.try_acquire() and c.term == 1  # ... the term restarts, under a new epoch
+    assert old_epoch not in c.fence  # b's old fence can never match again
+    assert not b.renew() and "the store's epoch is now" in caplog.text
