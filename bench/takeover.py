@@ -1,14 +1,27 @@
-"""Leader takeover time: kill -9 the leader coordinator mid-job, N times; print a table.
+"""Leader takeover time: kill -9 the leader coordinator, N times; print a table.
 
-Each run starts two coordinators (priorities 5 and 1) on a private redis-server, submits a job to
-two Celery workers, kills the leader with SIGKILL while a round runs, and measures
+Two modes.
+
+``--active 1,10,100`` (takeover at load): for each count, ``--runs`` times on a fresh private
+redis-server, two coordinators (priorities 5 and 1, ``--max-active`` the count) lead that many
+active jobs whose first rounds wait in the broker (a phantom worker offers the slots; no real
+worker runs), each job's log holding ``--events`` filler events; the leader is killed and
 
 - takeover: kill -> the standby holds the lease (its ``acquired_at``),
+- recovery: the standby's own measure of its recovery pass ("recovered N job(s) in X s"),
+- passes: how many recovery passes the standby ran (1 unless recovery was restarted);
+
+the table gives the median of the runs per count.
+
+Without ``--active`` (mid-job): two coordinators, two Celery workers and one job; the leader is
+killed while a round runs, and besides the takeover
+
 - resumed: kill -> the new leader's ``leader_changed`` event (recovery done),
 - lost: planned unit-seconds of units that never reported before their round closed,
 
-then waits for the job to finish and checks its tour. Usage:
+then the job must finish with a valid tour. Usage:
 
+    python bench/takeover.py --active 1,10,100 [--runs 3] [--events 2000]
     python bench/takeover.py [--runs 5] [--lease-ttl-ms 1500] [--lease-renew-ms 300]
 """
 
@@ -26,7 +39,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # process helpers
 
-from tests.chaos.chaos_harness import Cluster, RedisServer, lost_unit_seconds
+from processes import RedisServer
+
+from tests.chaos.chaos_harness import (
+    Cluster,
+    active_jobs_without_workers,
+    lost_unit_seconds,
+    recovery_lines,
+)
 from tsp_celery.cluster.events import EventType
 
 
@@ -51,6 +71,61 @@ def one_run(cluster: Cluster, run: int, instance: str, time_s: float) -> dict:
             "best_after": float(done["best_length"])}
 
 
+def at_load(count: int, events: int, ttl_ms: int, renew_ms: int) -> dict:
+    """One kill -9 of the leader of ``count`` active jobs, on a fresh Redis."""
+    workdir = Path(tempfile.mkdtemp(prefix="tsp-takeover-"))
+    server = RedisServer(workdir)
+    cluster = Cluster(server, workdir)
+    cluster.env["TSP_CELERY_LEASE_TTL_MS"] = str(ttl_ms)
+    cluster.env["TSP_CELERY_LEASE_RENEW_MS"] = str(renew_ms)
+    try:
+        a = cluster.coordinator("a", 5, "--max-active", str(count))
+        assert cluster.wait_for_leader(30)["node_id"] == "a"
+        b = cluster.coordinator("b", 1, "--max-active", str(count))
+        active_jobs_without_workers(cluster, count, events)
+        deadline = time.monotonic() + 30
+        while not cluster.redis.hexists(cluster.keys.coordinators(), "b"):
+            assert time.monotonic() < deadline, "standby b never registered"
+            time.sleep(0.05)
+        killed_at = time.time()
+        a.signal(signal.SIGKILL)
+        leader = cluster.wait_for_leader(30, not_node="a")
+        deadline = time.monotonic() + 60
+        while not (lines := recovery_lines(b.log())):
+            assert time.monotonic() < deadline, "b never finished its recovery"
+            time.sleep(0.05)
+        time.sleep(2 * ttl_ms / 1000)  # would a second pass start?
+        lines = recovery_lines(b.log())
+        return {"jobs": count, "takeover_s": leader["acquired_at"] - killed_at,
+                "recovery_s": float(lines[0].split(" in ")[1].split()[0]),
+                "passes": len(lines)}
+    finally:
+        cluster.stop()
+        server.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main_at_load(args: argparse.Namespace) -> None:
+    rows = []
+    for count in (int(c) for c in args.active.split(",")):
+        runs = []
+        for run in range(1, args.runs + 1):
+            runs.append(at_load(count, args.events, args.lease_ttl_ms, args.lease_renew_ms))
+            r = runs[-1]
+            print(f"{count} jobs, run {run}: takeover {r['takeover_s']:.3f} s, recovery "
+                  f"{r['recovery_s']:.3f} s, {r['passes']} pass(es)", file=sys.stderr)
+        rows.append({"jobs": count, "passes": max(r["passes"] for r in runs),
+                     **{k: statistics.median(r[k] for r in runs)
+                        for k in ("takeover_s", "recovery_s")}})
+    print(f"\nLeader kill -9 with N active jobs ({args.events} events each; lease TTL "
+          f"{args.lease_ttl_ms} ms, renew {args.lease_renew_ms} ms; median of {args.runs})\n")
+    print("| active jobs | takeover (s) | recovery (s) | recovery passes (max) |")
+    print("|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['jobs']} | {r['takeover_s']:.3f} | {r['recovery_s']:.3f} | "
+              f"{r['passes']} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -58,7 +133,14 @@ def main() -> None:
     parser.add_argument("--lease-renew-ms", type=int, default=300)
     parser.add_argument("--instance", default="dsj1000", help="a file in tests/data (no .tsp)")
     parser.add_argument("--time", type=float, default=15.0, help="job time budget (s)")
+    parser.add_argument("--active", default="", help="takeover at load: counts of active "
+                        "jobs, e.g. 1,10,100")
+    parser.add_argument("--events", type=int, default=2000, help="filler events per job "
+                        "(with --active)")
     args = parser.parse_args()
+    if args.active:
+        main_at_load(args)
+        return
 
     workdir = Path(tempfile.mkdtemp(prefix="tsp-takeover-"))
     server = RedisServer(workdir)

@@ -16,11 +16,13 @@ log = logging.getLogger(__name__)
 
 @app.task(name=MERGE_TASK, bind=True)
 def merge_round(self, results: list | None = None, *, job_id: str, round_no: int, instance: str,
-                fence: str, lamport: int = 0) -> dict:
+                fence: str = "", lamport: int = 0) -> dict:
     """Merge round ``round_no`` of ``job_id`` and commit the best; fenced by the planner's lease.
 
     ``results`` (the header's return values) is only counted: duplicates and lost parts make it
-    unreliable on Redis, so the unit records are the source of truth.
+    unreliable on Redis, so the unit records are the source of truth. So is the fence: the one
+    recorded with the round's plan, and only while it is still the lease (the message's copy
+    must match it); a round of a deposed leader is left to its successor, merge work unspent.
     """
     rt = runtime()
     rt.clock.observe(lamport)
@@ -28,6 +30,12 @@ def merge_round(self, results: list | None = None, *, job_id: str, round_no: int
     if plan_record is None:
         return {"job_id": job_id, "round": round_no, "merged": False, "reason": "no such round"}
     plan = RoundPlan.from_dict(plan_record["plan"])
+    planned = plan_record.get("fence") or ""
+    if not planned or fence not in ("", planned) or rt.store.lease_value() != planned:
+        log.info("round %s of job %s: planned under %r, not the lease now: left to the leader",
+                 round_no, job_id, planned)
+        return {"job_id": job_id, "round": round_no, "merged": False, "reason": "fenced"}
+    fence = planned
     try:
         outcome = close_round(rt.store, rt.problems.get(instance), job_id, plan, fence,
                               closer="chord", events=rt.events, clock=rt.clock)

@@ -17,19 +17,23 @@ from tasks.runtime import runtime
 from tsp_celery.cluster.celery_config import INITIAL_TASK, PART_TASK, SOLVE_TASK
 from tsp_celery.cluster.connection import REDIS_DOWN
 from tsp_celery.cluster.events import EventType
+from tsp_celery.cluster.lease import parse_fence
+from tsp_celery.cluster.store import StaleEpochError
 from tsp_celery.errors import JobNotFoundError
 from tsp_celery.solver.partition import join_parts, part_seed, solve_part, spatial_parts
 from tsp_celery.solver.units import PIECE_KINDS, UnitSpec, initial_tour, polished, run_unit
 
 log = logging.getLogger(__name__)
 
-# A unit delivered more often than this kept killing its worker: give it up (it is recorded as
-# failed, so the round closes without it).
+# A unit whose runs died this often without finishing kept killing its worker: give it up (it is
+# recorded as failed, so the round closes without it). Redeliveries of a unit that finished (a
+# worker restarted before its ack) do not count.
 MAX_DELIVERIES = 3
 
 
-def _stale_reason(store, job_id: str, round_no: int) -> str | None:
-    """Why running this unit is pointless now (job over or cancelled, round closed), or None."""
+def _stale_reason(store, job_id: str, round_no: int, unit_id: str) -> str | None:
+    """Why running this unit is pointless now (job over or cancelled, round closed, the unit
+    already reported: a redelivery after a lost ack), or None."""
     try:
         rec = store.record(job_id)
     except JobNotFoundError:
@@ -40,6 +44,8 @@ def _stale_reason(store, job_id: str, round_no: int) -> str | None:
         return "job cancel requested"
     if store.round_merged(job_id, round_no) is not None:
         return f"round {round_no} already closed"
+    if unit_id in store.unit_records(job_id, round_no):
+        return "already reported"
     return None
 
 
@@ -61,17 +67,32 @@ def solve_unit(self, job_id: str, round_no: int, instance: str, unit: dict | Non
         return {"job_id": job_id, "round": round_no, "unit_id": unit_id, "ok": False,
                 "error": error}
     summary = {"job_id": job_id, "round": round_no, "unit_id": spec.unit_id, "ok": False}
-    attempts = rt.store.count_attempt(self.request.id or spec.unit_id)
-    if attempts > MAX_DELIVERIES:
-        return _fail(rt, job_id, round_no, spec, worker, attempts,
-                     f"gave up after {MAX_DELIVERIES} deliveries (it kept killing its worker)")
-    reason = _stale_reason(rt.store, job_id, round_no)
-    if reason:
-        return {**summary, "skipped": reason}
+    epoch = _fence_epoch(fence)
+    task_id = self.request.id or spec.unit_id
+    attempts, crashed = rt.store.start_attempt(task_id)
+    try:
+        if crashed >= MAX_DELIVERIES:
+            return _fail(rt, job_id, round_no, spec, worker, attempts, epoch,
+                         f"gave up after {crashed} runs that never finished (it kept killing "
+                         f"its worker)")
+        reason = _stale_reason(rt.store, job_id, round_no, spec.unit_id)
+        if reason:
+            return {**summary, "skipped": reason}
+        return _run(self, rt, job_id, round_no, instance, spec, worker, attempts, epoch,
+                    deadline_at, summary)
+    except StaleEpochError as exc:
+        log.info("job %s: %s", job_id, exc)
+        return {**summary, "skipped": "stale epoch"}
+    finally:
+        rt.store.end_attempt(task_id)  # never reached when the run kills its process
+
+
+def _run(task, rt, job_id: str, round_no: int, instance: str, spec: UnitSpec, worker: str,
+         attempts: int, epoch: str, deadline_at: float | None, summary: dict) -> dict:
     rt.events.emit(job_id, EventType.UNIT_STARTED, rt.clock,
                    {"round": round_no, "unit": spec.unit_id, "worker": worker,
                     "attempt": attempts})
-    progress = Progress(self, {"job_id": job_id, "round": round_no, "unit_id": spec.unit_id,
+    progress = Progress(task, {"job_id": job_id, "round": round_no, "unit_id": spec.unit_id,
                                "kind": spec.kind, "budget_s": spec.budget_s, "worker": worker})
     progress.report(force=True, phase="started")
     try:
@@ -87,11 +108,13 @@ def solve_unit(self, job_id: str, round_no: int, instance: str, unit: dict | Non
         stamp = rt.clock.tick()
         record = {**result.summary(), "ok": True, "worker": worker, "attempt": attempts,
                   "lamport": stamp}
-        stored = rt.store.record_unit(job_id, round_no, spec.unit_id, record, result.tour)
-    except REDIS_DOWN:
+        stored = rt.store.record_unit(job_id, round_no, spec.unit_id, record, result.tour,
+                                      epoch)
+    except (*REDIS_DOWN, StaleEpochError):
         raise  # infrastructure: the round's deadline (or a redelivery) takes care of it
     except Exception as exc:  # algorithmic trouble, bad data, soft time limit: a failed unit
-        return _fail(rt, job_id, round_no, spec, worker, attempts, f"{type(exc).__name__}: {exc}")
+        return _fail(rt, job_id, round_no, spec, worker, attempts, epoch,
+                     f"{type(exc).__name__}: {exc}")
     rt.events.append(job_id, EventType.UNIT_FINISHED, rt.clock.node_id, stamp,
                      {"round": round_no, "unit": spec.unit_id, "worker": worker,
                       "length": record["length"], "stored": stored})
@@ -99,13 +122,21 @@ def solve_unit(self, job_id: str, round_no: int, instance: str, unit: dict | Non
             "elapsed_s": record.get("elapsed_s")}
 
 
+def _fence_epoch(fence: str) -> str:
+    """The store epoch a unit was sent in ('' for a message without a well-formed fence)."""
+    try:
+        return parse_fence(fence).epoch
+    except ValueError:
+        return ""
+
+
 def _fail(rt, job_id: str, round_no: int, spec: UnitSpec, worker: str, attempts: int,
-          error: str) -> dict:
+          epoch: str, error: str) -> dict:
     log.warning("unit %s of job %s failed: %s", spec.unit_id, job_id, error)
     stamp = rt.clock.tick()
     record = {"unit_id": spec.unit_id, "kind": spec.kind, "ok": False, "error": error,
               "worker": worker, "attempt": attempts, "lamport": stamp}
-    rt.store.record_unit(job_id, round_no, spec.unit_id, record, None)
+    rt.store.record_unit(job_id, round_no, spec.unit_id, record, None, epoch)
     rt.events.append(job_id, EventType.UNIT_FAILED, rt.clock.node_id, stamp,
                      {"round": round_no, "unit": spec.unit_id, "worker": worker, "error": error})
     return {"job_id": job_id, "round": round_no, "unit_id": spec.unit_id, "ok": False,

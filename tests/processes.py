@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -101,6 +102,14 @@ REDIS_SERVER_MISSING = (
 )
 
 
+def debug_command_option() -> list[str]:
+    """Redis 7 refuses DEBUG (the stall test's DEBUG SLEEP) unless enabled; older ones allow it
+    and do not know the option."""
+    version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True)
+    major = re.search(r"v=(\d+)", version.stdout)
+    return ["--enable-debug-command", "local"] if major and int(major.group(1)) >= 7 else []
+
+
 class RedisServer:
     """A redis-server owned by the tests: on a free port, files in ``workdir``, restartable on
     that port. ``appendonly`` keeps an AOF (everysec) so a restart shows what a crash loses."""
@@ -119,7 +128,8 @@ class RedisServer:
         argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
                 "--dir", str(self.workdir), "--save", "", "--protected-mode", "no",
                 "--maxmemory-policy", "noeviction",
-                "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "everysec"]
+                "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "everysec",
+                *debug_command_option()]
         proc = self.proc = Service("redis", argv, dict(os.environ), self.workdir / "redis.log")
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
 
@@ -139,9 +149,15 @@ class RedisServer:
             self.proc.stop()
             self.proc = None
 
-    def restart(self, down_s: float = 0.5) -> None:
+    def restart(self, down_s: float = 0.5, *, wipe: bool = False) -> None:
+        """kill -9 and start again on the same port; with ``wipe``, without its data (as a
+        Redis without persistence, or a replica promoted without the last writes)."""
         self.kill()
         time.sleep(down_s)
+        if wipe:
+            for path in self.workdir.iterdir():
+                if path.name.startswith(("appendonly", "dump")):
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
         self.start()
 
 

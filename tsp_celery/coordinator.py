@@ -1,17 +1,21 @@
 """The coordinator service: an elected leader admits queued jobs and drives every active job.
 
-One thread, one loop. Each turn the lease is renewed (or campaigned for) when due — from this
-loop, never a helper thread, so a wedged loop loses the lease — and, while leader, every active
-job gets one non-blocking ``JobDriver.step``. Standbys only campaign. A refused fenced write
-(FencedWriteError) means someone else leads now: drop all job state and go back to standby.
+Two threads. The lease keeper renews the lease (or campaigns for it) every ``lease_renew_ms`` on
+its own, so no recovery, merge or slow Redis call of the work can starve it; it stops renewing
+when the work loop has not turned for LOOP_STALL_S (a wedged loop still loses the lease). The
+work loop follows the lease: while leader, every active job gets one non-blocking
+``JobDriver.step``, and every control write is fenced twice — locally (``check_fence``: a
+leader past its local deadline stops writing at once) and atomically in Redis. A refused fenced
+write (FencedWriteError) means someone else leads now: drop all job state and go back to standby.
+Any other Redis failure (unreachable, OOM, READONLY, MISCONF, BUSY...) is backed off and retried,
+with one log line per change of state (``RedisHealth``); the process stays up.
 
-On acquiring the lease, ``on_acquire`` rebuilds the active jobs from Redis: the HA recovery
-(``tsp_celery.cluster.recovery.recover(coordinator)``) when present, else ``resume_jobs``.
+On acquiring the lease, ``on_acquire`` starts a ``Recovery`` that the work loop runs in bounded
+steps, between the steps of the jobs already recovered.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import signal
@@ -21,16 +25,18 @@ import time
 
 from tsp_celery import metrics
 from tsp_celery.cluster.cache import ProblemCache
-from tsp_celery.cluster.connection import REDIS_DOWN, connect
+from tsp_celery.cluster.connection import connect
 from tsp_celery.cluster.dispatch import Dispatcher
 from tsp_celery.cluster.driver import JobDriver
 from tsp_celery.cluster.events import EventLog, EventType
+from tsp_celery.cluster.health import RedisHealth, is_redis_failure
 from tsp_celery.cluster.job import JobStatus
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lamport import LamportClock
 from tsp_celery.cluster.lease import LeaderLease
+from tsp_celery.cluster.recovery import Recovery
 from tsp_celery.cluster.store import JobStore
-from tsp_celery.cluster.workers import live_slots
+from tsp_celery.cluster.workers import live_workers, total_slots
 from tsp_celery.errors import ClusterError, FencedWriteError, JobNotFoundError, TspCeleryError
 from tsp_celery.metrics.exporter import serve_metrics
 from tsp_celery.settings import Settings
@@ -45,6 +51,16 @@ IDLE_POLL_S = 0.05
 SLOTS_REFRESH_S = 1.0
 # Look for active jobs without a driver (admitted elsewhere) this often.
 SYNC_S = 2.0
+# Recovery after a takeover runs in steps of at most this long (then the jobs get a turn).
+RECOVERY_STEP_S = 0.2
+# The leader applies retention (store.purge: index entries of expired jobs) this often.
+PURGE_S = 60.0
+# A job whose planning, merging or resumption raised this many times is failed (poison job);
+# errors of our own package (a corrupt stored instance) fail it at once.
+POISON_LIMIT = 3
+# The lease keeper stops renewing when the work loop has not turned for this long: a wedged
+# loop must lose the lease, as it would if it renewed itself.
+LOOP_STALL_S = 60.0
 
 
 def default_node_id() -> str:
@@ -70,45 +86,83 @@ class Coordinator:
         self.problems = ProblemCache(self.store)
         self.max_active = max_active
         self.drivers: dict[str, JobDriver] = {}
+        self.recovery: Recovery | None = None
+        self.job_faults: dict[str, int] = {}
+        self.lost_units: set[tuple[str, str]] = set()
+        self._workers_seen: dict[str, dict] = {}
+        self.health = RedisHealth(self.node_id)
         self._stop = threading.Event()
         self._slots = (0.0, 0)
         self._synced = 0.0
-        self._leading = False
+        self._purged = time.monotonic()
+        self._led_fence: str | None = None  # the lease value our job state belongs to
+        self._loop_turned = time.monotonic()
 
     # -- what drivers ask -----------------------------------------------------------------------
     def slots(self) -> int:
-        """Live worker slots (cached for SLOTS_REFRESH_S)."""
+        """Live worker slots (cached for SLOTS_REFRESH_S); notes the units of lost workers."""
         at, value = self._slots
         now = time.monotonic()
         if now - at > SLOTS_REFRESH_S:
-            value = live_slots(self.redis, self.keys)
+            workers = {str(w.get("worker")): w for w in live_workers(self.redis, self.keys)}
+            self._note_lost_workers(workers)
+            value = total_slots(workers.values())
             self._slots = (now, value)
         return value
+
+    def _note_lost_workers(self, workers: dict[str, dict]) -> None:
+        """A worker whose heartbeat stopped (killed, OOM, host lost) takes its running units
+        with it: their messages come back only at the visibility timeout, so the rounds that
+        wait for them are closed as soon as their other units are in (``lost_units``)."""
+        for worker_id, last in self._workers_seen.items():
+            if worker_id in workers:
+                continue
+            units = {(u.get("job_id"), u.get("unit_id")) for u in last.get("units", [])
+                     if u.get("unit_id")}
+            log.warning("worker %s lost (heartbeat stopped)%s", worker_id,
+                        f" with {len(units)} unit(s) running" if units else "")
+            self.lost_units |= units
+        self._workers_seen = workers
+
+    def lost_units_of(self, job_id: str) -> set[str]:
+        """Unit ids of ``job_id`` that were running on a worker now lost."""
+        return {unit for job, unit in self.lost_units if job == job_id}
 
     def active_count(self) -> int:
         return len(self.drivers)
 
     # -- leadership -----------------------------------------------------------------------------
+    @property
+    def _leading(self) -> bool:
+        return self._led_fence is not None
+
+    def check_fence(self, fence: str) -> None:
+        """Before a commit: FencedWriteError unless ``fence`` is still our live lease.
+
+        Redis checks the fence again atomically; this local check makes a leader that could
+        not renew in time stop writing at once, even before Redis would refuse it."""
+        if self.lease.fence != fence:
+            raise FencedWriteError(f"write refused: {fence} is no longer our lease")
+
+    def confirm_fence(self, fence: str) -> None:
+        """``check_fence``, and the lease read back from the store: before a dispatch, which no
+        fenced script covers (a deposed leader must not even send work)."""
+        self.check_fence(fence)
+        if self.store.lease_value() != fence:
+            raise FencedWriteError(f"dispatch refused: {fence} is no longer the leader's lease")
+
     def on_acquire(self) -> None:
-        """Just became leader: rebuild every non-final job from Redis."""
+        """Just became leader: rebuild every non-final job from Redis, in bounded steps."""
         self.drivers.clear()
-        recovery = _optional_module("tsp_celery.cluster.recovery")
-        if recovery is not None and hasattr(recovery, "recover"):
-            recovery.recover(self)
-        else:
-            self.resume_jobs()
+        metrics.leader_acquisitions.inc()
+        self.recovery = Recovery(self)
+        self._recovery_started = time.monotonic()
+        self._recover_step()
 
-    def resume_jobs(self) -> None:
-        """Resume every admitted, non-final job from its record; queued ones wait for admission.
-
-        A round recorded but not merged is awaited until its recorded deadline and then closed
-        with what arrived; nothing that was committed is redone.
-        """
-        fence = self.lease.fence
-        if fence is None:
-            return
-        for job_id in self.store.active_ids():
-            self.resume_job(job_id, fence)
+    def _recover_step(self) -> None:
+        if self.recovery is not None and self.recovery.step(RECOVERY_STEP_S):
+            self.recovery = None
+            metrics.recovery_seconds.observe(time.monotonic() - self._recovery_started)
 
     def resume_job(self, job_id: str, fence: str) -> JobDriver | None:
         try:
@@ -126,7 +180,8 @@ class Coordinator:
         return driver
 
     def on_lose(self, reason: str) -> None:
-        self._leading = False
+        self._led_fence = None
+        self.recovery = None
         if self.drivers:
             log.warning("%s: dropping %d job(s): %s", self.node_id, len(self.drivers), reason)
         self.drivers.clear()
@@ -136,18 +191,46 @@ class Coordinator:
         fence = self.lease.fence
         if fence is None:
             return
+        self._recover_step()
         self._admit(fence)
         self._sync(fence)
+        if time.monotonic() - self._purged > PURGE_S:
+            self._purged = time.monotonic()
+            self.store.purge()
         for job_id, driver in list(self.drivers.items()):
-            try:
-                alive = driver.step(fence)
-            except ClusterError:  # fenced, or Redis gone: the loop's handlers decide
-                raise
-            except TspCeleryError as exc:  # e.g. a corrupt stored instance: fail the job, not us
-                self._fail(job_id, fence, str(exc))
-                alive = False
-            if not alive:
+            self.check_fence(fence)
+            if self.guarded(job_id, fence, driver.step, fence) is False:
                 self.drivers.pop(job_id, None)
+                self.lost_units = {u for u in self.lost_units if u[0] != job_id}
+
+    def guarded(self, job_id: str, fence: str, action, *args):
+        """``action(*args)`` for one job; if it raises (and the fault is the job's, not Redis's
+        or the lease's) the fault is counted and None returned: see ``job_fault``."""
+        try:
+            return action(*args)
+        except ClusterError:  # fenced, or Redis gone: the loop's handlers decide
+            raise
+        except Exception as exc:
+            if is_redis_failure(exc):
+                raise
+            self.job_fault(job_id, fence, exc)
+            return None
+
+    def job_fault(self, job_id: str, fence: str, exc: Exception) -> None:
+        """A poison job fails alone: after POISON_LIMIT faults (at once for our own errors) it
+        is failed with the reason in its status and log; the coordinator carries on."""
+        faults = self.job_faults[job_id] = self.job_faults.get(job_id, 0) + 1
+        reason = f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, TspCeleryError) and faults < POISON_LIMIT:
+            log.warning("job %s: %s (fault %d of %d, trying again)", job_id, reason, faults,
+                        POISON_LIMIT, exc_info=True)
+            return
+        if not isinstance(exc, TspCeleryError):
+            log.error("job %s failed %d times: %s", job_id, faults, reason, exc_info=True)
+            reason = f"{reason} (raised {faults} times in planning, merging or resuming)"
+        self.drivers.pop(job_id, None)
+        self.job_faults.pop(job_id, None)
+        self._fail(job_id, fence, reason)
 
     def _fail(self, job_id: str, fence: str, error: str) -> None:
         log.error("job %s failed: %s", job_id, error)
@@ -170,7 +253,9 @@ class Coordinator:
             self.clock.observe(rec.get("lamport", 0))
             self.events.emit(job_id, EventType.ADMITTED, self.clock,
                              {"leader": self.node_id, "slots": slots}, fence=fence)
-            driver = JobDriver(self, rec)
+            driver = self.guarded(job_id, fence, JobDriver, self, rec)
+            if driver is None:
+                continue
             self.drivers[job_id] = driver
             if driver.params.bound:
                 budget = min(10.0, max(1.0, 0.25 * driver.params.time_s))
@@ -179,12 +264,12 @@ class Coordinator:
 
     def _sync(self, fence: str) -> None:
         now = time.monotonic()
-        if now - self._synced < SYNC_S:
+        if now - self._synced < SYNC_S or self.recovery is not None:
             return
         self._synced = now
         for job_id in self.store.active_ids():
             if job_id not in self.drivers:
-                self.resume_job(job_id, fence)
+                self.guarded(job_id, fence, self.resume_job, job_id, fence)
 
     # -- the loop -------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -192,66 +277,81 @@ class Coordinator:
 
     def run(self) -> None:
         """Campaign, lead, step down; until ``stop()`` (or SIGTERM/SIGINT via ``serve``)."""
-        renew_s = self.settings.lease_renew_ms / 1000.0
-        next_lease = 0.0
         log.info("coordinator %s (priority %d) started", self.node_id, self.lease.priority)
+        keeper = threading.Thread(target=self._keep_lease, name="tsp-lease", daemon=True)
+        keeper.start()
         try:
             while not self._stop.is_set():
-                now = time.monotonic()
-                if now >= next_lease:
-                    next_lease = now + renew_s
-                    self._lease_turn()
-                if self._leading and not self.lease.is_leader:
-                    self.on_lose("lease not renewed in time")
+                self._loop_turned = time.monotonic()
+                self._follow_lease()
                 if self._leading:
-                    self._leader_turn()
-                    self._stop.wait(POLL_S if self.drivers else IDLE_POLL_S)
+                    pause = self._leader_turn()
+                    self._stop.wait(pause if pause else POLL_S if self.drivers else IDLE_POLL_S)
                 else:
-                    self._stop.wait(max(0.0, min(next_lease - time.monotonic(), renew_s)))
+                    self._stop.wait(IDLE_POLL_S)
         finally:
+            self._stop.set()
+            keeper.join(timeout=self.settings.lease_ttl_ms / 1000.0)
             self.lease.release()
             log.info("coordinator %s stopped", self.node_id)
 
-    def _lease_turn(self) -> None:
-        try:
-            with metrics.lease_step_seconds.time():
-                leader = self.lease.step()
-        except REDIS_DOWN as exc:
-            metrics.redis_error(exc)
-            log.warning("Redis unreachable: %s", exc)
-            leader = self.lease.is_leader
-        if leader and not self._leading:
-            log.info("%s is leader with %s", self.node_id, self.lease.fence)
-            self._leading = True
-            metrics.leader_acquisitions.inc()
+    # -- the lease keeper (its own thread) ------------------------------------------------------
+    def _keep_lease(self) -> None:
+        renew_s = self.settings.lease_renew_ms / 1000.0
+        health = RedisHealth(f"{self.node_id} lease")
+        while not self._stop.is_set():
+            stalled = time.monotonic() - self._loop_turned
+            if stalled > LOOP_STALL_S:
+                self.lease.step_down(f"the work loop has not turned for {stalled:.0f} s")
+                self._stop.wait(renew_s)
+                continue
             try:
-                with metrics.recovery_seconds.time():
-                    self.on_acquire()
-            except FencedWriteError as exc:
-                self.lease.step_down(str(exc))
-                self.on_lose(str(exc))
-        elif not leader and self._leading:
-            self.on_lose("lease lost")
+                with metrics.lease_step_seconds.time():
+                    self.lease.step()
+                health.ok()
+            except Exception as exc:  # whatever Redis answers, the keeper keeps going
+                if is_redis_failure(exc):
+                    metrics.redis_error(exc)
+                else:
+                    log.exception("%s: lease turn failed", self.node_id)
+                self._stop.wait(health.failed(exc))
+                continue
+            self._stop.wait(renew_s)
 
-    def _leader_turn(self) -> None:
+    # -- the work loop --------------------------------------------------------------------------
+    def _follow_lease(self) -> None:
+        """Start or drop the job state when the keeper won, lost or changed the lease."""
+        fence = self.lease.fence
+        if fence == self._led_fence:
+            return
+        if self._led_fence is not None:
+            self.on_lose("lease lost" if fence is None else f"lease changed to {fence}")
+        if fence is None:
+            return
+        log.info("%s is leader with %s", self.node_id, fence)
+        self._led_fence = fence
+        if self._guarded_turn(self.on_acquire) and self.recovery is None:
+            self._led_fence = None  # Redis failed before the recovery started: start over
+
+    def _leader_turn(self) -> float:
+        """One leader turn; returns a back-off delay after a Redis failure (else 0)."""
+        return self._guarded_turn(self.tick)
+
+    def _guarded_turn(self, action) -> float:
+        """Run a leader action: a refused fence steps down; a Redis failure is noted (one log
+        line per state change) and its back-off returned; 0 after success."""
         try:
-            self.tick()
+            action()
         except FencedWriteError as exc:
             self.lease.step_down(str(exc))
             self.on_lose(str(exc))
-        except REDIS_DOWN as exc:
+        except Exception as exc:
+            if not is_redis_failure(exc):
+                raise
             metrics.redis_error(exc)
-            log.warning("Redis unreachable while leading: %s", exc)
-            self._stop.wait(0.5)
-
-
-def _optional_module(name: str):
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        return None
+            return self.health.failed(exc)
+        self.health.ok()
+        return 0.0
 
 
 def serve(settings: Settings, node_id: str | None = None, priority: int = 0, *,

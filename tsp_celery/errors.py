@@ -58,10 +58,21 @@ class JobNotFoundError(TspCeleryError):
     """Raised when a job id is not known to the cluster."""
 
 
+class JobLostError(JobNotFoundError):
+    """Raised when a job's record is gone because the store lost its data (new epoch)."""
+
+    exit_code = 1  # EXIT_JOB_FAILED: the job will not finish; resubmit it
+
+
 class JobFailedError(TspCeleryError):
     """Raised when a job ended in the failed state; carries the job's error text."""
 
     exit_code = EXIT_JOB_FAILED
+
+
+class StoreRefusedError(ClusterError):
+    """Raised when Redis answers but refuses a client's write (out of memory, read-only,
+    persistence failing); nothing of the request was kept."""
 
 
 class FencedWriteError(ClusterError):

@@ -9,8 +9,10 @@ SIGKILLed (whole process group) at teardown, whatever the test did. Also used by
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -62,9 +64,10 @@ class Cluster:
         self.procs.append(proc)
         return proc
 
-    def coordinator(self, node_id: str, priority: int = 0) -> Service:
+    def coordinator(self, node_id: str, priority: int = 0, *options: str) -> Service:
         return self._start(node_id, [sys.executable, "-m", "tsp_celery", "-v", "coordinator",
-                                     "--node-id", node_id, "--priority", str(priority)])
+                                     "--node-id", node_id, "--priority", str(priority),
+                                     *options])
 
     def worker(self, name: str, concurrency: int = 1) -> Service:
         return self._start(name, [sys.executable, "-m", "celery", "-A", "tasks", "worker",
@@ -171,3 +174,34 @@ def causal_violations(events: list[Event]) -> list[str]:
     if not merged:
         bad.append("no round was merged")
     return bad
+
+
+PHANTOM_WORKER = "phantom@test"
+
+
+def active_jobs_without_workers(cluster: Cluster, count: int, events_per_job: int = 0,
+                                name: str = "burma14") -> list[str]:
+    """``count`` jobs admitted with their first round planned but no unit running: a phantom
+    worker heartbeat offers slots, so the rounds wait in the broker. Each job's log gets
+    ``events_per_job`` filler events, as long jobs accumulate. The leader must have been
+    started with ``--max-active`` >= count; ``forget`` the phantom afterwards."""
+    from tsp_celery.cluster.workers import beat
+
+    beat(cluster.redis, cluster.keys, PHANTOM_WORKER, {"slots": 2}, ttl_s=600)
+    jobs = [cluster.submit(name, time_s=120)[0] for _ in range(count)]
+    wait_until(lambda: all(cluster.job(j).get("round") == "1" for j in jobs), 60 + count,
+               f"all {count} jobs admitted with round 1 planned")
+    for job_id in jobs:
+        stream = cluster.keys.job_events(job_id)
+        pipe = cluster.redis.pipeline(transaction=False)
+        for i in range(events_per_job):
+            pipe.xadd(stream, {"type": EventType.UNIT_STARTED.value, "node": "worker:old",
+                               "lamport": i + 1, "wall": f"{time.time():.6f}",
+                               "data": '{"round": 0}'})
+        pipe.execute()
+    return jobs
+
+
+def recovery_lines(log: str) -> list[str]:
+    """The 'recovered N job(s) in X s' lines of a coordinator's log (one per recovery pass)."""
+    return re.findall(r"recovered \d+ job\(s\) in [\d.]+ s", log)

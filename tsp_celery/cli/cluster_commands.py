@@ -233,19 +233,26 @@ def cancel(job_id: str, as_json: bool, redis_url: str | None) -> None:
 @click.command()
 @click.option("--limit", type=count(1, 10_000, "20"), default=50, show_default=True,
               help="How many jobs to list.")
+@click.option("--purge", is_flag=True,
+              help="Apply retention now: forget expired jobs, expire old finished ones.")
 @json_option
 @url_option
-def jobs(limit: int, as_json: bool, redis_url: str | None) -> None:
+def jobs(limit: int, purge: bool, as_json: bool, redis_url: str | None) -> None:
     """List recent jobs, newest first."""
-    rows = [_with_gap(st) for st in cluster_client(redis_url).jobs(limit)]
+    client = cluster_client(redis_url)
+    if purge:
+        done = client.store.purge(limit=1_000_000)
+        click.echo(f"purged: {done['forgotten']} expired job(s) forgotten, {done['expiring']} "
+                   f"finished job(s) put on the retention clock", err=True)
+    rows = [_with_gap(st) for st in client.jobs(limit)]
     if as_json:
         _emit(rows)
         return
-    click.echo(f"{'job':<17} {'status':<9} {'name':<14} {'n':>7} {'best':>12} {'gap%':>7} "
+    click.echo(f"{'job':<22} {'status':<9} {'name':<14} {'n':>7} {'best':>12} {'gap%':>7} "
                f"{'round':>5} {'elapsed':>8}")
     for st in rows:
         gap = "-" if st["gap_pct"] is None else f"{st['gap_pct']:.2f}"
-        click.echo(f"{st['job_id']:<17} {st['status']:<9} {_clip(str(st['name']), 14):<14} "
+        click.echo(f"{st['job_id']:<22} {st['status']:<9} {_clip(str(st['name']), 14):<14} "
                    f"{st['n']:>7} {_fmt(st['best_length']):>12} {gap:>7} {st['round']:>5} "
                    f"{st['elapsed']:>7.1f}s")
 

@@ -13,15 +13,18 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import redis as redis_lib
+
 from tsp_celery.cluster.connection import connect
 from tsp_celery.cluster.events import EventLog, EventType
+from tsp_celery.cluster.health import classify
 from tsp_celery.cluster.job import JobParams, JobStatus
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lamport import LamportClock
 from tsp_celery.cluster.lease import read_leader
 from tsp_celery.cluster.store import JobStore
 from tsp_celery.cluster.workers import live_workers
-from tsp_celery.errors import ClusterError, JobFailedError, TspCeleryError
+from tsp_celery.errors import ClusterError, JobFailedError, StoreRefusedError, TspCeleryError
 from tsp_celery.problem import Problem, known_optimum
 from tsp_celery.result import Result
 from tsp_celery.settings import Settings
@@ -59,22 +62,31 @@ class ClusterClient:
         """Queue ``problem``; returns the job id. Works (and stays queued) with no coordinator."""
         params = JobParams.coerce(params)
         stamp = self.clock.tick()  # in the record too, so admission is stamped after it
-        job_id = self.store.submit(problem, params, lamport=stamp)
-        self.events.append(job_id, EventType.SUBMITTED, self.clock.node_id, stamp,
-                           {"name": problem.name, "n": problem.n, "params": params.to_dict()})
+        try:
+            job_id = self.store.submit(problem, params, lamport=stamp)
+        except redis_lib.RedisError as exc:
+            raise _refused(exc, "the job was not queued") from exc
+        try:
+            self.events.append(job_id, EventType.SUBMITTED, self.clock.node_id, stamp,
+                               {"name": problem.name, "n": problem.n,
+                                "params": params.to_dict()})
+        except redis_lib.RedisError as exc:  # queued without its first event: take it back
+            self.store.withdraw(job_id)
+            raise _refused(exc, "the job was not queued") from exc
         return job_id
 
     def status(self, job_id: str) -> dict[str, Any]:
         """Stable keys: job_id, status, best_length, round, elapsed, then details."""
         rec = self.store.record(job_id)
-        params = JobParams.from_dict(rec["params"])
+        # As stored, not validated: a record written past validation must still be readable.
+        params = {**JobParams().to_dict(), **rec["params"]}
         now = time.time()
         started = rec.get("admitted_at")
         elapsed = 0.0 if started is None else (rec.get("finished_at") or now) - started
         best = rec.get("best_length")
         gap = None
-        if best is not None and params.target:
-            gap = 100.0 * (best - params.target) / params.target
+        if best is not None and params["target"]:
+            gap = 100.0 * (best - params["target"]) / params["target"]
         return {
             "job_id": job_id,
             "status": rec["status"],
@@ -84,10 +96,10 @@ class ClusterClient:
             "name": rec.get("name", ""),
             "n": rec.get("n"),
             "rounds_done": rec.get("rounds_done", 0),
-            "time_s": params.time_s,
-            "target": params.target,
+            "time_s": params["time_s"],
+            "target": params["target"],
             "gap_pct": gap,
-            "priority": params.priority,
+            "priority": params["priority"],
             "proven_optimal": self._proven_optimal(rec),
             "cancel_requested": rec["cancel_requested"],
             "cancel_round": rec.get("cancel_round"),
@@ -205,3 +217,13 @@ class ClusterClient:
         job_id = self.submit(problem, params)
         self.wait(job_id, on_progress, give_up_unattended=True)
         return self.result(job_id)
+
+
+def _refused(exc: Exception, what: str) -> Exception:
+    """A Redis refusal as the client should see it: which refusal, and that nothing stayed."""
+    state = classify(exc)
+    if state is None:
+        return exc
+    if isinstance(exc, redis_lib.ConnectionError | redis_lib.TimeoutError):
+        return ClusterError(f"Redis is {state} ({exc}): {what}")
+    return StoreRefusedError(f"the store refused the write, Redis is {state} ({exc}): {what}")

@@ -52,6 +52,7 @@ class InFlight:
     deadline_at: float
     planned_at: float = 0.0
     slots: int = 1
+    fence: str = ""  # the lease that planned it (its chord's merge is refused under another)
 
     @property
     def expected_end(self) -> float:
@@ -88,7 +89,7 @@ class JobDriver:
                 driver.round = InFlight(RoundPlan.from_dict(record["plan"]),
                                         float(record["deadline_at"]),
                                         float(record.get("planned_at", 0.0)),
-                                        int(record.get("slots", 1)))
+                                        int(record.get("slots", 1)), record.get("fence", ""))
         return driver
 
     # -- the step ---------------------------------------------------------------------------------
@@ -118,10 +119,12 @@ class JobDriver:
         merged = self.c.store.round_merged(self.job_id, plan.round_no)
         if merged is None:
             cancel = rec["cancel_requested"]
-            if not cancel and time.time() < self.round.deadline_at:
+            early = self._early_close(plan, fence)
+            if not cancel and not early and time.time() < self.round.deadline_at:
                 return False
-            closer = "cancel" if cancel else "deadline"
+            closer = "cancel" if cancel else early or "deadline"
             problem = self.c.problems.get(self.instance)
+            self.c.check_fence(fence)
             with metrics.merge_seconds.labels(closer).time():
                 merge_round(self.c.store, problem, self.job_id, plan, fence, closer=closer,
                             events=self.c.events, clock=self.c.clock)
@@ -134,6 +137,22 @@ class JobDriver:
             metrics.round_seconds.labels(plan.kind).observe(time.time() - self.round.planned_at)
         self.round = None
         return True
+
+    def _early_close(self, plan: RoundPlan, fence: str) -> str:
+        """Why the open round should be closed before its deadline ('' if it should not):
+        every unit reported and the round was planned by a deposed leader (its chord's merge
+        carries that leader's fence and is refused), or every unit that did not report ran on
+        a worker that was lost since (its message returns only at the visibility timeout)."""
+        assert self.round is not None
+        inherited = self.round.fence != fence
+        lost = self.c.lost_units_of(self.job_id)
+        if not inherited and not lost:
+            return ""
+        reported = self.c.store.unit_ids(self.job_id, plan.round_no)
+        missing = {u.unit_id for u in plan.units} - reported
+        if not missing:
+            return "takeover" if inherited else ""
+        return "lost worker" if missing <= lost else ""
 
     def _stop_reason(self, rec: dict) -> str | None:
         p = self.params
@@ -190,6 +209,7 @@ class JobDriver:
         if self._needs_initial_tour(rec):
             now = time.time()
             if self.initial_sent_at is None or now - self.initial_sent_at > self.initial_wait_s:
+                self.c.confirm_fence(fence)
                 self._send_initial(slots)
                 self.initial_sent_at = now
             return
@@ -210,16 +230,18 @@ class JobDriver:
         deadline_at = now + plan.deadline_s + MERGE_GRACE_S
         record = {"plan": plan.to_dict(), "fence": fence, "planned_at": now,
                   "deadline_at": deadline_at, "slots": slots, "active_jobs": inp.active_jobs}
+        self.c.check_fence(fence)  # planning may have taken a while
         status = self.c.store.plan_round(self.job_id, plan.round_no, record, fence)
         if status != "ok":
             return  # the job left the running state meanwhile; the next step sees it
-        self.round = InFlight(plan, deadline_at, now, slots)
+        self.round = InFlight(plan, deadline_at, now, slots, fence)
         self.next_round = plan.round_no + 1
         self.c.events.emit(self.job_id, EventType.ROUND_PLANNED, self.c.clock,
                            {"round": plan.round_no, "kind": plan.kind,
                             "units": [u.unit_id for u in plan.units],
                             "budget_s": plan.budget_s, "deadline_s": plan.deadline_s,
                             "slots": slots}, fence=fence)
+        self.c.confirm_fence(fence)
         try:
             self.c.dispatcher.send_round(self.job_id, self.instance, plan, fence,
                                          self.c.clock.value, now + plan.deadline_s)
@@ -235,6 +257,7 @@ class JobDriver:
             error = f"no tour found before the stop ({reason}); were workers alive?"
         else:
             status, kind, error = JobStatus.DONE, EventType.DONE, ""
+        self.c.check_fence(fence)
         final = self.c.store.finish(self.job_id, status, fence, error)
         self.c.events.emit(self.job_id, kind, self.c.clock,
                            {"reason": reason, "best_length": rec.get("best_length"),

@@ -20,7 +20,7 @@ from enum import Enum
 
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lamport import LamportClock
-from tsp_celery.cluster.lease import FENCE_CHECK_LUA, call_fenced, parse_fence
+from tsp_celery.cluster.lease import OPTIONAL_FENCE_CHECK_LUA, call_fenced, parse_fence
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +45,17 @@ FINAL_EVENTS = frozenset({EventType.DONE, EventType.FAILED, EventType.CANCELLED}
 
 # KEYS: lease, stream, job record, event totals (hash). ARGV: fence ('' = unfenced), maxlen,
 # type, node, lamport, wall, data JSON, then field/value pairs to HSET on the job record.
-# Returns the stream id, or a FENCED error when the lease is not exactly `fence`. Counting the
-# event in the same script makes the metrics' totals exact: one count per appended event.
-_APPEND = FENCE_CHECK_LUA + """
+# Keeps the highest stamp in the record's 'lamport_max' (if the record exists), so a new leader
+# reads it in O(1) instead of the whole log. Counting the event in the same script makes the
+# metrics' totals exact: one count per appended event.
+# Returns the stream id, or a FENCED error when the lease is not exactly `fence`.
+_APPEND = OPTIONAL_FENCE_CHECK_LUA + """
 redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
 for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
+if redis.call('EXISTS', KEYS[3]) == 1 and
+   tonumber(ARGV[5]) > tonumber(redis.call('HGET', KEYS[3], 'lamport_max') or '0') then
+  redis.call('HSET', KEYS[3], 'lamport_max', ARGV[5])
+end
 return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'type', ARGV[3], 'node', ARGV[4],
                   'lamport', ARGV[5], 'wall', ARGV[6], 'data', ARGV[7])
 """
@@ -134,7 +140,7 @@ class EventLog:
         entry_id = _text(call_fenced(self._append, keys, args, fence))
         log.info("job %s: %s", job_id, kind,
                  extra={"job": job_id, "event": kind, "node": node, "lamport": int(lamport),
-                        "term": parse_fence(fence)[1] if fence else None})
+                        "term": parse_fence(fence).term if fence else None})
         return entry_id
 
     def emit(self, job_id: str, type: EventType | str, clock: LamportClock,
@@ -176,5 +182,11 @@ class EventLog:
                         return
 
     def max_lamport(self, job_id: str) -> int:
-        """Highest stamp in the job's log (0 if empty): a new leader's clock starts past it."""
+        """Highest stamp in the job's log (0 if empty): a new leader's clock starts past it.
+
+        O(1) from the record's 'lamport_max'; only a record written before it existed makes
+        this read the whole log."""
+        stamp = self.redis.hget(self.keys.job(job_id), "lamport_max")
+        if stamp is not None:
+            return int(stamp)
         return max((e.lamport for e in self.read(job_id)), default=0)

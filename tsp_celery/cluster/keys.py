@@ -83,8 +83,13 @@ class Keys:
         return f"{self.prefix}:metrics:events"
 
     # -- leadership -----------------------------------------------------------------------------
+    def epoch(self) -> str:
+        """String: the store's random epoch id, created with the store (its first write). A
+        Redis that restarts without its data gets a new one, so old fences and job ids show."""
+        return f"{self.prefix}:epoch"
+
     def lease(self) -> str:
-        """String with PX: "<node_id>:<term>" of the current leader."""
+        """String with PX: "<node_id>:<epoch>:<term>" of the current leader (the fence)."""
         return f"{self.prefix}:leader:lease"
 
     def term(self) -> str:
@@ -112,5 +117,5 @@ class Keys:
         return f"{self.prefix}:worker:*"
 
     def attempts(self, task_id: str) -> str:
-        """Counter: deliveries of one Celery task, to give up on a unit that kills its worker."""
+        """Hash: runs of one Celery task started and finished (a unit that kills its worker)."""
         return f"{self.prefix}:attempts:{task_id}"

@@ -4,9 +4,10 @@ One Redis key holds ``"<node_id>:<term>"`` with a server-side PX expiry. Acquiri
 counter in the same Lua script, so every leadership has a fresh token. Store writes compare the
 *whole* value (not only the number): after a Redis failover the counter can roll back and repeat.
 
-The leader renews from its own main loop (never a background thread: a wedged loop must lose the
-lease) and steps down locally as soon as a renew is refused, or when the monotonic time since the
-last successful renew exceeds ``ttl - margin`` — before Redis could hand the lease to someone else.
+The coordinator renews from a thread of its own (so no work can starve the renewal; the
+coordinator stops renewing when its work loop is wedged) and steps down locally as soon as a renew
+is refused, or when the monotonic time since the last successful renew exceeds ``ttl - margin`` —
+before Redis could hand the lease to someone else.
 Candidates wait a delay that falls with their rank among live coordinators (bully semantics), so
 the highest-priority live coordinator wins a vacancy; a sitting leader never yields mid-term.
 """
@@ -19,6 +20,8 @@ import os
 import socket
 import threading
 import time
+import uuid
+from typing import NamedTuple
 
 import redis as redis_lib
 
@@ -27,11 +30,17 @@ from tsp_celery.errors import FencedWriteError
 
 log = logging.getLogger(__name__)
 
-# KEYS: lease, term, leader_info. ARGV: node_id, ttl_ms, now_s, priority.
-# Returns the new lease value "<node_id>:<term>", or false when someone holds the lease.
+# KEYS: lease, term, leader_info, epoch. ARGV: node_id, ttl_ms, now_s, priority, new epoch id.
+# Creates the store's epoch if it has none (a new or wiped store). Returns the new lease value
+# "<node_id>:<epoch>:<term>", or false when someone holds the lease.
 _ACQUIRE = """
+local epoch = redis.call('GET', KEYS[4])
+if not epoch then
+  epoch = ARGV[5]
+  redis.call('SET', KEYS[4], epoch)
+end
 local term = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
-local value = ARGV[1] .. ':' .. term
+local value = ARGV[1] .. ':' .. epoch .. ':' .. term
 if not redis.call('SET', KEYS[1], value, 'NX', 'PX', ARGV[2]) then return false end
 redis.call('SET', KEYS[2], term)
 redis.call('DEL', KEYS[3])
@@ -40,11 +49,15 @@ redis.call('HSET', KEYS[3], 'node_id', ARGV[1], 'term', term, 'value', value,
 return value
 """
 
-# KEYS: lease, leader_info. ARGV: value, ttl_ms, now_s. Returns 1 if renewed, 0 if not ours.
+# KEYS: lease, leader_info, term. ARGV: value, ttl_ms, now_s, our term. Returns 1 if renewed, 0 if
+# not ours, -1 if the term counter went below ours (a store rolled back: re-elect).
+# The info update is a pcall: under maxmemory the HSET is refused (OOM) but PEXPIRE is not, and
+# a leader must keep its lease through an OOM episode rather than leave the cluster leaderless.
 _RENEW = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if tonumber(redis.call('GET', KEYS[3]) or '0') < tonumber(ARGV[4]) then return -1 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('HSET', KEYS[2], 'renewed_at', ARGV[3])
+redis.pcall('HSET', KEYS[2], 'renewed_at', ARGV[3])
 return 1
 """
 
@@ -60,13 +73,18 @@ _REDIS_DOWN = (redis_lib.ConnectionError, redis_lib.TimeoutError)
 # A coordinator not seen for this many lease TTLs is gone: the others drop its registry entry.
 PRUNE_AFTER_TTLS = 10
 
-# Paste at the top of any fenced script whose KEYS[1] is the lease and ARGV[1] the caller's fence
-# ('' = unfenced, for workers and clients); then call it through ``call_fenced``.
+# Paste at the top of any fenced script whose KEYS[1] is the lease and ARGV[1] the caller's fence;
+# then call it through ``call_fenced``. An empty, malformed or stale fence is refused.
 FENCE_CHECK_LUA = """
-if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then
+if not string.match(ARGV[1], '^[^:]+:[^:]+:%d+$') then
+  return redis.error_reply('FENCED malformed fence "' .. ARGV[1] .. '"')
+end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('FENCED lease is not ' .. ARGV[1])
 end
 """
+# The same for scripts that workers and clients call too: '' there means "not a leader's write".
+OPTIONAL_FENCE_CHECK_LUA = "if ARGV[1] ~= '' then\n" + FENCE_CHECK_LUA + "end\n"
 
 
 def call_fenced(script, keys: list, args: list, fence: str | None = None):
@@ -80,16 +98,29 @@ def call_fenced(script, keys: list, args: list, fence: str | None = None):
         raise
 
 
+def new_epoch_id() -> str:
+    """A random epoch id (8 hex digits), offered whenever a store may have none yet."""
+    return uuid.uuid4().hex[:8]
+
+
 def _decode(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def parse_fence(value: str) -> tuple[str, int]:
-    """Split a lease value ``"<node_id>:<term>"`` (node ids may contain colons)."""
-    node_id, _, term = value.rpartition(":")
-    if not node_id or not term.isdigit():
-        raise ValueError(f"Expected a lease value '<node_id>:<term>', got {value!r}.")
-    return node_id, int(term)
+class Fence(NamedTuple):
+    """A lease value, split: the leader's node id, the store's epoch, the term."""
+
+    node_id: str
+    epoch: str
+    term: int
+
+
+def parse_fence(value: str) -> Fence:
+    """Split a lease value ``"<node_id>:<epoch>:<term>"``."""
+    parts = value.split(":")
+    if len(parts) != 3 or not all(parts) or not parts[2].isdigit():
+        raise ValueError(f"Expected a lease value '<node_id>:<epoch>:<term>', got {value!r}.")
+    return Fence(parts[0], parts[1], int(parts[2]))
 
 
 class LeaderLease:
@@ -139,7 +170,7 @@ class LeaderLease:
     @property
     def term(self) -> int | None:
         fence = self.fence
-        return parse_fence(fence)[1] if fence else None
+        return parse_fence(fence).term if fence else None
 
     def step_down(self, reason: str = "") -> None:
         """Forget leadership locally (e.g. after a FencedWriteError); Redis keeps its own view."""
@@ -154,8 +185,10 @@ class LeaderLease:
         if self.is_leader:
             return self.renew()
         started = time.monotonic()
-        value = self._acquire(keys=[self.keys.lease(), self.keys.term(), self.keys.leader_info()],
-                              args=[self.node_id, self.ttl_ms, f"{time.time():.3f}", self.priority])
+        value = self._acquire(keys=[self.keys.lease(), self.keys.term(), self.keys.leader_info(),
+                                    self.keys.epoch()],
+                              args=[self.node_id, self.ttl_ms, f"{time.time():.3f}", self.priority,
+                                    new_epoch_id()])
         if not value:
             return False
         with self._lock:
@@ -177,19 +210,34 @@ class LeaderLease:
             return False
         started = time.monotonic()
         try:
-            ok = self._renew(keys=[self.keys.lease(), self.keys.leader_info()],
-                             args=[value, self.ttl_ms, f"{time.time():.3f}"])
+            ok = self._renew(keys=[self.keys.lease(), self.keys.leader_info(), self.keys.term()],
+                             args=[value, self.ttl_ms, f"{time.time():.3f}",
+                                   parse_fence(value).term])
         except _REDIS_DOWN as exc:
             log.warning("lease renew failed, Redis unreachable: %s", exc)
             return self.is_leader
         with self._lock:
             if self._value != value:
                 return False
-            if ok:
+            if ok == 1:
                 self._renewed_mono = started
                 return True
-        self.step_down("renew refused, the lease is no longer ours")
+        if ok == -1:
+            self.step_down("the term counter went backwards (the store rolled back): re-electing")
+        else:
+            self.step_down(self._refusal_reason(value))
         return False
+
+    def _refusal_reason(self, value: str) -> str:
+        """Why our renew was refused: a lost store (new epoch), or another leader."""
+        try:
+            epoch = _decode(self.redis.get(self.keys.epoch()) or b"")
+        except redis_lib.RedisError:
+            epoch = ""
+        if epoch != parse_fence(value).epoch:
+            return (f"the store's epoch is now {epoch or 'unset'} (Redis restarted without its "
+                    f"data): re-electing")
+        return "renew refused, the lease is no longer ours"
 
     def release(self) -> None:
         """Compare-and-DEL: give the lease up (clean shutdown) without touching a successor's."""
@@ -252,7 +300,7 @@ class LeaderLease:
     def _safe_heartbeat(self) -> None:
         try:
             self.heartbeat()
-        except _REDIS_DOWN as exc:
+        except redis_lib.RedisError as exc:  # best effort: Redis down, OOM, read-only...
             log.debug("coordinator heartbeat failed: %s", exc)
 
 
@@ -297,12 +345,13 @@ def read_leader(redis, keys: Keys) -> dict | None:
     if value is None:
         return None
     value = _decode(value)
-    node_id, term = parse_fence(value)
+    node_id, epoch, term = parse_fence(value)
     info = {_decode(k): _decode(v) for k, v in redis.hgetall(keys.leader_info()).items()}
     ttl_left = redis.pttl(keys.lease())
     same = info.get("value") == value
     return {
         "node_id": node_id,
+        "epoch": epoch,
         "term": term,
         "value": value,
         "priority": int(info["priority"]) if same and "priority" in info else None,

@@ -26,12 +26,12 @@ import time
 import uuid
 
 from tsp_celery.cluster.keys import Keys
-from tsp_celery.cluster.lease import FENCE_CHECK_LUA, call_fenced
+from tsp_celery.cluster.lease import OPTIONAL_FENCE_CHECK_LUA, call_fenced
 from tsp_celery.errors import ClusterError
 
 # KEYS: lease, lock. ARGV: fence ('' = unfenced holder), value, ttl_ms.
 # Returns 1 if taken, 0 if held by someone else; FENCED error if `fence` is no longer the lease.
-_ACQUIRE = FENCE_CHECK_LUA + """
+_ACQUIRE = OPTIONAL_FENCE_CHECK_LUA + """
 if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 1 end
 return 0
 """

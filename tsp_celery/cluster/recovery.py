@@ -1,8 +1,9 @@
 """Recovery manager: what a coordinator does with every non-final job when it becomes leader.
 
-``recover(coordinator)`` is called once per acquisition (``Coordinator.on_acquire``). For each
-admitted job, under that job's fenced lock, it rebuilds the job's driver from Redis (which appends
-a ``leader_changed`` event and moves our Lamport clock past the job's log) and decides about the
+A ``Recovery`` is started once per acquisition (``Coordinator.on_acquire``) and stepped from the
+coordinator's loop in bounded steps until every job was examined. For each admitted job, under
+that job's fenced lock, it rebuilds the job's driver from Redis (which appends a
+``leader_changed`` event and moves our Lamport clock past the job's log) and decides about the
 round the previous leader left open:
 
 - **await** — its units are still arriving (some unit was delivered or runs on a live worker) and
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from tsp_celery.cluster.celery_config import SOLVE_QUEUE, celery_config
 from tsp_celery.cluster.dispatch import unit_task_id
+from tsp_celery.cluster.health import is_redis_failure
 from tsp_celery.cluster.lock import LockNotAcquiredError, job_lock
 from tsp_celery.cluster.merging import merge_round
 from tsp_celery.cluster.workers import live_workers
@@ -56,35 +58,83 @@ class JobRecovery:
     lost_unit_s: float = 0.0  # planned unit-seconds of the closed round that never arrived
 
 
-def recover(coord: Coordinator) -> list[JobRecovery]:
-    """Resume every admitted, non-final job after a takeover; see the module docstring."""
-    fence = coord.lease.fence
-    if fence is None:
-        return []
-    started = time.monotonic()
-    report = []
-    for job_id in coord.store.active_ids():
+class Recovery:
+    """One takeover's recovery pass, run in bounded steps from the coordinator's loop.
+
+    Each ``step`` examines jobs until its time budget is used, so a takeover with hundreds of
+    active jobs (each with a long event log) never holds the loop for longer than a step; the
+    lease is renewed on its own thread meanwhile. The broker is read once per pass.
+    """
+
+    def __init__(self, coord: Coordinator) -> None:
+        self.started = time.monotonic()
+        self.coord = coord
+        self.fence = coord.lease.fence
+        self.pending = coord.store.active_ids() if self.fence is not None else []
+        self.report: list[JobRecovery] = []
+        self._broker: list[bytes] | None = None
+
+    @property
+    def done(self) -> bool:
+        return not self.pending
+
+    def step(self, budget_s: float = float("inf")) -> bool:
+        """Recover jobs until ``budget_s`` is used (at least one); True once all are done."""
+        deadline = time.monotonic() + budget_s
+        while self.pending:
+            self.report.append(self._one(self.pending[0]))
+            self.pending.pop(0)  # only once examined: a Redis failure retries it next step
+            if time.monotonic() >= deadline:
+                break
+        if self.done:
+            log.info("%s recovered %d job(s) in %.3f s (%d queued): %s", self.coord.node_id,
+                     len(self.report), time.monotonic() - self.started,
+                     len(self.coord.store.queued_ids()), [asdict(r) for r in self.report])
+        return self.done
+
+    def broker_messages(self) -> list[bytes]:
+        """The solve queue and kombu's unacked messages, read once per pass."""
+        if self._broker is None:
+            coord = self.coord
+            prefix = celery_config(coord.settings)["broker_transport_options"]["global_keyprefix"]
+            self._broker = (coord.redis.lrange(prefix + SOLVE_QUEUE, 0, -1)
+                            + coord.redis.hvals(prefix + "unacked"))
+        return self._broker
+
+    def _one(self, job_id: str) -> JobRecovery:
+        coord, fence = self.coord, self.fence
+        assert fence is not None
+        coord.check_fence(fence)
         lock = job_lock(coord.redis, coord.keys, job_id, coord.node_id, fence=fence,
                         ttl_ms=LOCK_TTL_MS, wait_s=LOCK_WAIT_S)
         try:
             with lock:
-                report.append(_recover_job(coord, job_id, fence))
+                return _recover_job(self, job_id, fence)
         except LockNotAcquiredError as exc:
             # Left to the coordinator's periodic sync, which resumes any job without a driver.
             log.warning("recovery of job %s postponed: %s", job_id, exc)
-            report.append(JobRecovery(job_id, "skipped", reason=str(exc)))
+            return JobRecovery(job_id, "skipped", reason=str(exc))
         except ClusterError:  # fenced or Redis gone: the coordinator's loop handles it
             raise
         except TspCeleryError as exc:  # e.g. a corrupt instance: its driver will fail the job
             log.warning("recovery of job %s left to its driver: %s", job_id, exc)
-            report.append(JobRecovery(job_id, "skipped", reason=str(exc)))
-    queued = len(coord.store.queued_ids())
-    log.info("%s recovered %d job(s) in %.3f s (%d queued): %s", coord.node_id, len(report),
-             time.monotonic() - started, queued, [asdict(r) for r in report])
-    return report
+            return JobRecovery(job_id, "skipped", reason=str(exc))
+        except Exception as exc:
+            if is_redis_failure(exc):
+                raise
+            coord.job_fault(job_id, fence, exc)  # a poison job: counted, failed alone
+            return JobRecovery(job_id, "skipped", reason=f"{type(exc).__name__}: {exc}")
 
 
-def _recover_job(coord: Coordinator, job_id: str, fence: str) -> JobRecovery:
+def recover(coord: Coordinator) -> list[JobRecovery]:
+    """Resume every admitted, non-final job after a takeover, in one go (see ``Recovery``)."""
+    recovery = Recovery(coord)
+    recovery.step()
+    return recovery.report
+
+
+def _recover_job(recovery: Recovery, job_id: str, fence: str) -> JobRecovery:
+    coord = recovery.coord
     driver = coord.resume_job(job_id, fence)
     if driver is None:
         return JobRecovery(job_id, "skipped", reason="not running")
@@ -94,7 +144,7 @@ def _recover_job(coord: Coordinator, job_id: str, fence: str) -> JobRecovery:
     records = coord.store.unit_records(job_id, plan.round_no)
     arrived = [u for u in plan.units if u.unit_id in records]
     missing = [u for u in plan.units if u.unit_id not in records]
-    reason = _dead_reason(coord, job_id, plan, deadline_at, arrived)
+    reason = _dead_reason(recovery, job_id, plan, deadline_at, arrived)
     if reason is None:
         return JobRecovery(job_id, "await", plan.round_no, arrived=len(arrived),
                            missing=len(missing))
@@ -105,9 +155,10 @@ def _recover_job(coord: Coordinator, job_id: str, fence: str) -> JobRecovery:
                        round(sum(u.budget_s for u in missing), 3))
 
 
-def _dead_reason(coord: Coordinator, job_id: str, plan: RoundPlan, deadline_at: float,
+def _dead_reason(recovery: Recovery, job_id: str, plan: RoundPlan, deadline_at: float,
                  arrived: list) -> str | None:
     """Why the open round cannot complete by itself any more, or None if it may."""
+    coord = recovery.coord
     if time.time() >= deadline_at:
         return "deadline passed"
     if len(arrived) == len(plan.units):
@@ -115,7 +166,7 @@ def _dead_reason(coord: Coordinator, job_id: str, plan: RoundPlan, deadline_at: 
     task_ids = [unit_task_id(job_id, u.unit_id) for u in plan.units]
     if (arrived or _running(coord, job_id, plan)
             or any(coord.redis.exists(coord.keys.attempts(t)) for t in task_ids)
-            or _in_broker(coord, task_ids)):
+            or _in_broker(recovery.broker_messages(), task_ids)):
         return None
     return "no unit stored, delivered, running or queued"
 
@@ -128,10 +179,7 @@ def _running(coord: Coordinator, job_id: str, plan: RoundPlan) -> bool:
                for unit in worker.get("units", []))
 
 
-def _in_broker(coord: Coordinator, task_ids: list[str]) -> bool:
+def _in_broker(messages: list[bytes], task_ids: list[str]) -> bool:
     """Some message of these tasks waits in the solve queue or is reserved (kombu's unacked)."""
-    prefix = celery_config(coord.settings)["broker_transport_options"]["global_keyprefix"]
     needles = [f'"{t}"'.encode() for t in task_ids]
-    raws = coord.redis.lrange(prefix + SOLVE_QUEUE, 0, -1)
-    raws += coord.redis.hvals(prefix + "unacked")
-    return any(needle in raw for raw in raws for needle in needles)
+    return any(needle in raw for raw in messages for needle in needles)

@@ -63,10 +63,13 @@ if best then redis.call('SET', KEYS[5], best, 'EX', ARGV[5]) end
 return 'ok'
 """
 
-# KEYS: units (hash), unit tour.
-# ARGV: unit id, summary JSON, tour bytes ('' = none, e.g. a failed unit), ttl s.
-# First write wins: returns 1 if stored, 0 if this unit already had a result.
+# KEYS: units (hash), unit tour, epoch.
+# ARGV: unit id, summary JSON, tour bytes ('' = none, e.g. a failed unit), ttl s, the epoch of
+#       the fence the unit was sent with ('' = unchecked).
+# First write wins: returns 1 if stored, 0 if this unit already had a result, -1 if the unit
+# belongs to an older epoch of the store (Redis lost its data since: the job is gone).
 RECORD_UNIT = """
+if ARGV[5] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[5] then return -1 end
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4]) end

@@ -7,6 +7,7 @@ leader's ``fence`` (see that module for which writes are fenced and why).
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -18,8 +19,14 @@ from tsp_celery.cluster import scripts
 from tsp_celery.cluster.codec import decode_problem, decode_tour, encode_problem, encode_tour
 from tsp_celery.cluster.job import JobParams, JobStatus, parse_record
 from tsp_celery.cluster.keys import Keys
-from tsp_celery.cluster.lease import call_fenced
-from tsp_celery.errors import InstanceError, JobNotFoundError, LimitExceededError
+from tsp_celery.cluster.lease import call_fenced, new_epoch_id
+from tsp_celery.errors import (
+    ClusterError,
+    InstanceError,
+    JobLostError,
+    JobNotFoundError,
+    LimitExceededError,
+)
 from tsp_celery.problem import Problem
 from tsp_celery.settings import Settings
 from tsp_celery.solver.elite import ELITE_SIZE
@@ -27,8 +34,14 @@ from tsp_celery.solver.elite import ELITE_SIZE
 # Intermediate data (unit tours, round bases, delivery counters) is needed for one round only;
 # this TTL just keeps it from leaking when a round is abandoned (e.g. a leader change).
 SCRATCH_TTL_S = 6 * 3600
+# Job ids: "<store epoch>-<random>", so a job the store lost is told apart from an unknown one.
+JOB_ID = re.compile(r"([0-9a-f]{8})-[0-9a-f]{12}")
 # Higher priority first, then older first: score = created_at - priority * PRIORITY_STEP.
 PRIORITY_STEP = 1e10
+
+
+class StaleEpochError(ClusterError):
+    """Raised when a worker's result belongs to an older epoch of the store."""
 
 
 def _text(value: Any) -> str | None:
@@ -78,7 +91,7 @@ class JobStore:
                lamport: int = 0) -> str:
         """Store the instance once (by content hash) and queue a new job; returns its id."""
         blob = self.check_limits(problem, params)
-        job_id = job_id or uuid.uuid4().hex[:16]
+        job_id = job_id or f"{self.epoch()}-{uuid.uuid4().hex[:12]}"
         digest = problem.content_hash()
         now = time.time()
         if self.redis.exists(self.keys.instance(digest)):
@@ -96,23 +109,73 @@ class JobStore:
         self._scripts["SUBMIT"](keys=keys, args=args)
         return job_id
 
+    def withdraw(self, job_id: str) -> None:
+        """Undo a submit whose follow-up failed: the record and its index entries go (commands
+        Redis still runs when it refuses writes for lack of memory)."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zrem(self.keys.jobs_queued(), job_id)
+        pipe.zrem(self.keys.jobs(), job_id)
+        pipe.delete(self.keys.job(job_id), self.keys.job_events(job_id))
+        pipe.execute()
+
     def load_problem(self, content_hash: str) -> Problem:
         blob = self.redis.get(self.keys.instance(content_hash))
         if blob is None:
             raise InstanceError(f"instance {content_hash[:12]} is not in the store (expired?)")
         return decode_problem(blob)
 
+    # -- the store's epoch ----------------------------------------------------------------------
+    def epoch(self) -> str:
+        """The store's epoch id, created now if the store has none (first write wins)."""
+        self.redis.set(self.keys.epoch(), new_epoch_id(), nx=True)
+        return _text(self.redis.get(self.keys.epoch()))
+
+    def missing(self, job_id: str) -> JobNotFoundError:
+        """The error for a job without a record: lost with the store's data when its id names
+        another epoch than the store's (job ids are ``<epoch>-<random>``), else unknown."""
+        match = JOB_ID.fullmatch(job_id)
+        if match and match.group(1) != _text(self.redis.get(self.keys.epoch())):
+            return JobLostError(f"job {job_id} lost by the store (Redis restarted without its "
+                                f"data): resubmit")
+        return JobNotFoundError(f"no job {job_id!r} (unknown, or expired after retention)")
+
     # -- records --------------------------------------------------------------------------------
     def record(self, job_id: str) -> dict[str, Any]:
-        """The typed job record; JobNotFoundError when there is none (unknown or expired)."""
+        """The typed job record; JobNotFoundError when there is none (JobLostError when the
+        store lost it)."""
         raw = self.redis.hgetall(self.keys.job(job_id))
         if not raw:
-            raise JobNotFoundError(f"no job {job_id!r} (unknown, or expired after retention)")
+            raise self.missing(job_id)
         return parse_record(raw)
 
-    def job_ids(self, limit: int = 100) -> list[str]:
-        """Most recent job ids first."""
-        return [_text(v) for v in self.redis.zrevrange(self.keys.jobs(), 0, limit - 1)]
+    def job_ids(self, limit: int = 100, *, oldest_first: bool = False) -> list[str]:
+        """Most recent job ids first (or the oldest first)."""
+        read = self.redis.zrange if oldest_first else self.redis.zrevrange
+        return [_text(v) for v in read(self.keys.jobs(), 0, limit - 1)]
+
+    def purge(self, limit: int = 1000) -> dict[str, int]:
+        """Retention now: forget index entries of expired jobs, and put a finished job's keys
+        that carry no expiry (finished before retention was kept per job) on the retention
+        clock, counted from its end. Returns {"forgotten": n, "expiring": m}."""
+        now = time.time()
+        forgotten, expiring = [], 0
+        for job_id in self.job_ids(limit, oldest_first=True):
+            status, finished = self.redis.hmget(self.keys.job(job_id), "status", "finished_at")
+            if status is None:
+                forgotten.append(job_id)
+                continue
+            if not JobStatus(_text(status)).is_final or self.redis.ttl(self.keys.job(job_id)) >= 0:
+                continue
+            left = int(self.settings.retention_s - (now - float(_text(finished) or now)))
+            rounds = _text(self.redis.hget(self.keys.job(job_id), "round")) or "0"
+            keys = [self.keys.job(job_id), *self._job_keys(job_id, int(rounds))]
+            pipe = self.redis.pipeline(transaction=False)
+            for key in keys:
+                pipe.expire(key, max(left, 1))
+            pipe.execute()
+            expiring += 1
+        self.forget(forgotten)
+        return {"forgotten": len(forgotten), "expiring": expiring}
 
     def forget(self, job_ids: list[str]) -> None:
         """Drop ids whose records have expired from the job index."""
@@ -163,10 +226,13 @@ class JobStore:
         return int(call_fenced(self._scripts["OFFER_ELITE"], keys, args, fence))
 
     def finish(self, job_id: str, status: JobStatus, fence: str, error: str = "") -> str:
-        """Move a job to a final status (once) and start its retention clock."""
-        rec = self.record(job_id)
+        """Move a job to a final status (once) and start its retention clock.
+
+        Reads only the round count (a poison record may hold fields nothing else can parse)."""
+        raw = _text(self.redis.hget(self.keys.job(job_id), "round")) or "0"
+        rounds = int(raw) if raw.isdigit() else 0
         keys = [self.keys.lease(), self.keys.job(job_id), self.keys.jobs_active(),
-                self.keys.jobs_queued(), *self._job_keys(job_id, rec.get("round", 0))]
+                self.keys.jobs_queued(), *self._job_keys(job_id, rounds)]
         args = [fence, job_id, status.value, f"{time.time():.6f}", error[:2000],
                 self.settings.retention_s]
         return _text(call_fenced(self._scripts["FINISH"], keys, args, fence))
@@ -184,22 +250,34 @@ class JobStore:
         status = _text(self._scripts["CANCEL"](
             keys=keys, args=[job_id, f"{time.time():.6f}", self.settings.retention_s]))
         if status == "missing":
-            raise JobNotFoundError(f"no job {job_id!r} (unknown, or expired after retention)")
+            raise self.missing(job_id)
         return status
 
     # -- units, tours, rounds (workers and the merge) -------------------------------------------
     def record_unit(self, job_id: str, round_no: int, unit_id: str, summary: dict,
-                    tour: np.ndarray | None) -> bool:
-        """Store a unit's result; the first write wins. Returns whether this one was stored."""
-        keys = [self.keys.job_units(job_id, round_no), self.keys.unit_tour(job_id, unit_id)]
+                    tour: np.ndarray | None, epoch: str = "") -> bool:
+        """Store a unit's result; the first write wins. Returns whether this one was stored.
+
+        With ``epoch`` (from the fence the unit came with), a result for an older epoch of the
+        store is refused: StaleEpochError."""
+        keys = [self.keys.job_units(job_id, round_no), self.keys.unit_tour(job_id, unit_id),
+                self.keys.epoch()]
         raw = b"" if tour is None else encode_tour(tour)
-        return bool(self._scripts["RECORD_UNIT"](
+        out = int(self._scripts["RECORD_UNIT"](
             keys=keys, args=[unit_id, json.dumps(summary, default=_json_default), raw,
-                             SCRATCH_TTL_S]))
+                             SCRATCH_TTL_S, epoch]))
+        if out < 0:
+            raise StaleEpochError(f"unit {unit_id} of job {job_id} was sent in epoch {epoch}; "
+                                  f"the store lost its data since")
+        return bool(out)
 
     def unit_records(self, job_id: str, round_no: int) -> dict[str, dict]:
         raw = self.redis.hgetall(self.keys.job_units(job_id, round_no))
         return {_text(k): json.loads(v) for k, v in raw.items()}
+
+    def unit_ids(self, job_id: str, round_no: int) -> set[str]:
+        """The units of a round that stored a result."""
+        return {_text(u) for u in self.redis.hkeys(self.keys.job_units(job_id, round_no))}
 
     def unit_tour(self, job_id: str, unit_id: str) -> np.ndarray | None:
         return self._tour(self.keys.unit_tour(job_id, unit_id))
@@ -279,17 +357,28 @@ class JobStore:
         return None if raw is None else json.loads(raw)
 
     # -- delivery counter and cached bounds -----------------------------------------------------
-    def count_attempt(self, task_id: str) -> int:
-        """Count one delivery of a Celery task (redeliveries keep the id); returns the count."""
+    def start_attempt(self, task_id: str) -> tuple[int, int]:
+        """Count one run of a Celery task (redeliveries keep the id): returns (this run's
+        number, earlier runs that never finished, i.e. died with their process)."""
         key = self.keys.attempts(task_id)
         pipe = self.redis.pipeline()
-        pipe.incr(key)
+        pipe.hincrby(key, "started", 1)
+        pipe.hget(key, "finished")
         pipe.expire(key, SCRATCH_TTL_S)
-        return int(pipe.execute()[0])
+        started, finished, _ = pipe.execute()
+        return int(started), int(started) - 1 - int(finished or 0)
+
+    def end_attempt(self, task_id: str) -> None:
+        """The run counted by ``start_attempt`` returned (whatever its outcome)."""
+        self.redis.hincrby(self.keys.attempts(task_id), "finished", 1)
 
     def set_bound(self, content_hash: str, bound: dict) -> None:
         self.redis.set(self.keys.bound(content_hash), json.dumps(bound),
                        ex=self.settings.retention_s)
+
+    def lease_value(self) -> str | None:
+        """The leader lease's value now (the fence every control write must carry)."""
+        return _text(self.redis.get(self.keys.lease()))
 
     def get_bound(self, content_hash: str) -> dict | None:
         raw = self.redis.get(self.keys.bound(content_hash))

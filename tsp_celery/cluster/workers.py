@@ -11,10 +11,11 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from tsp_celery.cluster.connection import REDIS_DOWN
+from tsp_celery.cluster.health import RedisHealth, is_redis_failure
 from tsp_celery.cluster.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -58,9 +59,14 @@ def live_workers(redis, keys: Keys) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: str(r.get("worker")))
 
 
+def total_slots(workers: Iterable[dict[str, Any]]) -> int:
+    """Total slots (worker processes) of these worker records."""
+    return sum(int(r.get("slots", 1)) for r in workers)
+
+
 def live_slots(redis, keys: Keys) -> int:
-    """Total slots (worker processes) of the live workers."""
-    return sum(int(r.get("slots", 1)) for r in live_workers(redis, keys))
+    """Total slots of the live workers."""
+    return total_slots(live_workers(redis, keys))
 
 
 class Heartbeat:
@@ -92,11 +98,14 @@ class Heartbeat:
             log.warning("could not remove heartbeat of %s: %s", self.worker_id, exc)
 
     def _run(self) -> None:
+        health = RedisHealth(f"heartbeat of {self.worker_id}")
         while not self._stop.is_set():
             try:
                 beat(self.redis, self.keys, self.worker_id, self.describe(), self.ttl_s)
-            except REDIS_DOWN as exc:
-                log.warning("heartbeat of %s failed: %s", self.worker_id, exc)
-            except Exception:  # a bad describe() must not end the beats
-                log.exception("heartbeat of %s failed", self.worker_id)
+                health.ok()
+            except Exception as exc:  # nothing (Redis refusing, a bad describe()) ends the beats
+                if is_redis_failure(exc):
+                    health.failed(exc)  # logs once per change of Redis state
+                else:
+                    log.exception("heartbeat of %s failed", self.worker_id)
             self._stop.wait(self.ttl_s / 3)

@@ -63,7 +63,7 @@ def client(any_redis, settings) -> ClusterClient:
 def coordinator(any_redis, settings, node="c1", **kw) -> Coordinator:
     coord = Coordinator(settings, node, dispatcher=Recorder(), redis=any_redis, **kw)
     assert coord.lease.try_acquire()
-    coord._lease_turn()
+    coord._follow_lease()
     assert coord._leading
     return coord
 
@@ -99,7 +99,7 @@ def test_admits_plans_a_fair_round_and_follows_the_merge(any_redis, settings, cl
     coord.tick()
     assert client.status(job_id)["status"] == "running"
     (sent_job, plan, fence, lamport), = coord.dispatcher.rounds
-    assert sent_job == job_id and fence == "c1:1" and plan.round_no == 1
+    assert sent_job == job_id and fence == f"c1:{client.store.epoch()}:1" and plan.round_no == 1
     assert plan.kind == "island" and len(plan.units) == 2  # a lone job gets every slot
     assert client.status(job_id)["round"] == 1
     coord.tick()
@@ -148,7 +148,7 @@ def test_two_jobs_share_the_slots_and_neither_waits_for_the_other(any_redis, set
     # Job b's round is merged; a's is not: b moves on alone.
     plan_b = next(r[1] for r in coord.dispatcher.rounds if r[0] == b)
     finish_units(coord, client, b, plan_b, problem(seed=2))
-    merge_round(client.store, problem(seed=2), b, plan_b, "c1:1", closer="chord")
+    merge_round(client.store, problem(seed=2), b, plan_b, coord.lease.fence, closer="chord")
     coord.tick()
     assert [r[0] for r in coord.dispatcher.rounds].count(b) == 2
     assert [r[0] for r in coord.dispatcher.rounds].count(a) == 1
@@ -209,7 +209,7 @@ def test_stop_criteria_end_the_job_done(any_redis, settings, client, params, rea
             break
         plan = coord.dispatcher.rounds[-1][1]
         finish_units(coord, client, job_id, plan, p)
-        merge_round(client.store, p, job_id, plan, "c1:1", closer="chord")
+        merge_round(client.store, p, job_id, plan, coord.lease.fence, closer="chord")
     coord.tick()
     assert client.status(job_id)["status"] == "done"
     done = [e for e in EventLog(any_redis, client.keys).read(job_id) if e.type == EventType.DONE]
@@ -244,20 +244,21 @@ def test_a_deposed_leader_is_fenced_and_its_successor_resumes_the_round(any_redi
                                                                "unit_id": "r1-u0"}]}, ttl_s=30)
     any_redis.delete(client.keys.lease())  # c1's lease is lost (paused past its TTL)
     new = coordinator(any_redis, settings, "c2")
-    assert new.lease.fence == "c2:2" and job_id in new.drivers
+    old_fence = old.lease.fence
+    assert new.lease.fence == f"c2:{client.store.epoch()}:2" and job_id in new.drivers
     assert new.drivers[job_id].round.plan == plan  # awaited, not re-planned
     # The old leader wakes up: its next control write is refused and it steps down.
     old.drivers[job_id].round.deadline_at = 0.0
     old._leader_turn()
     assert not old._leading and old.drivers == {}
     with pytest.raises(FencedWriteError):
-        merge_round(client.store, p, job_id, plan, "c1:1", closer="chord")
+        merge_round(client.store, p, job_id, plan, old_fence, closer="chord")
+    new.tick()
+    assert client.store.round_merged(job_id, 1) is None  # its unit is still running
     finish_units(new, client, job_id, plan, p)
-    new.tick()
-    assert client.store.round_merged(job_id, 1) is None  # still within the deadline
-    new.drivers[job_id].round.deadline_at = 0.0
-    new.tick()
-    assert client.store.round_merged(job_id, 1)["received"] == ["r1-u0"]
+    new.tick()  # all units are in, and c1's chord merge will be refused: closed at once
+    merged = client.store.round_merged(job_id, 1)
+    assert merged["received"] == ["r1-u0"] and merged["closer"] == "takeover"
     assert new.dispatcher.rounds[0][1].round_no == 2
     kinds = [e.type for e in EventLog(any_redis, client.keys).read(job_id)]
     assert EventType.LEADER_CHANGED in kinds
@@ -367,7 +368,7 @@ def test_a_deposed_leaders_merge_commits_its_tour_but_leaves_the_pool_alone(any_
     coord, p, job_id, plan, fence, lamport = _island_round(any_redis, settings, client, {})
     run = reversed_at(np.arange(p.n), 3, 5)
     finish_units(coord, client, job_id, plan, p, [run])
-    any_redis.set(client.keys.lease(), "c2:2", px=60_000)  # c1 was replaced meanwhile
+    any_redis.set(client.keys.lease(), "c2:e1:2", px=60_000)  # c1 was replaced meanwhile
     with pytest.raises(FencedWriteError):
         chord_merge(client, p, job_id, plan, fence, lamport)
     assert client.status(job_id)["best_length"] == p.tour_length(run)  # the CAS is unfenced

@@ -20,15 +20,17 @@ def make(r, keys, node, priority=0, ttl_ms=3000, renew_ms=1000, **kw) -> LeaderL
 def test_acquire_is_exclusive_and_every_acquisition_gets_a_new_term(any_redis, keys):
     a, b = make(any_redis, keys, "a"), make(any_redis, keys, "b")
     assert a.try_acquire()
-    assert a.is_leader and a.fence == "a:1" and a.term == 1
+    epoch = any_redis.get(keys.epoch()).decode()  # created with the store by the first leader
+    assert len(epoch) == 8 and a.is_leader and a.fence == f"a:{epoch}:1" and a.term == 1
     assert not b.try_acquire()
     assert not b.is_leader and b.fence is None and b.term is None
     info = read_leader(any_redis, keys)
-    assert info["node_id"] == "a" and info["term"] == 1 and info["value"] == "a:1"
+    assert info["node_id"] == "a" and info["term"] == 1 and info["value"] == f"a:{epoch}:1"
+    assert info["epoch"] == epoch
     assert 0 < info["ttl_ms_left"] <= 3000 and info["renewed_at"] > 0
     a.release()
     assert not a.is_leader and read_leader(any_redis, keys) is None
-    assert b.try_acquire() and b.fence == "b:2"
+    assert b.try_acquire() and b.fence == f"b:{epoch}:2"  # the epoch stays with the store
     assert a.try_acquire() is False
 
 
@@ -103,9 +105,11 @@ def test_highest_priority_live_coordinator_wins_a_vacancy(any_redis, keys):
 
 
 def test_a_leader_is_not_preempted_by_a_higher_priority_newcomer(any_redis, keys):
-    low = make(any_redis, keys, "low", priority=1, ttl_ms=600, renew_ms=150)
+    # A long TTL: a CPU-starved test process must not lose the lease between two steps (what
+    # is tested is that the newcomer waits, not how fast the leader renews).
+    low = make(any_redis, keys, "low", priority=1, ttl_ms=20_000, renew_ms=150)
     assert low.step() or low.step()  # first step may only note the vacancy
-    high = make(any_redis, keys, "high", priority=99, ttl_ms=600, renew_ms=150)
+    high = make(any_redis, keys, "high", priority=99, ttl_ms=20_000, renew_ms=150)
     for _ in range(8):
         assert low.step()
         assert not high.step()
@@ -147,9 +151,10 @@ def test_bad_arguments_are_rejected(any_redis, keys):
         make(any_redis, keys, "a", ttl_ms=1000, renew_ms=600)
     with pytest.raises(ValueError):
         make(any_redis, keys, "a:1")
-    with pytest.raises(ValueError):
-        parse_fence("nocolon")
-    assert parse_fence("host:1234:7") == ("host:1234", 7)
+    for bad in ("nocolon", "host:7", "host::7", "host:ep:x", "a:b:c:7", ""):
+        with pytest.raises(ValueError):
+            parse_fence(bad)
+    assert parse_fence("host-1234:ab12cd34:7") == ("host-1234", "ab12cd34", 7)
 
 
 def test_the_leader_whose_lease_lapsed_does_not_delay_the_standbys(any_redis, keys):
@@ -161,3 +166,22 @@ def test_the_leader_whose_lease_lapsed_does_not_delay_the_standbys(any_redis, ke
     assert high.try_acquire()
     any_redis.delete(keys.lease())  # high died: its heartbeat still looks fresh for a while
     assert low.candidate_delay_s() == 0.0
+
+
+def test_a_leader_steps_down_when_the_term_goes_backwards_or_the_store_is_new(any_redis, keys,
+                                                                              caplog):
+    a = make(any_redis, keys, "a")
+    assert a.try_acquire() and a.renew()
+    any_redis.set(keys.term(), 0)  # a store rolled back below our term
+    assert not a.renew() and a.fence is None
+    assert "term counter went backwards" in caplog.text
+    b = make(any_redis, keys, "b")
+    any_redis.delete(keys.lease())
+    assert b.try_acquire()
+    old_epoch = any_redis.get(keys.epoch()).decode()
+    for key in any_redis.keys(f"{keys.prefix}:*"):  # Redis restarted without its data ...
+        any_redis.delete(key)
+    c = make(any_redis, keys, "c")
+    assert c.try_acquire() and c.term == 1  # ... the term restarts, under a new epoch
+    assert old_epoch not in c.fence  # b's old fence can never match again
+    assert not b.renew() and "the store's epoch is now" in caplog.text

@@ -18,7 +18,7 @@ def test_mutual_exclusion_and_value_carries_the_fence(any_redis, keys):
     mine = job_lock(any_redis, keys, "j", "c1", fence=lease.fence)
     other = job_lock(any_redis, keys, "j", "cli")
     assert mine.acquire()
-    assert any_redis.get(keys.job_lock("j")).decode().startswith("c1:1#")
+    assert any_redis.get(keys.job_lock("j")).decode().startswith(f"{lease.fence}#")
     assert not other.acquire(timeout_s=0.1)
     assert mine.release()
     assert other.acquire()

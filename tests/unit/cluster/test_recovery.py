@@ -84,7 +84,7 @@ def test_a_round_that_never_left_is_closed_and_replanned(world):
     log = new.events.read(job_id)
     changed = [e for e in log if e.type is EventType.LEADER_CHANGED]
     assert len(changed) == 1 and changed[0].node == "new" and changed[0].lamport > before
-    assert changed[0].data["fence"] == "new:2"
+    assert changed[0].data["fence"] == new.lease.fence == f"new:{new.store.epoch()}:2"
     new.tick()  # re-planned by the new leader; round 1 is not sent again
     assert new.dispatcher.rounds == [(job_id, 2)]
     assert not new.redis.exists(new.keys.job_lock(job_id))
@@ -119,7 +119,7 @@ def test_a_round_seen_by_the_broker_or_a_worker_is_awaited(world, where):
     settings, old, _problem, job_id = world
     task_id = unit_task_id(job_id, "r1-u1")
     if where == "delivered":
-        old.store.count_attempt(task_id)
+        old.store.start_attempt(task_id)
     else:
         prefix = celery_config(settings)["broker_transport_options"]["global_keyprefix"]
         old.redis.lpush(prefix + SOLVE_QUEUE, json.dumps({"headers": {"id": task_id}}))

@@ -18,7 +18,7 @@ from tsp_celery.settings import Settings
 
 pytestmark = pytest.mark.timeout(30)
 
-FENCE = "c1:1"
+FENCE = "c1:e1:1"
 
 
 @pytest.fixture
@@ -86,12 +86,12 @@ def test_unknown_job(store):
 
 def test_admission_is_fenced_and_happens_once(store):
     job_id = store.submit(_problem(), JobParams())
-    _lead(store, "c2:2")
+    _lead(store, "c2:e1:2")
     with pytest.raises(FencedWriteError):
         store.admit(job_id, FENCE, "c1")
     assert store.record(job_id)["status"] == "queued" and store.queued_ids() == [job_id]
-    assert store.admit(job_id, "c2:2", "c2") == "running"
-    assert store.admit(job_id, "c2:2", "c2") == "running"  # no longer queued: not re-admitted
+    assert store.admit(job_id, "c2:e1:2", "c2") == "running"
+    assert store.admit(job_id, "c2:e1:2", "c2") == "running"  # no longer queued: not re-admitted
     rec = store.record(job_id)
     assert rec["leader"] == "c2" and rec["admitted_at"] > 0
     assert store.queued_ids() == [] and store.active_ids() == [job_id]
@@ -212,9 +212,12 @@ def test_finish_is_fenced_final_and_starts_the_retention_clock(store):
     assert store.record(job_id)["best_length"] == p.tour_length(np.arange(20))
 
 
-def test_attempt_counter_counts_deliveries(store):
-    assert [store.count_attempt("t1") for _ in range(3)] == [1, 2, 3]
-    assert store.count_attempt("t2") == 1
+def test_attempt_counter_counts_runs_that_never_finished(store):
+    assert [store.start_attempt("t1") for _ in range(3)] == [(1, 0), (2, 1), (3, 2)]
+    store.end_attempt("t1")  # the third run returned: the first two died with their process
+    assert store.start_attempt("t1") == (4, 2)
+    store.end_attempt("t1")
+    assert store.start_attempt("t2") == (1, 0)
     assert store.redis.ttl(store.keys.attempts("t1")) > 0
 
 

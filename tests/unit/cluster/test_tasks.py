@@ -17,6 +17,7 @@ from tasks.units import MAX_DELIVERIES, solve_unit
 from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.events import EventLog, EventType
 from tsp_celery.cluster.job import JobParams
+from tsp_celery.cluster.lease import parse_fence
 from tsp_celery.plan import RoundPlan
 from tsp_celery.problem import Problem
 from tsp_celery.settings import Settings
@@ -24,7 +25,7 @@ from tsp_celery.solver.units import UnitSpec
 
 pytestmark = pytest.mark.timeout(60)
 
-FENCE = "c1:1"
+FENCE = "c1:e1:1"
 
 
 @pytest.fixture
@@ -38,12 +39,14 @@ def client(redis_url, monkeypatch) -> ClusterClient:
 def _running_job(client: ClusterClient, units: int = 1) -> tuple[str, Problem, RoundPlan]:
     xy = np.random.default_rng(4).integers(0, 500, size=(25, 2)).astype(float)
     problem = Problem(name="t25", edge_weight_type="EUC_2D", coords=xy)
+    client.redis.set(client.keys.epoch(), parse_fence(FENCE).epoch)
     job_id = client.submit(problem, JobParams(time_s=30))
     client.redis.set(client.keys.lease(), FENCE, px=60_000)
     assert client.store.admit(job_id, FENCE, "c1") == "running"
     plan = RoundPlan(1, "island", tuple(UnitSpec(f"r1-u{i}", "island", i, 0.3)
                                         for i in range(units)), 5.0)
-    assert client.store.plan_round(job_id, 1, {"plan": plan.to_dict()}, FENCE) == "ok"
+    record = {"plan": plan.to_dict(), "fence": FENCE}
+    assert client.store.plan_round(job_id, 1, record, FENCE) == "ok"
     return job_id, problem, plan
 
 
@@ -63,9 +66,9 @@ def test_a_unit_stores_its_tour_once_and_reports_it(client):
     assert rec["length"] == problem.tour_length(tour) == out["length"]
     assert rec["lamport"] > 7  # the stamp moved past the message's
     again = _unit(job_id, problem, plan, task_id="redelivered")
-    assert again["ok"] and not again["stored"]  # first write won
+    assert again["skipped"] == "already reported"  # a redelivery does not run again
     kinds = [e.type for e in EventLog(client.redis, client.keys).read(job_id)]
-    assert kinds.count(EventType.UNIT_FINISHED) == 2 and EventType.UNIT_STARTED in kinds
+    assert kinds.count(EventType.UNIT_FINISHED) == 1 and EventType.UNIT_STARTED in kinds
 
 
 def test_a_union_unit_merges_the_elite_pool_it_reads_from_redis(client):
@@ -94,13 +97,26 @@ def test_a_unit_delivered_too_often_is_given_up_and_recorded_failed(client):
     job_id, problem, plan = _running_job(client)
     task_id = f"{job_id}-r1-u0"
     for _ in range(MAX_DELIVERIES):
-        client.store.count_attempt(task_id)  # three deliveries that each killed their worker
+        client.store.start_attempt(task_id)  # three runs that each killed their worker
     out = _unit(job_id, problem, plan, task_id=task_id)
-    assert not out["ok"] and "gave up after 3 deliveries" in out["error"]
+    assert not out["ok"] and "gave up after 3 runs that never finished" in out["error"]
     rec = client.store.unit_records(job_id, 1)["r1-u0"]
     assert rec["ok"] is False and rec["attempt"] == MAX_DELIVERIES + 1
     kinds = [e.type for e in EventLog(client.redis, client.keys).read(job_id)]
     assert EventType.UNIT_FAILED in kinds and EventType.UNIT_STARTED not in kinds
+
+
+def test_redeliveries_of_units_that_finished_do_not_count_towards_the_limit(client):
+    """A worker that restarts before its ack gets the message again: harmless, not a failure."""
+    job_id, problem, plan = _running_job(client, units=2)
+    task_id = f"{job_id}-r1-u1"
+    for _ in range(MAX_DELIVERIES + 2):  # runs that returned, then were redelivered
+        client.store.start_attempt(task_id)
+        client.store.end_attempt(task_id)
+    out = _unit(job_id, problem, plan, 1, task_id=task_id)
+    assert out["ok"], out
+    again = _unit(job_id, problem, plan, 1, task_id=task_id)  # redelivered after its result
+    assert again["skipped"] == "already reported"
 
 
 @pytest.mark.parametrize("why", ["closed", "cancelled"])
@@ -129,7 +145,12 @@ def test_the_merge_closes_the_round_from_the_unit_records(client):
     unknown = merge_round.apply(args=[[]], kwargs={**kwargs, "round_no": 5}).get()
     assert unknown == {"job_id": job_id, "round": 5, "merged": False, "reason": "no such round"}
     # A round planned by a leader that has since been replaced: its merge may not close it.
-    client.store.plan_round(job_id, 2, {"plan": {**plan.to_dict(), "round_no": 2}}, FENCE)
-    client.redis.set(client.keys.lease(), "c2:2")
+    record = {"plan": {**plan.to_dict(), "round_no": 2}, "fence": FENCE}
+    client.store.plan_round(job_id, 2, record, FENCE)
+    client.redis.set(client.keys.lease(), "c2:e1:2")
     fenced = merge_round.apply(args=[[]], kwargs={**kwargs, "round_no": 2}).get()
     assert fenced["reason"] == "fenced" and client.store.round_merged(job_id, 2) is None
+    # The fence comes from the stored plan: a message naming the current lease cannot close it.
+    forged = merge_round.apply(args=[[]],
+                               kwargs={**kwargs, "round_no": 2, "fence": "c2:e1:2"}).get()
+    assert forged["reason"] == "fenced" and client.store.round_merged(job_id, 2) is None
