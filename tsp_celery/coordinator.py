@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 
+from tsp_celery.cluster.admission import Admission
 from tsp_celery.cluster.cache import ProblemCache
 from tsp_celery.cluster.connection import REDIS_DOWN, connect
 from tsp_celery.cluster.dispatch import Dispatcher
@@ -66,6 +67,7 @@ class Coordinator:
                                  settings.lease_ttl_ms, settings.lease_renew_ms)
         self.dispatcher = dispatcher or Dispatcher(settings)
         self.problems = ProblemCache(self.store)
+        self.admission = Admission(self)  # re-checks every queued job against our limits
         self.max_active = max_active
         self.drivers: dict[str, JobDriver] = {}
         self._stop = threading.Event()
@@ -90,6 +92,7 @@ class Coordinator:
     def on_acquire(self) -> None:
         """Just became leader: rebuild every non-final job from Redis."""
         self.drivers.clear()
+        self.admission.publish()
         recovery = _optional_module("tsp_celery.cluster.recovery")
         if recovery is not None and hasattr(recovery, "recover"):
             recovery.recover(self)
@@ -162,6 +165,8 @@ class Coordinator:
         if slots < 1 or room < 1:
             return  # no workers: queued jobs wait (safely) in the queue
         for job_id in self.store.queued_ids(room):
+            if not self.admission.admissible(job_id, fence):
+                continue
             if self.store.admit(job_id, fence, self.node_id) != "running":
                 continue
             rec = self.store.record(job_id)

@@ -78,6 +78,10 @@ class Keys:
         """Set: ids of admitted jobs that are not final."""
         return f"{self.prefix}:jobs:active"
 
+    def limits(self) -> str:
+        """Hash: the deployment's limits, published by coordinators, read by SUBMIT."""
+        return f"{self.prefix}:config:limits"
+
     # -- leadership -----------------------------------------------------------------------------
     def lease(self) -> str:
         """String with PX: "<node_id>:<term>" of the current leader."""
