@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+from urllib.parse import quote
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
@@ -44,6 +45,7 @@ _ENV = {
     "lease_renew_ms": "TSP_CELERY_LEASE_RENEW_MS",
     "heartbeat_ttl_s": "TSP_CELERY_HEARTBEAT_TTL_S",
     "matrix_budget_mb": "TSP_CELERY_MATRIX_BUDGET_MB",
+    "redis_ca_certs": "TSP_CELERY_REDIS_CA_CERTS",
 }
 
 
@@ -62,9 +64,17 @@ class Settings:
     lease_renew_ms: int = DEFAULT_LEASE_RENEW_MS
     heartbeat_ttl_s: float = DEFAULT_HEARTBEAT_TTL_S
     matrix_budget_mb: int = DEFAULT_MATRIX_BUDGET_MB
+    # A CA bundle to verify a rediss:// server with (private CAs); added to the URL's query as
+    # ssl_ca_certs, where redis-py, kombu and the result backend all read it.
+    redis_ca_certs: str = ""
 
     def __post_init__(self) -> None:
         check_redis_url(self.redis_url)
+        if self.redis_ca_certs and self.redis_url.startswith("rediss://") \
+                and "ssl_ca_certs=" not in self.redis_url:
+            joiner = "&" if "?" in self.redis_url else "?"
+            object.__setattr__(self, "redis_url", f"{self.redis_url}{joiner}ssl_ca_certs="
+                               f"{quote(self.redis_ca_certs, safe='/')}")
         if self.lease_renew_ms * 2 > self.lease_ttl_ms:
             raise ValueError("Expected lease_renew_ms <= lease_ttl_ms / 2.")
         for name in ("retention_s", "max_nodes", "max_instance_bytes", "max_active_jobs",
