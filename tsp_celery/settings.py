@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 import os
-from urllib.parse import quote
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from urllib.parse import quote
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_PREFIX = "tspc"
