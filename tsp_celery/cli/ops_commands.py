@@ -122,8 +122,10 @@ def flower_exposure_problem(address: str, basic_auth: str) -> str | None:
 
 
 @ops.command(context_settings={"ignore_unknown_options": True})
+@click.option("--port", type=click.IntRange(1, 65535), envvar="FLOWER_PORT", default=5555,
+              show_default=True, help="Port Flower listens on [env: FLOWER_PORT].")
 @click.argument("flower_args", nargs=-1, type=click.UNPROCESSED)
-def flower(flower_args: tuple[str, ...]) -> None:
+def flower(port: int, flower_args: tuple[str, ...]) -> None:
     """Start Flower (`celery -A tasks flower`) on FLOWER_ADDRESS (default 127.0.0.1); anywhere
     else only with FLOWER_BASIC_AUTH set. Extra arguments go to Flower."""
     for arg in flower_args:
@@ -137,7 +139,7 @@ def flower(flower_args: tuple[str, ...]) -> None:
     os.environ["FLOWER_ADDRESS"] = address  # Flower reads FLOWER_* itself
     if not os.environ.get("FLOWER_BASIC_AUTH"):
         os.environ.pop("FLOWER_BASIC_AUTH", None)  # empty would lock everybody out
-    argv = ["celery", "-A", "tasks", "flower", *flower_args]
+    argv = ["celery", "-A", "tasks", "flower", f"--port={port}", *flower_args]
     os.execvp(argv[0], argv)
 
 
