@@ -103,7 +103,7 @@ def _reject(rt, job_id: object, round_no: object, unit: object, worker: str,
     if not is_job_id(job_id):
         return {"ok": False, "error": error}
     rt.events.emit(job_id, EventType.UNIT_FAILED, rt.clock,
-                   {"round": round_no, "unit": str(unit_id), "worker": worker, "error": error})
+                   {"round": round_no, "unit": unit_id, "worker": worker, "error": error})
     return {"job_id": job_id, "round": round_no, "unit_id": unit_id, "ok": False, "error": error}
 
 
