@@ -21,8 +21,9 @@ MASK = "***"
 # Query parameters that carry a secret (redis-py, kombu and sentinel spellings).
 _SECRET_PARAM = re.compile(
     r"(?i)([?&;](?:password|passwd|pass|pwd|sentinel_password|auth|token|secret)=)[^&;#\s]*")
-# A URL inside free text: scheme://, then up to whitespace or a quote.
-_URL_IN_TEXT = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>]*")
+# A URL inside free text: scheme://, then up to whitespace (quotes included: a password may
+# hold one, and a closing quote after the host is harmless).
+_URL_IN_TEXT = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://\S*")
 
 
 def redact_url(url: str) -> str:
