@@ -77,7 +77,7 @@ def parse_params(raw: Mapping[str, Any], settings: Settings) -> JobParams:
     return JobParams.from_dict(raw)
 
 
-def check_size(n: int, body_bytes: int, settings: Settings) -> None:
+def check_size(settings: Settings, n: int, body_bytes: int = 0) -> None:
     """JobRefused when an instance breaks max_nodes or max_instance_bytes (decompressed)."""
     if n > settings.max_nodes:
         raise JobRefused(f"instance has {n} nodes, the limit is {settings.max_nodes} "
@@ -103,7 +103,7 @@ def review(record: Mapping[str, Any], blob: bytes | None, settings: Settings) ->
         problem = decode_problem(blob, settings.max_instance_bytes)  # inflated with a cap
     except (LimitExceededError, InstanceError) as exc:
         raise JobRefused(str(exc), instance_bad=True) from None
-    check_size(problem.n, 0, settings)
+    check_size(settings, problem.n)  # its bytes were capped while inflating
     if str(record.get("n")) != str(problem.n):
         raise JobRefused(f"job record says n = {record.get('n')!r:.40} but its instance has "
                          f"{problem.n} nodes")
@@ -111,8 +111,8 @@ def review(record: Mapping[str, Any], blob: bytes | None, settings: Settings) ->
 
 
 def publish_limits(redis, keys, settings: Settings) -> None:
-    """Write this deployment's limits where the SUBMIT script reads them (the last coordinator
-    to start wins: give every coordinator the same settings)."""
+    """Write this deployment's limits where the SUBMIT script reads them (the leader does on
+    election, so the last one elected wins: give every coordinator the same settings)."""
     redis.hset(keys.limits(), mapping=limit_fields(settings))
 
 

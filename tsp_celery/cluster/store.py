@@ -73,7 +73,7 @@ class JobStore:
         the client's side of the checks the SUBMIT script and admission repeat."""
         parse_params(params.to_dict(), self.settings)
         body = instance_body(problem)
-        check_size(problem.n, len(body), self.settings)
+        check_size(self.settings, problem.n, len(body))
         return pack_body(body), len(body)
 
     def submit(self, problem: Problem, params: JobParams, *, job_id: str | None = None,
