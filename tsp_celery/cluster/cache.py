@@ -35,6 +35,7 @@ class ProblemCache:
                 self._items.move_to_end(content_hash)
                 return self._items[content_hash]
         problem = self.store.load_problem(content_hash)
-        self.misses += 1
+        with self._lock:
+            self.misses += 1
         self.put(content_hash, problem)
         return problem
