@@ -135,8 +135,8 @@ class Admission:
         publish_limits(c.redis, c.keys, c.settings)
 
     def admissible(self, job_id: str, fence: str) -> bool:
-        """True if the queued job may be admitted; otherwise it is failed here with its reason
-        (and its instance removed when the instance itself is the problem)."""
+        """True if the queued job may be admitted; otherwise it is failed here with its reason,
+        and its instance removed (unless a good job shares it: instances are stored by content)."""
         c = self.coordinator
         raw = c.redis.hgetall(c.keys.job(job_id))
         record = {_text(k): _text(v) for k, v in raw.items()}
@@ -158,8 +158,18 @@ class Admission:
         c.store.finish(job_id, JobStatus.FAILED, fence, error)
         c.events.emit(job_id, EventType.FAILED, c.clock, {"error": error, "refused": True},
                       fence=fence)
-        if exc.instance_bad and instance:
+        if instance and (exc.instance_bad or not self._shared(instance, job_id)):
             c.redis.delete(c.keys.instance(instance))
+
+    def _shared(self, instance: str, job_id: str) -> bool:
+        """Whether another unfinished job uses the same stored instance."""
+        c = self.coordinator
+        others = [j for j in (*c.store.queued_ids(c.settings.max_active_jobs),
+                              *c.store.active_ids()) if j != job_id]
+        pipe = c.redis.pipeline(transaction=False)
+        for other in others:
+            pipe.hget(c.keys.job(other), "instance")
+        return instance in {_text(v) for v in pipe.execute()}
 
 
 def _text(value: object) -> Any:

@@ -168,16 +168,16 @@ def zlib_bomb(inflated: int) -> bytes:
     return MAGIC + zlib.compress(b"\0" * inflated, 9)
 
 
-@pytest.mark.parametrize("params, blob, n, reason, instance_removed", [
-    ({"time_s": 5, "stall_rounds": 0}, None, 10, "stall_rounds must be an integer", False),
-    ({"time_s": 600}, None, 10, "exceeds the limit of 60 s (max_job_seconds)", False),
-    ({"time_s": 5}, None, 7, "job record says n = '7' but its instance has 10 nodes", False),
-    ({"time_s": 5}, "bomb", 10, "over 4096 bytes decompressed", True),
-    ({"time_s": 5}, b"TSPI1garbage", 10, "stored instance is corrupt", True),
-    ({"time_s": 5}, "big", 80, "instance has 80 nodes, the limit is 50", True),
+@pytest.mark.parametrize("params, blob, n, reason", [
+    ({"time_s": 5, "stall_rounds": 0}, None, 10, "stall_rounds must be an integer"),
+    ({"time_s": 600}, None, 10, "exceeds the limit of 60 s (max_job_seconds)"),
+    ({"time_s": 5}, None, 7, "job record says n = '7' but its instance has 10 nodes"),
+    ({"time_s": 5}, "bomb", 10, "over 4096 bytes decompressed"),
+    ({"time_s": 5}, b"TSPI1garbage", 10, "stored instance is corrupt"),
+    ({"time_s": 5}, "big", 80, "instance has 80 nodes, the limit is 50"),
 ])
 def test_admission_fails_a_raw_job_with_its_reason_and_admits_the_good_one(
-        any_redis, keys, coord, lax_client, params, blob, n, reason, instance_removed):
+        any_redis, keys, coord, lax_client, params, blob, n, reason):
     blob = {None: encode_problem(problem(10)), "bomb": zlib_bomb(10**6),
             "big": encode_problem(problem(80))}.get(blob, blob)
     digest = write_raw_job(any_redis, keys, "poison", params, blob, n)
@@ -189,9 +189,22 @@ def test_admission_fails_a_raw_job_with_its_reason_and_admits_the_good_one(
     failed = [e for e in EventLog(any_redis, keys).read("poison")
               if e.type == EventType.FAILED.value]
     assert len(failed) == 1 and reason in failed[0].data["error"]
-    assert bool(any_redis.exists(keys.instance(digest))) is not instance_removed
+    assert not any_redis.exists(keys.instance(digest)), "the refused job's instance is removed"
     assert "poison" not in coord.drivers and "poison" not in lax_client.store.queued_ids()
     assert lax_client.status(good)["status"] == "running" and good in coord.drivers
+
+
+def test_a_refused_job_leaves_an_instance_a_good_job_shares(any_redis, keys, coord, lax_client):
+    good = lax_client.submit(problem(12), {"time_s": 5})
+    shared = any_redis.hget(keys.job(good), "instance").decode()
+    any_redis.hset(keys.job("poison"), mapping={
+        "job_id": "poison", "status": "queued", "n": 12, "instance": shared,
+        "params": json.dumps({"time_s": 5, "stall_rounds": 0})})
+    any_redis.zadd(keys.jobs_queued(), {"poison": 0})  # ahead of the good job
+    coord.tick()
+    assert lax_client.status("poison")["status"] == "failed"
+    assert any_redis.exists(keys.instance(shared))
+    assert lax_client.status(good)["status"] == "running"
 
 
 def test_limits_published_by_the_leader_are_its_settings(any_redis, keys, coord):
