@@ -15,6 +15,7 @@ from tasks.celeryapp import app
 from tasks.progress import Progress
 from tasks.runtime import runtime
 from tsp_celery.cluster.celery_config import INITIAL_TASK, PART_TASK, SOLVE_TASK
+from tsp_celery.cluster.codec import MessageError, decode_unit_message, is_job_id
 from tsp_celery.cluster.connection import REDIS_DOWN
 from tsp_celery.cluster.events import EventType
 from tsp_celery.cluster.lease import parse_fence
@@ -56,16 +57,10 @@ def solve_unit(self, job_id: str, round_no: int, instance: str, unit: dict | Non
     rt = runtime()
     worker = self.request.hostname or rt.clock.node_id
     try:
+        spec = decode_unit_message(job_id, round_no, instance, unit, lamport, deadline_at).unit
         rt.clock.observe(lamport)
-        spec = UnitSpec.from_dict(unit if isinstance(unit, dict) else {})
-    except (ValueError, TypeError, KeyError) as exc:  # a corrupt message: say so in the job log
-        error = f"bad unit payload: {exc}"
-        log.warning("job %s round %s: %s", job_id, round_no, error)
-        unit_id = unit.get("unit_id") if isinstance(unit, dict) else None
-        rt.events.emit(job_id, EventType.UNIT_FAILED, rt.clock,
-                       {"round": round_no, "unit": unit_id, "worker": worker, "error": error})
-        return {"job_id": job_id, "round": round_no, "unit_id": unit_id, "ok": False,
-                "error": error}
+    except MessageError as exc:  # a corrupt message: rejected, said in the log (and job log)
+        return _reject(rt, job_id, round_no, unit, worker, str(exc))
     summary = {"job_id": job_id, "round": round_no, "unit_id": spec.unit_id, "ok": False}
     epoch = _fence_epoch(fence)
     task_id = self.request.id or spec.unit_id
@@ -128,6 +123,19 @@ def _fence_epoch(fence: str) -> str:
         return parse_fence(fence).epoch
     except ValueError:
         return ""
+
+
+def _reject(rt, job_id: object, round_no: object, unit: object, worker: str,
+            error: str) -> dict:
+    """A malformed message: an error in the worker log, a unit_failed event when the job id is
+    well formed (a garbage id must not create keys), and a summary so the chord still fires."""
+    log.error("rejected solve_unit message (job %.80r, round %.80r): %s", job_id, round_no, error)
+    unit_id = unit.get("unit_id") if isinstance(unit, dict) else None
+    if not is_job_id(job_id):
+        return {"ok": False, "error": error}
+    rt.events.emit(job_id, EventType.UNIT_FAILED, rt.clock,
+                   {"round": round_no, "unit": unit_id, "worker": worker, "error": error})
+    return {"job_id": job_id, "round": round_no, "unit_id": unit_id, "ok": False, "error": error}
 
 
 def _fail(rt, job_id: str, round_no: int, spec: UnitSpec, worker: str, attempts: int,

@@ -24,6 +24,7 @@ import threading
 import time
 
 from tsp_celery import metrics
+from tsp_celery.cluster.admission import Admission
 from tsp_celery.cluster.cache import ProblemCache
 from tsp_celery.cluster.connection import connect
 from tsp_celery.cluster.dispatch import Dispatcher
@@ -84,6 +85,7 @@ class Coordinator:
                                  settings.lease_ttl_ms, settings.lease_renew_ms)
         self.dispatcher = dispatcher or Dispatcher(settings)
         self.problems = ProblemCache(self.store)
+        self.admission = Admission(self)  # re-checks every queued job against our limits
         self.max_active = max_active
         self.drivers: dict[str, JobDriver] = {}
         self.recovery: Recovery | None = None
@@ -155,6 +157,7 @@ class Coordinator:
         """Just became leader: rebuild every non-final job from Redis, in bounded steps."""
         self.drivers.clear()
         metrics.leader_acquisitions.inc()
+        self.admission.publish()
         self.recovery = Recovery(self)
         self._recovery_started = time.monotonic()
         self._recover_step()
@@ -247,6 +250,8 @@ class Coordinator:
         if slots < 1 or room < 1:
             return  # no workers: queued jobs wait (safely) in the queue
         for job_id in self.store.queued_ids(room):
+            if not self.admission.admissible(job_id, fence):
+                continue
             if self.store.admit(job_id, fence, self.node_id) != "running":
                 continue
             rec = self.store.record(job_id)

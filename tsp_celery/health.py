@@ -24,7 +24,7 @@ import redis as redis_lib
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from tsp_celery.cluster.connection import redact_url
+from tsp_celery.cluster.connection import redact_text, redact_url
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lease import read_coordinators, read_leader
 from tsp_celery.cluster.workers import live_workers
@@ -65,17 +65,23 @@ def check_health(settings: Settings, role: str = "any", *, min_workers: int | No
     if min_workers is None:
         min_workers = 1 if role == "any" else 0
     url = redact_url(settings.redis_url)
-    client = connect(settings.redis_url, timeout_s)
+    try:
+        client = connect(settings.redis_url, timeout_s)
+    except ValueError as exc:  # a malformed URL (bad port, unknown option)
+        return Health(False, f"bad Redis URL {url}: {redact_text(str(exc))}", role,
+                      redis_ok=False)
     try:
         try:
             client.ping()
-        except redis_lib.RedisError as exc:
-            return Health(False, f"Redis unreachable at {url}: {exc}", role, redis_ok=False)
+        except (redis_lib.RedisError, ValueError) as exc:
+            return Health(False, f"Redis unreachable at {url}: {redact_text(str(exc))}", role,
+                          redis_ok=False)
         try:
             return _check_cluster(client, Keys(settings.prefix), settings, role, min_workers,
                                   node_id)
         except redis_lib.RedisError as exc:
-            return Health(False, f"Redis error at {url}: {exc}", role, redis_ok=False)
+            return Health(False, f"Redis error at {url}: {redact_text(str(exc))}", role,
+                          redis_ok=False)
     finally:
         client.close()
 

@@ -6,18 +6,24 @@ they agree on the Redis URL, the key prefix and the limits.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from urllib.parse import quote
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_PREFIX = "tspc"
 # Finished jobs (record, tours, events) expire after a week unless configured otherwise.
 DEFAULT_RETENTION_S = 7 * 24 * 3600
-# What a client may submit: nodes per instance, bytes per uploaded instance.
+# What a job may ask for: nodes per instance, bytes per instance (measured decompressed), its
+# time budget, and how many unfinished (queued or running) jobs the cluster holds at once.
+# Enforced by the client, by the SUBMIT script (from the limits coordinators publish in Redis)
+# and again by the leader at admission (tsp_celery/cluster/admission.py).
 DEFAULT_MAX_NODES = 200_000
 DEFAULT_MAX_INSTANCE_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_JOB_SECONDS = 24 * 3600.0
+DEFAULT_MAX_ACTIVE_JOBS = 1000
 # Leader lease: a standby takes over within about one TTL of the leader's death.
 DEFAULT_LEASE_TTL_MS = 3000
 DEFAULT_LEASE_RENEW_MS = 1000
@@ -34,10 +40,12 @@ _ENV = {
     "max_nodes": "TSP_CELERY_MAX_NODES",
     "max_instance_bytes": "TSP_CELERY_MAX_INSTANCE_BYTES",
     "max_job_seconds": "TSP_CELERY_MAX_JOB_SECONDS",
+    "max_active_jobs": "TSP_CELERY_MAX_ACTIVE_JOBS",
     "lease_ttl_ms": "TSP_CELERY_LEASE_TTL_MS",
     "lease_renew_ms": "TSP_CELERY_LEASE_RENEW_MS",
     "heartbeat_ttl_s": "TSP_CELERY_HEARTBEAT_TTL_S",
     "matrix_budget_mb": "TSP_CELERY_MATRIX_BUDGET_MB",
+    "redis_ca_certs": "TSP_CELERY_REDIS_CA_CERTS",
 }
 
 
@@ -51,20 +59,30 @@ class Settings:
     max_nodes: int = DEFAULT_MAX_NODES
     max_instance_bytes: int = DEFAULT_MAX_INSTANCE_BYTES
     max_job_seconds: float = DEFAULT_MAX_JOB_SECONDS
+    max_active_jobs: int = DEFAULT_MAX_ACTIVE_JOBS
     lease_ttl_ms: int = DEFAULT_LEASE_TTL_MS
     lease_renew_ms: int = DEFAULT_LEASE_RENEW_MS
     heartbeat_ttl_s: float = DEFAULT_HEARTBEAT_TTL_S
     matrix_budget_mb: int = DEFAULT_MATRIX_BUDGET_MB
+    # A CA bundle to verify a rediss:// server with (private CAs); added to the URL's query as
+    # ssl_ca_certs, where redis-py, kombu and the result backend all read it.
+    redis_ca_certs: str = ""
 
     def __post_init__(self) -> None:
-        if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"Expected a redis://, rediss:// or unix:// URL: {self.redis_url!r}.")
+        check_redis_url(self.redis_url)
+        if self.redis_ca_certs and self.redis_url.startswith("rediss://") \
+                and "ssl_ca_certs=" not in self.redis_url:
+            joiner = "&" if "?" in self.redis_url else "?"
+            object.__setattr__(self, "redis_url", f"{self.redis_url}{joiner}ssl_ca_certs="
+                               f"{quote(self.redis_ca_certs, safe='/')}")
         if self.lease_renew_ms * 2 > self.lease_ttl_ms:
             raise ValueError("Expected lease_renew_ms <= lease_ttl_ms / 2.")
-        for name in ("retention_s", "max_nodes", "max_instance_bytes", "lease_ttl_ms",
-                     "lease_renew_ms", "matrix_budget_mb"):
+        for name in ("retention_s", "max_nodes", "max_instance_bytes", "max_active_jobs",
+                     "lease_ttl_ms", "lease_renew_ms", "matrix_budget_mb"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"Expected {name} > 0.")
+        if not (math.isfinite(self.max_job_seconds) and self.max_job_seconds > 0):
+            raise ValueError("Expected a finite max_job_seconds > 0.")
 
     @property
     def matrix_budget_bytes(self) -> int:
@@ -78,8 +96,27 @@ class Settings:
         types = {f.name: f.type for f in fields(cls)}
         for name, var in _ENV.items():
             if var in env and env[var] != "":
-                raw = env[var]
-                kind = types[name]
-                values[name] = int(raw) if kind == "int" else float(raw) if kind == "float" else raw
+                values[name] = _typed(var, env[var], types[name])
+        if overrides.get("redis_url") is None and "redis_url" in values:
+            check_redis_url(str(values["redis_url"]), source=_ENV["redis_url"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def check_redis_url(url: str, source: str = "the Redis URL") -> None:
+    """ValueError unless ``url`` has a scheme Redis clients open; the message never shows the
+    URL (it may hold a password), only where it came from."""
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError(f"Expected a redis://, rediss:// or unix:// URL in {source} "
+                         "(value not shown: it may hold a password).")
+
+
+def _typed(var: str, raw: str, kind: object) -> object:
+    """An environment value as its field's type; a bad number names the variable."""
+    if kind not in ("int", "float"):
+        return raw
+    try:
+        return int(raw) if kind == "int" else float(raw)
+    except ValueError:
+        raise ValueError(f"Expected {'an integer' if kind == 'int' else 'a number'} in "
+                         f"{var}, got {raw!r}.") from None

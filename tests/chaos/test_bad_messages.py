@@ -33,6 +33,17 @@ def test_bad_messages_fail_cleanly_and_jobs_never_hang(cluster, request):
                                                                 "fence": "x:1"}),
         "not json": app.send_task(SOLVE_TASK, kwargs={**common, "unit": good_unit},
                                   serializer="pickle"),
+        # Malformed fields: each rejected by the decoder with a logged error.
+        "infinite budget": app.send_task(SOLVE_TASK, kwargs={
+            **common, "unit": {**good_unit, "budget_s": float("inf")}}),
+        "infinite seed": app.send_task(SOLVE_TASK, kwargs={
+            **common, "unit": {**good_unit, "seed": float("inf")}}),
+        "round as text": app.send_task(SOLVE_TASK, kwargs={**common, "round_no": "1",
+                                                            "unit": good_unit}),
+        "garbage job id": app.send_task(SOLVE_TASK, kwargs={**common, "job_id": "../x y",
+                                                             "unit": good_unit}),
+        "job id as object": app.send_task(SOLVE_TASK, kwargs={**common, "job_id": {"a": 1},
+                                                               "unit": good_unit}),
     }
     # Never hangs: every JSON task comes back, as a failure or as a clean summary.
     outcomes = {}
@@ -46,7 +57,11 @@ def test_bad_messages_fail_cleanly_and_jobs_never_hang(cluster, request):
                in worker.log(), 30, "the worker to refuse the pickled message")
     failed = [e for e in cluster.events.read(job) if e.type is EventType.UNIT_FAILED]
     errors = sorted(e.data.get("error", "") for e in failed)
-    assert sum(err.startswith("bad unit payload") for err in errors) == 2, errors
+    assert sum(err.startswith("bad unit payload") for err in errors) == 4, errors
+    assert sum(err.startswith("bad round number") for err in errors) == 1, errors
+    assert worker.log().count("rejected solve_unit message") >= 7, "one logged error each"
+    assert cluster.redis.keys("*x y*") == [] and cluster.redis.keys("*{'a'*") == [], \
+        "a garbage job id creates no key"
     # ("unknown instance" is either skipped as stale, its round being closed, or fails with
     # an event; both are clean.)
 

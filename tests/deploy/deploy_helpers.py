@@ -15,16 +15,25 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKER_LAUNCHER = ROOT / "ops" / "bin" / "tsp-celery-worker"
 # Variables docker-compose.yml reads: cleared so a developer's shell cannot change the result.
 COMPOSE_VARS = ("REDIS_PASSWORD", "FLOWER_BASIC_AUTH", "FLOWER_PORT", "TSP_CELERY_PREFIX",
-                "TSP_CELERY_WORKER_CONCURRENCY", "TSP_CELERY_DATA", "TSP_CELERY_REDIS_URL")
+                "TSP_CELERY_WORKER_CONCURRENCY", "TSP_CELERY_DATA", "TSP_CELERY_REDIS_URL",
+                "TSP_CELERY_FLOWER_HOST")
+# What `tsp-celery ops init` puts into .env (compose refuses to start without them).
+COMPOSE_SECRETS = {"REDIS_PASSWORD": "0123abcd", "FLOWER_BASIC_AUTH": "ops:pw"}
 
 
-def compose_config(**env: str) -> dict:
-    """The file as docker-compose resolves it (anchors, merges, variables), with ``env`` set."""
+def run_compose_config(**env: str) -> subprocess.CompletedProcess:
+    """``docker-compose config`` with exactly ``env`` of the compose variables set."""
     exe = shutil.which("docker-compose")
     assert exe, "docker-compose is missing: apt-get install -y docker-compose (see .ci/run)"
     clean = {k: v for k, v in os.environ.items() if k not in COMPOSE_VARS}
-    proc = subprocess.run([exe, "--profile", "tools", "config"], cwd=ROOT, env={**clean, **env},
+    return subprocess.run([exe, "--profile", "tools", "config"], cwd=ROOT, env={**clean, **env},
                           capture_output=True, text=True, timeout=30)
+
+
+def compose_config(**env: str) -> dict:
+    """The file as docker-compose resolves it (anchors, merges, variables), with the secrets of
+    ``ops init`` and ``env`` set."""
+    proc = run_compose_config(**{**COMPOSE_SECRETS, **env})
     assert proc.returncode == 0, proc.stderr
     return yaml.safe_load(proc.stdout)
 

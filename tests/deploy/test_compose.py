@@ -9,11 +9,12 @@ docker-compose is a CI requirement (Debian package ``docker-compose``): missing,
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
 import pytest
-from deploy_helpers import ROOT, check_entry_point, compose_config
+from deploy_helpers import ROOT, check_entry_point, compose_config, run_compose_config
 
 from tsp_celery.settings import Settings
 
@@ -43,8 +44,17 @@ def services(config) -> dict:
 
 def test_compose_config_quiet_passes():
     proc = subprocess.run(["docker-compose", "config", "-q"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=30)
+                          text=True, timeout=30, env={**os.environ, "REDIS_PASSWORD": "ab12",
+                                                      "FLOWER_BASIC_AUTH": "a:b"})
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("missing", ["REDIS_PASSWORD", "FLOWER_BASIC_AUTH"])
+def test_no_start_without_the_secrets_of_ops_init(missing):
+    env = {"REDIS_PASSWORD": "ab12", "FLOWER_BASIC_AUTH": "a:b"}
+    del env[missing]
+    proc = run_compose_config(**env)
+    assert proc.returncode != 0 and "run tsp-celery ops init first" in proc.stderr
 
 
 def test_service_set(services):
@@ -124,8 +134,8 @@ def test_everyone_waits_for_a_healthy_redis(services):
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
 
 
-def test_redis_url_reaches_the_redis_service_with_or_without_password(services):
-    for password in ("", "0123abcd"):
+def test_redis_url_reaches_the_redis_service_with_the_password(services):
+    for password in ("0123abcd", "f00dcafe"):
         env = compose_config(REDIS_PASSWORD=password)["services"]
         urls = {env[name]["environment"]["TSP_CELERY_REDIS_URL"] for name in PYTHON_SERVICES}
         assert urls == {f"redis://:{password}@redis:6379/0"}
@@ -146,19 +156,37 @@ def test_redis_runs_our_config_with_aof_on_a_volume(config):
     assert "redis-cli ping" in redis["healthcheck"]["test"][1]
 
 
-def test_redis_password_is_optional(config):
-    assert config["services"]["redis"]["command"][-2:] == ["--requirepass", ""]
-    with_password = compose_config(REDIS_PASSWORD="0123abcd")["services"]["redis"]
-    assert with_password["command"][-2:] == ["--requirepass", "0123abcd"]
-    assert with_password["environment"]["REDIS_PASSWORD"] == "0123abcd", "for the healthcheck"
+def test_redis_reads_its_password_from_a_secret_file_never_argv(config):
+    redis = config["services"]["redis"]
+    assert redis["command"][-2:] == ["--include", "/run/secrets/redis-auth"]
+    assert [s["source"] for s in redis["secrets"]] == ["redis-auth"]
+    assert config["secrets"]["redis-auth"]["file"] == str(ROOT / ".secrets" / "redis-auth.conf")
+    flat = json.dumps(redis)
+    assert "0123abcd" not in flat and "requirepass" not in " ".join(redis["command"])
+    assert "environment" not in redis, "Redis needs no password variable"
+    assert "/run/secrets/redis-auth" in redis["healthcheck"]["test"][1]
 
 
-def test_flower_port_and_optional_basic_auth(services):
+def test_secrets_stay_out_of_git():
+    ignored = subprocess.run(["git", "check-ignore", ".env", ".secrets/redis-auth.conf",
+                              "ops/k8s/secrets.env", "ops/k8s/redis-auth.conf"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=30)
+    assert len(ignored.stdout.split()) == 4, ignored.stdout
+
+
+def published(entry: str | dict) -> tuple[str, int, int]:
+    """(host ip, host port, container port) of a ports entry, short or long syntax."""
+    if isinstance(entry, dict):
+        return entry.get("host_ip", ""), int(entry["published"]), int(entry["target"])
+    host_ip, port, target = entry.split("/")[0].rsplit(":", 2)
+    return host_ip, int(port), int(target)
+
+
+def test_flower_published_on_loopback_with_a_login(services):
     flower = services["flower"]
-    assert flower["ports"][0]["target"] == 5555
-    assert flower["ports"][0]["published"] == 5555
-    assert flower["environment"]["FLOWER_BASIC_AUTH"] is None, "unset stays unset"
-    env = compose_config(FLOWER_BASIC_AUTH="ops:pw", FLOWER_PORT="8555")["services"]["flower"]
-    assert env["environment"]["FLOWER_BASIC_AUTH"] == "ops:pw"
-    assert env["ports"][0]["published"] == 8555
+    assert published(flower["ports"][0]) == ("127.0.0.1", 5555, 5555)
+    assert flower["environment"]["FLOWER_BASIC_AUTH"] == "ops:pw"
+    assert flower["command"][:3] == ["tsp-celery", "ops", "flower"], "the guarded launcher"
+    moved = compose_config(FLOWER_PORT="8555", TSP_CELERY_FLOWER_HOST="0.0.0.0")
+    assert published(moved["services"]["flower"]["ports"][0]) == ("0.0.0.0", 8555, 5555)
     assert "/healthcheck" in " ".join(flower["healthcheck"]["test"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import kubernetes_validate
@@ -62,7 +64,7 @@ def test_required_fields_and_unique_names(docs):
         assert key not in seen, key
         seen.add(key)
     kinds = {kind for kind, _ in seen}
-    assert {"StatefulSet", "Deployment", "Service", "ConfigMap", "Secret",
+    assert {"StatefulSet", "Deployment", "Service", "ConfigMap", "NetworkPolicy",
             "HorizontalPodAutoscaler"} <= kinds
 
 
@@ -84,20 +86,67 @@ def test_selectors_match_pod_labels_and_services_find_pods(docs):
         find(docs, "Service", sts["spec"]["serviceName"])
 
 
-def test_referenced_configmaps_and_secrets_exist(docs):
+@pytest.fixture(scope="module")
+def generated_secret(kustomization, tmp_path_factory) -> tuple[str, set[str]]:
+    """(name, keys) of the Secret the kustomization generates from what `ops init` writes."""
+    folder = tmp_path_factory.mktemp("k8s-secrets")
+    init = subprocess.run([sys.executable, "-m", "tsp_celery", "ops", "init", "--for", "k8s",
+                           str(folder)], capture_output=True, text=True, timeout=60)
+    assert init.returncode == 0, init.stderr
+    (generator,) = kustomization["secretGenerator"]
+    keys = set()
+    for name in generator.get("envs", []):
+        keys |= {line.split("=", 1)[0] for line in (folder / name).read_text().splitlines()}
+    keys |= set(generator.get("files", []))
+    for name in [*generator.get("envs", []), *generator.get("files", [])]:
+        assert (folder / name).stat().st_mode & 0o077 == 0, f"{name} is readable by others"
+    assert generator["options"]["disableNameSuffixHash"] is True
+    return generator["name"], keys
+
+
+def test_referenced_configmaps_and_secrets_exist(docs, generated_secret):
+    secret_name, secret_keys = generated_secret
     for doc in (d for d in docs if d["kind"] in WORKLOADS):
         pod = doc["spec"]["template"]["spec"]
         for volume in pod.get("volumes", []):
             if "configMap" in volume:
                 find(docs, "ConfigMap", volume["configMap"]["name"])
+            if "secret" in volume:
+                assert volume["secret"]["secretName"] == secret_name
+                assert {i["key"] for i in volume["secret"]["items"]} <= secret_keys
         for c in pod["containers"]:
             for source in c.get("envFrom", []):
                 find(docs, "ConfigMap", source["configMapRef"]["name"])
             for var in c.get("env", []):
                 ref = var.get("valueFrom", {}).get("secretKeyRef")
-                if ref and not ref.get("optional"):
-                    secret = find(docs, "Secret", ref["name"])
-                    assert ref["key"] in secret.get("stringData", secret.get("data", {}))
+                if ref:
+                    assert ref["name"] == secret_name and ref["key"] in secret_keys
+                    assert not ref.get("optional"), "every secret is generated at install"
+
+
+def test_no_secret_with_a_known_value_in_the_repository(docs):
+    assert [d for d in docs if d["kind"] == "Secret"] == []
+    for path in K8S.glob("*.yaml"):
+        text = path.read_text()
+        assert "stringData" not in text and "change-me" not in text, path.name
+        assert "--requirepass" not in text, path.name
+
+
+def test_only_our_pods_reach_redis(docs):
+    policy = find(docs, "NetworkPolicy", "redis-clients")
+    redis_labels = find(docs, "StatefulSet", "redis")["spec"]["template"]["metadata"]["labels"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= redis_labels.items()
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 6379}]
+    (peer,) = rule["from"]
+    assert set(peer) == {"podSelector"}, "no namespaceSelector or ipBlock: this namespace only"
+    (expression,) = peer["podSelector"]["matchExpressions"]
+    allowed = set(expression["values"])
+    assert expression["key"] == "app.kubernetes.io/name" and expression["operator"] == "In"
+    clients = {d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
+               for d in docs if d["kind"] in WORKLOADS} - {"redis"}
+    assert allowed == clients == {"coordinator", "worker", "flower"}
 
 
 def test_redis_is_a_statefulset_with_aof_on_a_pvc(docs):
@@ -109,7 +158,8 @@ def test_redis_is_a_statefulset_with_aof_on_a_pvc(docs):
     args = containers(sts)[0]["args"]
     assert args[:2] == ["redis-server", "/etc/redis/redis.conf"]
     assert args[args.index("--dir") + 1] == "/data"
-    assert "--requirepass" in args and "--maxmemory" in args
+    assert args[args.index("--include") + 1] == "/etc/redis-auth/redis-auth.conf"
+    assert "--maxmemory" in args and not any("PASSWORD" in a for a in args)
     assert not containers(sts)[0]["image"].endswith(":latest")
     find(docs, "Service", "redis")
 
@@ -208,11 +258,14 @@ def test_workers_have_resources_soft_shutdown_and_an_hpa(docs):
     assert hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
 
 
-def test_flower_deployment_and_service(docs):
+def test_flower_deployment_and_service(docs, resolve):
     flower = find(docs, "Deployment", "flower")
     c = containers(flower)[0]
     assert c["ports"][0]["containerPort"] == 5555
-    auth = {v["name"]: v for v in c["env"]}["FLOWER_BASIC_AUTH"]
-    assert auth["valueFrom"]["secretKeyRef"]["optional"] is True
+    env = {v["name"]: v for v in c["env"]}
+    assert env["FLOWER_BASIC_AUTH"]["valueFrom"]["secretKeyRef"]["key"] == "flower-basic-auth"
+    assert env["FLOWER_ADDRESS"]["value"] == "0.0.0.0"
+    assert resolve(c["command"])[:3] == ["tsp-celery", "ops", "flower"], "the guarded launcher"
     service = find(docs, "Service", "flower")
     assert service["spec"]["ports"][0]["port"] == 5555
+    assert service["spec"].get("type", "ClusterIP") == "ClusterIP"

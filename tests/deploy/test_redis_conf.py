@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -55,16 +56,35 @@ def redis_server(args: list[str], data: Path, password: str | None = None):
             proc.wait()
 
 
-def mapped(args: list[str], conf: Path, data: Path) -> list[str]:
-    """Container paths in ``args`` replaced by the test's config file and data directory."""
+def mapped(args: list[str], conf: Path, data: Path, auth: Path | None = None) -> list[str]:
+    """Container paths in ``args`` replaced by the test's config file, data directory and
+    password file (what compose's secret or the k8s Secret mounts)."""
     out = []
     for arg in args:
         if arg.endswith("redis.conf"):
             arg = str(conf)
         elif arg == "/data":
             arg = str(data)
+        elif auth is not None and ("/secrets/" in arg or "redis-auth" in arg):
+            arg = str(auth)
         out.append(arg)
     return out
+
+
+def auth_file(folder: Path, password: str) -> Path:
+    """The password file as `tsp-celery ops init` writes it."""
+    path = folder / "redis-auth.conf"
+    path.write_text(f"requirepass {password}\n")
+    return path
+
+
+def assert_needs_the_password(client: redis.Redis) -> None:
+    anonymous = redis.Redis(port=client.connection_pool.connection_kwargs["port"],
+                            retry=Retry(NoBackoff(), 0))
+    with pytest.raises(redis.AuthenticationError):
+        anonymous.ping()
+    anonymous.close()
+    assert client.config_get("protected-mode")["protected-mode"] == "yes"
 
 
 def assert_durable_config(client: redis.Redis, data: Path) -> None:
@@ -76,22 +96,28 @@ def assert_durable_config(client: redis.Redis, data: Path) -> None:
     assert (data / "appendonlydir").is_dir(), "AOF files go to the data directory"
 
 
-def test_compose_command_without_password(tmp_path):
-    args = compose_config()["services"]["redis"]["command"]
-    assert args[0] == "redis-server"
-    with redis_server(mapped(args[1:], CONF, tmp_path), tmp_path) as client:
-        assert_durable_config(client, tmp_path)
-
-
-def test_compose_command_with_password(tmp_path):
+def test_compose_command_reads_the_password_from_its_secret(tmp_path):
     args = compose_config(REDIS_PASSWORD="0123abcd")["services"]["redis"]["command"]
-    with redis_server(mapped(args[1:], CONF, tmp_path), tmp_path, password="0123abcd") as client:
+    assert "0123abcd" not in args
+    auth = auth_file(tmp_path, "0123abcd")
+    with redis_server(mapped(args[1:], CONF, tmp_path, auth), tmp_path,
+                      password="0123abcd") as client:
         assert_durable_config(client, tmp_path)
-        anonymous = redis.Redis(port=client.connection_pool.connection_kwargs["port"],
-                                retry=Retry(NoBackoff(), 0))
-        with pytest.raises(redis.AuthenticationError):
-            anonymous.ping()
-        anonymous.close()
+        assert_needs_the_password(client)
+
+
+def test_ops_init_files_work_with_the_compose_command(tmp_path):
+    init = subprocess.run([sys.executable, "-m", "tsp_celery", "ops", "init", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60)
+    assert init.returncode == 0, init.stderr
+    env = dict(line.split("=", 1) for line in (tmp_path / ".env").read_text().splitlines())
+    assert env["REDIS_PASSWORD"] not in init.stdout + init.stderr, "never printed"
+    args = compose_config(**env)["services"]["redis"]["command"]
+    data = tmp_path / "data"
+    data.mkdir()
+    with redis_server(mapped(args[1:], CONF, data, tmp_path / ".secrets" / "redis-auth.conf"),
+                      data, password=env["REDIS_PASSWORD"]) as client:
+        assert_needs_the_password(client)
 
 
 def test_k8s_command_with_its_config_map(tmp_path):
@@ -101,9 +127,12 @@ def test_k8s_command_with_its_config_map(tmp_path):
     config_map = yaml.safe_load((ROOT / "ops" / "k8s" / "redis-config.yaml").read_text())
     conf = tmp_path / "redis.conf"
     conf.write_text(config_map["data"]["redis.conf"])
-    args = [a.replace("$(REDIS_PASSWORD)", "k8s-pw") for a in container["args"]]
+    args = container["args"]
+    assert not any("PASSWORD" in a for a in args)
     data = tmp_path / "data"
     data.mkdir()
-    with redis_server(mapped(args[1:], conf, data), data, password="k8s-pw") as client:
+    with redis_server(mapped(args[1:], conf, data, auth_file(tmp_path, "k8s-pw")), data,
+                      password="k8s-pw") as client:
         assert_durable_config(client, data)
+        assert_needs_the_password(client)
         assert int(client.config_get("maxmemory")["maxmemory"]) == 768 * 1024 * 1024

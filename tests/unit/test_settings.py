@@ -42,8 +42,35 @@ def test_explicit_override_beats_environment_and_none_is_ignored():
         {"redis_url": "http://localhost:6379"},
         {"lease_ttl_ms": 1000, "lease_renew_ms": 800},
         {"max_nodes": 0},
+        {"max_active_jobs": 0},
+        {"max_job_seconds": float("inf")},
+        {"max_job_seconds": float("nan")},
     ],
 )
 def test_invalid_settings_are_refused(kwargs):
     with pytest.raises(ValueError):
         Settings(**kwargs)
+
+
+def test_a_bad_url_from_the_environment_names_the_variable_never_the_value():
+    with pytest.raises(ValueError) as info:
+        Settings.from_env({"TSP_CELERY_REDIS_URL": "http://:hunter2@cache:6379/0"})
+    assert "TSP_CELERY_REDIS_URL" in str(info.value) and "hunter2" not in str(info.value)
+    with pytest.raises(ValueError) as info:
+        Settings(redis_url="htp://:hunter2@cache")
+    assert "hunter2" not in str(info.value)
+
+
+def test_a_bad_number_names_its_variable():
+    with pytest.raises(ValueError, match="integer in TSP_CELERY_MAX_NODES, got 'lots'"):
+        Settings.from_env({"TSP_CELERY_MAX_NODES": "lots"})
+
+
+def test_ca_path_joins_a_rediss_url_only():
+    tls = Settings.from_env({"TSP_CELERY_REDIS_URL": "rediss://:pw@h:6380/0?ssl_cert_reqs=required",
+                             "TSP_CELERY_REDIS_CA_CERTS": "/etc/ca dir/ca.pem"})
+    assert tls.redis_url.endswith("?ssl_cert_reqs=required&ssl_ca_certs=/etc/ca%20dir/ca.pem")
+    plain = Settings(redis_url="redis://h:6379/0", redis_ca_certs="/etc/ca.pem")
+    assert plain.redis_url == "redis://h:6379/0"
+    named = Settings(redis_url="rediss://h/0?ssl_ca_certs=/a.pem", redis_ca_certs="/b.pem")
+    assert named.redis_url == "rediss://h/0?ssl_ca_certs=/a.pem", "the URL's own CA wins"

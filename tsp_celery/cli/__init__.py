@@ -14,6 +14,7 @@ from tsp_celery.cli import (
     problem_commands,
     solve_command,
 )
+from tsp_celery.cluster.connection import install_log_redaction, redact_text
 from tsp_celery.errors import EXIT_USAGE, TspCeleryError
 from tsp_celery.logformat import TEXT_FORMAT
 
@@ -26,6 +27,7 @@ def _verbosity(_ctx: click.Context, _param: click.Parameter, count: int) -> None
     )
     root = logging.getLogger()
     root.setLevel(min(root.level, level))
+    install_log_redaction()
 
 
 def _verbose_option() -> click.Option:
@@ -51,12 +53,13 @@ def main() -> None:
     try:
         cli.main(standalone_mode=False)
     except TspCeleryError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {redact_text(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
+        exc.message = redact_text(exc.message)  # e.g. a --redis-url value echoed back
         exc.show()
         sys.exit(EXIT_USAGE if exc.exit_code == 1 else exc.exit_code)
     except KeyboardInterrupt:

@@ -21,6 +21,14 @@ class ProblemCache:
         self._lock = threading.Lock()
         self.misses = 0
 
+    def put(self, content_hash: str, problem: Problem) -> None:
+        """Keep an instance decoded elsewhere (admission decodes each one to check it)."""
+        with self._lock:
+            self._items[content_hash] = problem
+            self._items.move_to_end(content_hash)
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+
     def get(self, content_hash: str) -> Problem:
         with self._lock:
             if content_hash in self._items:
@@ -29,7 +37,5 @@ class ProblemCache:
         problem = self.store.load_problem(content_hash)
         with self._lock:
             self.misses += 1
-            self._items[content_hash] = problem
-            while len(self._items) > self.maxsize:
-                self._items.popitem(last=False)
+        self.put(content_hash, problem)
         return problem

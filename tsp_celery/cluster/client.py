@@ -36,6 +36,14 @@ log = logging.getLogger(__name__)
 NOBODY_HOME_S = 15.0
 
 
+def _shown_params(raw: Any) -> JobParams:
+    """A job's parameters for display: a job refused for invalid ones still has a status."""
+    try:
+        return JobParams.from_dict(raw if isinstance(raw, Mapping) else {})
+    except (TypeError, ValueError):
+        return JobParams()
+
+
 class ClusterClient:
     """One deployment (Redis URL + key prefix), seen from a client."""
 
@@ -78,8 +86,7 @@ class ClusterClient:
     def status(self, job_id: str) -> dict[str, Any]:
         """Stable keys: job_id, status, best_length, round, elapsed, then details."""
         rec = self.store.record(job_id)
-        # As stored, not validated: a record written past validation must still be readable.
-        params = {**JobParams().to_dict(), **rec["params"]}
+        params = _shown_params(rec["params"]).to_dict()
         now = time.time()
         started = rec.get("admitted_at")
         elapsed = 0.0 if started is None else (rec.get("finished_at") or now) - started

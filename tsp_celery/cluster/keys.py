@@ -82,6 +82,10 @@ class Keys:
         """Hash: event type -> events appended so far, cluster-wide (the metrics' counters)."""
         return f"{self.prefix}:metrics:events"
 
+    def limits(self) -> str:
+        """Hash: the deployment's limits, published by coordinators, read by SUBMIT."""
+        return f"{self.prefix}:config:limits"
+
     # -- leadership -----------------------------------------------------------------------------
     def epoch(self) -> str:
         """String: the store's random epoch id, created with the store (its first write). A

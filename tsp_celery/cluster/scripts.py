@@ -21,16 +21,60 @@ from tsp_celery.cluster.lease import FENCE_CHECK_LUA
 # Statuses after which a job record is frozen.
 _FINAL = "local final = {done=true, failed=true, cancelled=true}\n"
 
-# KEYS: instance, job, jobs (zset), queued (zset).
+# KEYS: instance, job, jobs (zset), queued (zset), active (set), limits (hash).
 # ARGV: instance blob ('' = already stored), instance ttl s, job id, created_at, queue score,
-#       then field/value pairs of the new job record.
-# Returns 1, or an error if the job id exists (nothing is written then).
+#       instance bytes decompressed (as the client measured them), the client's own max_nodes,
+#       max_instance_bytes, max_job_seconds, max_active_jobs (used where the limits hash, which
+#       coordinators publish, has no value), then field/value pairs of the new job record.
+# Checks everything first and writes only if all pass: returns 1, or an error reply (nothing
+# written): 'EXISTS job', 'NOINSTANCE', or 'LIMIT <reason>' for a job over a limit or with
+# malformed parameters (the leader re-checks all of it at admission, see admission.py).
 SUBMIT = """
+local function limit(name, i) return tonumber(redis.call('HGET', KEYS[6], name) or ARGV[i]) end
+local function refuse(text) return redis.error_reply('LIMIT ' .. text) end
+local function finite(x) return type(x) == 'number' and x == x and x > -math.huge
+                                and x < math.huge end
 if redis.call('EXISTS', KEYS[2]) == 1 then return redis.error_reply('EXISTS job') end
+local rec = {}
+for i = 11, #ARGV, 2 do rec[ARGV[i]] = ARGV[i + 1] end
+local max_nodes, max_bytes = limit('max_nodes', 7), limit('max_instance_bytes', 8)
+local max_s, max_jobs = limit('max_job_seconds', 9), limit('max_active_jobs', 10)
+local n = tonumber(rec['n'])
+if not finite(n) or n ~= math.floor(n) or n < 1 then return refuse('job record has no valid n') end
+if n > max_nodes then
+  return refuse(string.format('instance has %d nodes, the limit is %d (max_nodes)', n, max_nodes))
+end
+local size = math.max(#ARGV[1], tonumber(ARGV[6]) or math.huge)
+if size > max_bytes then
+  return refuse(string.format('instance is %.0f bytes decompressed, the limit is %d ' ..
+                              '(max_instance_bytes)', size, max_bytes))
+end
+local ok, p = pcall(cjson.decode, rec['params'] or '')
+if not ok or type(p) ~= 'table' then return refuse('job parameters are not a JSON object') end
+local t = p['time_s']
+if not finite(t) or t <= 0 then return refuse('time budget must be a finite number > 0') end
+if t > max_s then
+  return refuse(string.format('time budget %g s exceeds the limit of %g s (max_job_seconds)',
+                              t, max_s))
+end
+local stall, target = p['stall_rounds'], p['target']
+if stall ~= nil and stall ~= cjson.null and (not finite(stall) or stall < 1
+                                             or stall ~= math.floor(stall)) then
+  return refuse('stall_rounds must be an integer >= 1')
+end
+if target ~= nil and target ~= cjson.null and (not finite(target) or target <= 0) then
+  return refuse('target must be a finite number > 0')
+end
+local open = redis.call('ZCARD', KEYS[4]) + redis.call('SCARD', KEYS[5])
+if open >= max_jobs then
+  return refuse(string.format('the cluster holds %d unfinished jobs, the limit is %d ' ..
+                              '(max_active_jobs)', open, max_jobs))
+end
+if not tonumber(ARGV[5]) or not tonumber(ARGV[4]) then return refuse('bad queue score') end
 if ARGV[1] ~= '' then redis.call('SET', KEYS[1], ARGV[1], 'NX') end
 if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NOINSTANCE') end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+for i = 11, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
 redis.call('ZADD', KEYS[4], ARGV[5], ARGV[3])
 return 1

@@ -14,9 +14,17 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from redis.exceptions import ResponseError
 
 from tsp_celery.cluster import scripts
-from tsp_celery.cluster.codec import decode_problem, decode_tour, encode_problem, encode_tour
+from tsp_celery.cluster.admission import check_size, limit_fields, parse_params
+from tsp_celery.cluster.codec import (
+    decode_problem,
+    decode_tour,
+    encode_tour,
+    instance_body,
+    pack_body,
+)
 from tsp_celery.cluster.job import JobParams, JobStatus, parse_record
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lease import call_fenced, new_epoch_id
@@ -73,24 +81,21 @@ class JobStore:
         self._scripts = s
 
     # -- submission -----------------------------------------------------------------------------
-    def check_limits(self, problem: Problem, params: JobParams) -> bytes:
-        """The encoded instance, or LimitExceededError before anything is written."""
-        s = self.settings
-        if problem.n > s.max_nodes:
-            raise LimitExceededError(f"instance has {problem.n} nodes, the limit is {s.max_nodes}")
-        if params.time_s > s.max_job_seconds:
-            raise LimitExceededError(
-                f"time budget {params.time_s:g} s exceeds the limit of {s.max_job_seconds:g} s")
-        blob = encode_problem(problem)
-        if len(blob) > s.max_instance_bytes:
-            raise LimitExceededError(f"encoded instance is {len(blob)} bytes, the limit is "
-                                     f"{s.max_instance_bytes}")
-        return blob
+    def check_limits(self, problem: Problem, params: JobParams) -> tuple[bytes, int]:
+        """(instance blob, its size decompressed), or JobRefused before anything is written:
+        the client's side of the checks the SUBMIT script and admission repeat."""
+        parse_params(params.to_dict(), self.settings)
+        body = instance_body(problem)
+        check_size(self.settings, problem.n, len(body))
+        return pack_body(body), len(body)
 
     def submit(self, problem: Problem, params: JobParams, *, job_id: str | None = None,
                lamport: int = 0) -> str:
-        """Store the instance once (by content hash) and queue a new job; returns its id."""
-        blob = self.check_limits(problem, params)
+        """Store the instance once (by content hash) and queue a new job; returns its id.
+
+        LimitExceededError (nothing stored) when the job breaks a limit: this client's, or the
+        cluster's as its coordinators published them (checked inside SUBMIT)."""
+        blob, body_bytes = self.check_limits(problem, params)
         job_id = job_id or f"{self.epoch()}-{uuid.uuid4().hex[:12]}"
         digest = problem.content_hash()
         now = time.time()
@@ -100,13 +105,22 @@ class JobStore:
                   "n": problem.n, "instance": digest, "params": json.dumps(params.to_dict()),
                   "priority": params.priority, "created_at": f"{now:.6f}", "round": 0,
                   "rounds_done": 0, "stall": 0, "lamport": lamport}
+        limits = limit_fields(self.settings)
         args: list[Any] = [blob, self.settings.retention_s, job_id, f"{now:.6f}",
-                           now - params.priority * PRIORITY_STEP]
+                           now - params.priority * PRIORITY_STEP, body_bytes,
+                           limits["max_nodes"], limits["max_instance_bytes"],
+                           limits["max_job_seconds"], limits["max_active_jobs"]]
         for name, value in record.items():
             args += [name, value]
         keys = [self.keys.instance(digest), self.keys.job(job_id), self.keys.jobs(),
-                self.keys.jobs_queued()]
-        self._scripts["SUBMIT"](keys=keys, args=args)
+                self.keys.jobs_queued(), self.keys.jobs_active(), self.keys.limits()]
+        try:
+            self._scripts["SUBMIT"](keys=keys, args=args)
+        except ResponseError as exc:
+            text = str(exc)
+            if text.startswith("LIMIT "):
+                raise LimitExceededError(f"refused by the cluster: {text[6:]}") from None
+            raise
         return job_id
 
     def withdraw(self, job_id: str) -> None:
@@ -119,10 +133,11 @@ class JobStore:
         pipe.execute()
 
     def load_problem(self, content_hash: str) -> Problem:
+        """The stored instance, inflated with the max_instance_bytes cap."""
         blob = self.redis.get(self.keys.instance(content_hash))
         if blob is None:
             raise InstanceError(f"instance {content_hash[:12]} is not in the store (expired?)")
-        return decode_problem(blob)
+        return decode_problem(blob, self.settings.max_instance_bytes)
 
     # -- the store's epoch ----------------------------------------------------------------------
     def epoch(self) -> str:
