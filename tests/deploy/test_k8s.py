@@ -146,7 +146,7 @@ def test_only_our_pods_reach_redis(docs):
     assert expression["key"] == "app.kubernetes.io/name" and expression["operator"] == "In"
     clients = {d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
                for d in docs if d["kind"] in WORKLOADS} - {"redis"}
-    assert allowed == clients == {"coordinator", "worker", "flower"}
+    assert allowed == clients == {"coordinator", "worker", "flower", "redis-exporter"}
 
 
 def test_redis_is_a_statefulset_with_aof_on_a_pvc(docs):

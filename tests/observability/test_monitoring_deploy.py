@@ -22,8 +22,10 @@ K8S = ROOT / "ops" / "k8s"
 def services() -> dict:
     exe = shutil.which("docker-compose")
     assert exe, "docker-compose is missing: apt-get install -y docker-compose (see .ci/run)"
+    secrets = {"REDIS_PASSWORD": "ab12", "FLOWER_BASIC_AUTH": "a:b"}  # what `ops init` writes
     proc = subprocess.run([exe, "--profile", "monitoring", "config"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **secrets})
     assert proc.returncode == 0, proc.stderr
     return yaml.safe_load(proc.stdout)["services"]
 

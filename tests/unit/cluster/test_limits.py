@@ -47,7 +47,7 @@ def lax_client(any_redis, keys) -> ClusterClient:
 def coord(any_redis, cluster_settings) -> Coordinator:
     c = Coordinator(cluster_settings, "c1", dispatcher=Recorder(), redis=any_redis)
     assert c.lease.try_acquire()
-    c._lease_turn()  # leader: publishes the limits
+    c._follow_lease()  # leader: publishes the limits
     beat(any_redis, c.keys, "w1", {"slots": 4}, ttl_s=30)
     return c
 
