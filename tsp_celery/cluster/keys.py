@@ -110,3 +110,16 @@ class Keys:
     def attempts(self, task_id: str) -> str:
         """Counter: deliveries of one Celery task, to give up on a unit that kills its worker."""
         return f"{self.prefix}:attempts:{task_id}"
+
+    # -- gateway (HTTP API) ---------------------------------------------------------------------
+    def gateway_token(self, token_id: str) -> str:
+        """Hash: one API token's name, secret digest (never the secret) and limits."""
+        return f"{self.prefix}:gateway:token:{token_id}"
+
+    def gateway_tokens(self) -> str:
+        """Sorted set: every API token id, scored by creation time."""
+        return f"{self.prefix}:gateway:tokens"
+
+    def gateway_token_jobs(self, token_id: str) -> str:
+        """Sorted set: the job ids submitted with one token, scored by submission time."""
+        return f"{self.prefix}:gateway:token:{token_id}:jobs"
