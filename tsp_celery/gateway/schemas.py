@@ -62,10 +62,10 @@ class JobView(BaseModel):
     status: Literal["queued", "running", "done", "failed", "cancelled"]
     name: str
     n: int | None
-    best_length: float | None
+    best_length: int | float | None
     gap_pct: float | None
-    optimum: float | None
-    lower_bound: float | None
+    optimum: int | float | None
+    lower_bound: int | float | None
     lower_bound_proven: bool
     round: int
     rounds_done: int
@@ -80,7 +80,7 @@ class TourDocument(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     tour: list[int]
-    length: float
+    length: int | float
     trace: list[list[float]]
     path: list[list[float]] | None = Field(
         None, description="With ?points=K: at most K coordinates along the tour (every k-th "

@@ -13,6 +13,7 @@ const state = {
   stream: null,          // AbortController of the open stream
   trace: [],             // [seconds since admission, best length]
   startedWall: null,     // wall time of the job's first event
+  lastWall: null,        // wall time of its latest event (the curve's right end)
   bound: null,
 };
 // Read by the browser test and by bench/gateway.py: what the page has seen.
@@ -91,7 +92,7 @@ $("submit-form").addEventListener("submit", async (ev) => {
 // -- one job -------------------------------------------------------------------------------------
 async function openJob(jobId) {
   if (state.stream) state.stream.abort();
-  Object.assign(state, { jobId, trace: [], startedWall: null, bound: null });
+  Object.assign(state, { jobId, trace: [], startedWall: null, lastWall: null, bound: null });
   Object.assign(window.tspPage, { gaps: [], lags: [], tourPoints: 0, tourLength: null });
   $("job").hidden = false;
   $("job-id").textContent = jobId;
@@ -123,6 +124,7 @@ function showStatus(view) {
 
 function addEvent(event) {
   if (state.startedWall === null) state.startedWall = event.wall;
+  state.lastWall = event.wall;
   if (event.type === "improved") {
     state.trace.push([event.wall - state.startedWall, event.data.length]);
   }
@@ -173,7 +175,7 @@ function onFrame(text) {
   if (type === "improved") {
     const lag = Date.now() / 1000 - payload.wall;
     window.tspPage.lags.push(lag);
-    $("lag").textContent = (1000 * lag).toFixed(0) + " ms";
+    $("lag").textContent = Math.max(0, 1000 * lag).toFixed(0) + " ms (commit to page)";
     drawTour();
   }
 }
@@ -216,7 +218,7 @@ function drawCurve() {
   if (!pts.length) return;
   const values = pts.map((p) => p[1]).concat(state.bound ? [state.bound] : []);
   const lo = Math.min(...values), hi = Math.max(...values);
-  const tMax = Math.max(pts[pts.length - 1][0], 1);
+  const tMax = Math.max(pts[pts.length - 1][0], state.lastWall - state.startedWall, 1);
   const pad = 34, w = canvas.width - 2 * pad, h = canvas.height - 2 * pad;
   const x = (t) => pad + (t / tMax) * w;
   const y = (v) => pad + (hi === lo ? h / 2 : (hi - v) / (hi - lo) * h);
@@ -224,7 +226,8 @@ function drawCurve() {
   ctx.font = "11px sans-serif";
   ctx.fillText(fmt(hi), 2, pad - 6);
   ctx.fillText(fmt(lo), 2, pad + h + 14);
-  ctx.fillText(tMax.toFixed(1) + " s", pad + w - 30, pad + h + 14);
+  ctx.fillText("0 s", pad, canvas.height - 4);
+  ctx.fillText(tMax.toFixed(1) + " s since submission", pad + w - 120, canvas.height - 4);
   ctx.strokeStyle = "#2a6fb0";
   ctx.lineWidth = 1.5;
   ctx.beginPath();
