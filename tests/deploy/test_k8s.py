@@ -163,8 +163,8 @@ def test_commands_and_probes_run_the_package_entry_points(docs, resolve):
         check_entry_point(resolve(argv, env=env))
         for probe in ("livenessProbe", "readinessProbe"):
             assert probe in c, f"{name} has no {probe}"
-            if name == "flower" and probe == "livenessProbe":
-                assert c[probe]["httpGet"]["path"] == "/healthcheck"
+            if name in ("flower", "gateway") and probe == "livenessProbe":
+                assert c[probe]["httpGet"]["path"] in ("/healthcheck", "/health")
                 continue
             health = resolve(c[probe]["exec"]["command"], env=env)
             check_entry_point(health)
