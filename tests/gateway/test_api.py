@@ -174,6 +174,11 @@ def test_over_limit_requests_are_refused_with_a_clear_message(gateway, data_dir)
         assert too_long.status_code == 422
         assert "time budget 31 s; this token allows at most 30 s" in too_long.json()["detail"]
 
+        bad_query = submit(client, data_dir / "berlin52.tsp", time=-1)
+        bad_json = client.post("/jobs", json={"coords": [[0, 0], [1, 0], [0, 1]], "time": 0})
+        assert (bad_query.status_code, bad_json.status_code) == (422, 422)
+        assert bad_json.json()["detail"] == "option time: Input should be greater than 0"
+
         huge = b"1 2\n" * ((5 << 20) // 4)  # 5 MiB of coordinates: over the gateway's 4 MiB cap
         assert client.post("/jobs", content=huge).status_code == 413
         bomb = gzip.compress(b"1 2\n" * ((8 << 20) // 4))  # a few kB that inflate to 8 MiB

@@ -54,6 +54,8 @@ def _json_problem(body: bytes) -> tuple[Problem, JobOptions]:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
+        if first["loc"] and first["loc"][0] in JobOptions.model_fields:
+            raise ValueError(f"option {where}: {first['msg']}") from exc  # 422, as in a query
         raise InstanceError(f"JSON body: {where}: {first['msg']}") from exc
     if (inst.coords is None) == (inst.matrix is None):
         raise InstanceError("JSON body needs exactly one of 'coords' or 'matrix'")

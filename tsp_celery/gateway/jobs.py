@@ -104,7 +104,7 @@ class JobService:
         if points is not None:
             instance = self.client.store.record(job_id)["instance"]
             xy = self._problem(instance).plot_coords
-            doc["path"] = None if xy is None else _path(xy, np.asarray(res.tour), points)
+            doc["path"] = None if xy is None else drawing_path(xy, np.asarray(res.tour), points)
         return doc
 
     def tour_text(self, who: TokenInfo, job_id: str) -> str:
@@ -138,7 +138,7 @@ class JobService:
                 "leader": (leader or {}).get("node_id"), "workers": workers}
 
 
-def _path(xy: np.ndarray, tour: np.ndarray, points: int) -> list[list[float]]:
+def drawing_path(xy: np.ndarray, tour: np.ndarray, points: int) -> list[list[float]]:
     """Coordinates along ``tour``, every k-th node so at most ``points`` remain."""
     step = max(1, -(-len(tour) // max(points, 3)))
     return xy[tour[::step]].round(3).tolist()

@@ -75,7 +75,7 @@ class TokenStore:
 
     def verify(self, token: str) -> TokenInfo | None:
         """The token's info when it is well-formed, known and its secret matches; else None."""
-        match = _TOKEN.match(token or "")
+        match = _TOKEN.fullmatch(token or "")
         if match is None:
             return None
         token_id, secret = match.groups()
