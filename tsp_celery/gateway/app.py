@@ -31,6 +31,9 @@ from tsp_celery.settings import Settings
 
 # Request bodies above this are refused (413) before they are parsed; gzip may inflate to it.
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+# Each open event stream waits on a Redis connection of its own; past this many per process, a
+# new stream waits for a free connection (redis-py's default pool would fail at 100 instead).
+MAX_STREAM_CONNECTIONS = 500
 # Most specific first: the first matching class decides the HTTP status.
 _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (JobNotFoundError, 404), (OptionLimitError, 422), (TooManyJobsError, 429),
@@ -54,12 +57,15 @@ def create_app(settings: Settings | None = None,
         client = ClusterClient(settings)
         app.state.tokens = TokenStore(client.redis, client.keys)
         app.state.jobs = JobService(client, app.state.tokens)
-        app.state.aredis = redis.asyncio.Redis.from_url(settings.redis_url)
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            settings.redis_url, max_connections=MAX_STREAM_CONNECTIONS, timeout=None)
+        app.state.aredis = redis.asyncio.Redis(connection_pool=pool)
         app.state.max_body_bytes = max_body_bytes
         try:
             yield
         finally:
             await app.state.aredis.aclose()
+            await pool.disconnect()
             client.redis.close()
 
     app = FastAPI(title="tsp-celery gateway", version="1", lifespan=lifespan,

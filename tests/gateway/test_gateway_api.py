@@ -221,7 +221,10 @@ def test_malformed_bodies_are_400_and_queue_nothing(gateway, content_type, body,
 def test_tokens_are_stored_only_as_digests(gateway):
     import hashlib
 
-    token = gateway.new_token("at-rest")
+    created = gateway.cli("tokens", "create", "at-rest")
+    assert created.returncode == 0, created.stderr
+    (token,) = created.stdout.splitlines()  # the token alone; the explanation goes to stderr
+    assert token.startswith("tspg_") and "at-rest" in created.stderr
     token_id, secret = token.split("_", 2)[1:]
     stored = {}
     for key in gateway.redis.scan_iter(match=f"{gateway.keys.prefix}:gateway:*"):
