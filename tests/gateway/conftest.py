@@ -90,6 +90,12 @@ class GatewayHarness:
         assert done.returncode == 0, done.stderr
         return done.stdout.strip().splitlines()[-1]
 
+    def wait_idle(self, timeout_s: float = 90) -> None:
+        """Until no job is queued or running: a test that times a job starts on idle workers."""
+        wait_until(lambda: not self.redis.scard(self.keys.jobs_active())
+                   and not self.redis.zcard(self.keys.jobs_queued()), timeout_s,
+                   f"the cluster to be idle\n{self.logs()}", poll_s=0.2)
+
     def http(self, token: str | None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)

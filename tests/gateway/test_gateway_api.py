@@ -39,11 +39,13 @@ def read_stream(client: httpx.Client, job_id: str, timeout_s: float = 90,
 
 
 def wait_done(client: httpx.Client, job_id: str) -> dict:
-    def done() -> dict | None:
+    def final() -> dict | None:
         view = client.get(f"/jobs/{job_id}").json()
-        return view if view["status"] == "done" else None
+        return view if view["status"] in ("done", "failed", "cancelled") else None
 
-    return wait_until(done, 60, f"job {job_id} to be done")
+    view = wait_until(final, 90, f"job {job_id} to end")
+    assert view["status"] == "done", view
+    return view
 
 
 def submit(client: httpx.Client, path, **params) -> httpx.Response:
@@ -54,8 +56,9 @@ def submit(client: httpx.Client, path, **params) -> httpx.Response:
 @pytest.mark.timeout(180)
 def test_submit_stream_until_done_and_fetch_tour(gateway, data_dir, tmp_path):
     token = gateway.new_token("alice")
+    gateway.wait_idle()
     with gateway.http(token) as client:
-        reply = submit(client, data_dir / "dsj1000.tsp", time=6, seed=3)
+        reply = submit(client, data_dir / "dsj1000.tsp", time=12, seed=3)
         assert reply.status_code == 202, reply.text
         job_id = reply.json()["job_id"]
         assert reply.json()["seed"] == 3 and reply.json()["n"] == 1000
@@ -117,6 +120,17 @@ def test_gzip_and_json_bodies_are_solved_as_sent(gateway, data_dir):
         assert finals[2]["best_length"] == 2 + 6 + 9
 
 
+@pytest.mark.timeout(90)
+def test_the_lower_bound_is_reported_when_asked_for(gateway, data_dir):
+    token = gateway.new_token("bounded")
+    gateway.wait_idle()
+    with gateway.http(token) as client:
+        reply = submit(client, data_dir / "kroA100.tsp", time=3, bound="true")
+        view = wait_done(client, reply.json()["job_id"])
+    assert view["optimum"] == 21282  # TSPLIB's published optimum of kroA100
+    assert 0 < view["lower_bound"] <= view["optimum"] <= view["best_length"]
+
+
 @pytest.mark.timeout(120)
 def test_running_job_cancel_ends_its_stream(gateway, data_dir):
     token = gateway.new_token("canceller")
@@ -129,6 +143,33 @@ def test_running_job_cancel_ends_its_stream(gateway, data_dir):
         frames = read_stream(client, job_id)
         assert frames[-1][1]["status"] == "cancelled"
         assert time.monotonic() - started < 45  # not the 60 s budget
+
+
+@pytest.mark.timeout(150)
+def test_a_quiet_stream_stays_open_with_pings_until_the_job_ends(gateway, data_dir):
+    """A queued job behind two running ones logs nothing for a while: its stream must ping
+    (every 15 s) rather than fail, then end when the job is cancelled."""
+    token = gateway.new_token("patient", "--max-active-jobs", "3")
+    gateway.wait_idle()
+    with gateway.http(token) as client:
+        busy = [submit(client, data_dir / "dsj1000.tsp", time=60).json()["job_id"]
+                for _ in range(2)]
+        wait_until(lambda: all(client.get(f"/jobs/{j}").json()["status"] == "running"
+                               for j in busy), 60, "two running jobs")
+        waiting = submit(client, data_dir / "berlin52.tsp", time=1, priority=-1000)
+        job_id = waiting.json()["job_id"]
+        lines, opened = [], time.monotonic()
+        with client.stream("GET", f"/jobs/{job_id}/stream", timeout=60) as reply:
+            for line in reply.iter_lines():
+                lines.append(line)
+                if line == ": ping":
+                    quiet_s = time.monotonic() - opened
+                    client.delete(f"/jobs/{job_id}")
+        for j in busy:
+            client.delete(f"/jobs/{j}")
+    assert lines[:2] == ["event: status", lines[1]] and '"status":"queued"' in lines[1]
+    assert 14 < quiet_s < 40
+    assert "event: cancelled" in lines and '"status":"cancelled"' in lines[-2]
 
 
 @pytest.mark.timeout(60)
@@ -276,7 +317,8 @@ def test_cli_submit_and_python_solve_through_the_gateway(gateway, data_dir):
                       "--token", "tspg_000000000000_" + "x" * 43, env=env_free)
     assert bad.returncode == 2 and "401" in bad.stderr
 
-    result = solve(load(data_dir / "berlin52.tsp"), time=1, gateway=gateway.url, token=token)
+    gateway.wait_idle()
+    result = solve(load(data_dir / "berlin52.tsp"), time=3, gateway=gateway.url, token=token)
     assert sorted(result.tour) == list(range(52))
     assert result.length == load(data_dir / "berlin52.tsp").tour_length(result.tour)
     assert result.stats["status"] == "done"

@@ -26,6 +26,7 @@ from tsp_celery.errors import (
 from tsp_celery.gateway.jobs import JobService, OptionLimitError, TooManyJobsError
 from tsp_celery.gateway.page import mount_page
 from tsp_celery.gateway.routes import router
+from tsp_celery.gateway.stream import PING_S
 from tsp_celery.gateway.tokens import TokenStore
 from tsp_celery.settings import Settings
 
@@ -57,8 +58,10 @@ def create_app(settings: Settings | None = None,
         client = ClusterClient(settings)
         app.state.tokens = TokenStore(client.redis, client.keys)
         app.state.jobs = JobService(client, app.state.tokens)
+        # The socket timeout must outlast a stream's XREAD BLOCK (redis-py's default is 5 s).
         pool = redis.asyncio.BlockingConnectionPool.from_url(
-            settings.redis_url, max_connections=MAX_STREAM_CONNECTIONS, timeout=None)
+            settings.redis_url, max_connections=MAX_STREAM_CONNECTIONS, timeout=None,
+            socket_timeout=2 * PING_S)
         app.state.aredis = redis.asyncio.Redis(connection_pool=pool)
         app.state.max_body_bytes = max_body_bytes
         try:
