@@ -18,6 +18,7 @@ import redis
 from processes import Service, free_port, wait_until
 
 from tsp_celery.cluster.keys import Keys
+from tsp_celery.cluster.workers import live_workers
 from tsp_celery.solver.budget import fits_matrix_budget
 
 WORKERS = 2
@@ -91,10 +92,15 @@ class GatewayHarness:
         return done.stdout.strip().splitlines()[-1]
 
     def wait_idle(self, timeout_s: float = 90) -> None:
-        """Until no job is queued or running: a test that times a job starts on idle workers."""
-        wait_until(lambda: not self.redis.scard(self.keys.jobs_active())
-                   and not self.redis.zcard(self.keys.jobs_queued()), timeout_s,
-                   f"the cluster to be idle\n{self.logs()}", poll_s=0.2)
+        """Until no job is queued or running and no worker runs a unit (a cancelled job's last
+        units may outlive it): a test that times a job starts on idle workers."""
+        def idle() -> bool:
+            workers = live_workers(self.redis, self.keys)
+            return (not self.redis.scard(self.keys.jobs_active())
+                    and not self.redis.zcard(self.keys.jobs_queued())
+                    and len(workers) == WORKERS and not any(w.get("units") for w in workers))
+
+        wait_until(idle, timeout_s, f"the cluster to be idle\n{self.logs()}", poll_s=0.2)
 
     def http(self, token: str | None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -76,3 +76,14 @@ def test_limits_must_be_positive(bad):
 def test_a_token_needs_a_name(store):
     with pytest.raises(ValueError, match="name"):
         store.create("  ")
+
+
+def test_jobs_count_as_active_until_settled(store):
+    a = store.verify(store.create("a")).token_id
+    for job_id in ("j1", "j2", "j3"):
+        store.add_job(a, job_id)
+    store.settle(a, ["j2"])
+    assert sorted(store.active_job_ids(a)) == ["j1", "j3"]
+    assert store.job_ids(a) == ["j3", "j2", "j1"], "settling keeps the job listed"
+    store.revoke(a)
+    assert store.active_job_ids(a) == []

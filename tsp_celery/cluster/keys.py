@@ -123,3 +123,7 @@ class Keys:
     def gateway_token_jobs(self, token_id: str) -> str:
         """Sorted set: the job ids submitted with one token, scored by submission time."""
         return f"{self.prefix}:gateway:token:{token_id}:jobs"
+
+    def gateway_token_active(self, token_id: str) -> str:
+        """Set: the token's job ids not yet seen final (its active-jobs quota counts these)."""
+        return f"{self.prefix}:gateway:token:{token_id}:active"

@@ -59,14 +59,17 @@ class JobService:
                 "seed": params.seed, "warning": self.client.missing_service()}
 
     def active_jobs(self, who: TokenInfo) -> int:
-        """The token's jobs that are queued or running."""
-        ids = self.tokens.job_ids(who.token_id, limit=10_000)
+        """The token's queued or running jobs; the ones seen final are settled on the way, so
+        the cost follows the active jobs, not the token's whole history."""
+        ids = self.tokens.active_job_ids(who.token_id)
         pipe = self.client.redis.pipeline()
         for job_id in ids:
             pipe.hget(self.client.keys.job(job_id), "status")
         final = {s.value for s in JobStatus if s.is_final}
-        return sum(1 for raw in pipe.execute() if raw is not None
-                   and (raw.decode() if isinstance(raw, bytes) else raw) not in final)
+        finished = [job_id for job_id, status in zip(ids, pipe.execute(), strict=True)
+                    if status is None or _text(status) in final]
+        self.tokens.settle(who.token_id, finished)
+        return len(ids) - len(finished)
 
     # -- read -----------------------------------------------------------------------------------
     def _check_owner(self, who: TokenInfo, job_id: str) -> None:
@@ -136,6 +139,10 @@ class JobService:
         ok = leader is not None and workers > 0
         return {"status": "ok" if ok else "degraded", "redis": True,
                 "leader": (leader or {}).get("node_id"), "workers": workers}
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def drawing_path(xy: np.ndarray, tour: np.ndarray, points: int) -> list[list[float]]:

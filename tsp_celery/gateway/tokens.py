@@ -103,13 +103,25 @@ class TokenStore:
     def revoke(self, token_id: str) -> bool:
         """Forget a token (its jobs keep running); False when there was no such token."""
         pipe = self.redis.pipeline()
-        pipe.delete(self.keys.gateway_token(token_id))
+        pipe.delete(self.keys.gateway_token(token_id), self.keys.gateway_token_active(token_id))
         pipe.zrem(self.keys.gateway_tokens(), token_id)
         return bool(pipe.execute()[0])
 
     # -- job ownership --------------------------------------------------------------------------
     def add_job(self, token_id: str, job_id: str) -> None:
-        self.redis.zadd(self.keys.gateway_token_jobs(token_id), {job_id: time.time()})
+        pipe = self.redis.pipeline()
+        pipe.zadd(self.keys.gateway_token_jobs(token_id), {job_id: time.time()})
+        pipe.sadd(self.keys.gateway_token_active(token_id), job_id)
+        pipe.execute()
+
+    def active_job_ids(self, token_id: str) -> list[str]:
+        """The token's jobs not yet seen final (a superset of its queued and running ones)."""
+        return [_text(v) for v in self.redis.smembers(self.keys.gateway_token_active(token_id))]
+
+    def settle(self, token_id: str, job_ids: list[str]) -> None:
+        """Stop counting jobs that are final (or expired) against the active-jobs quota."""
+        if job_ids:
+            self.redis.srem(self.keys.gateway_token_active(token_id), *job_ids)
 
     def owns(self, token_id: str, job_id: str) -> bool:
         return self.redis.zscore(self.keys.gateway_token_jobs(token_id), job_id) is not None
