@@ -124,7 +124,7 @@ class JobService:
         self._check_owner(who, job_id)
         return {"job_id": job_id, "status": self.client.cancel(job_id)}
 
-    def owner_check(self, who: TokenInfo, job_id: str) -> None:
+    def require_job(self, who: TokenInfo, job_id: str) -> None:
         """JobNotFoundError unless ``who`` submitted ``job_id`` and its record still exists."""
         self._check_owner(who, job_id)
         self.client.store.record(job_id)

@@ -105,7 +105,7 @@ def job_events_stream(request: Request, who: Caller, job_id: str,
                       last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
     """Live events and status snapshots until the job ends."""
     service = _service(request)
-    service.owner_check(who, job_id)  # 404 now, before the stream starts
+    service.require_job(who, job_id)  # 404 now, before the stream starts
     frames = job_stream(service, request.app.state.aredis, who, job_id, last_event_id)
     return StreamingResponse(frames, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
