@@ -77,6 +77,6 @@ def create_app(settings: Settings | None = None,
                               "See docs/gateway.md.")
     for kind, _status in _STATUS:
         app.add_exception_handler(kind, _error_response)
-    app.include_router(router)
+    app.include_router(router)  # GET /metrics: mount the observability exporter here once it lands
     mount_page(app)
     return app
