@@ -120,6 +120,24 @@ def test_gzip_and_json_bodies_are_solved_as_sent(gateway, data_dir):
         assert finals[2]["best_length"] == 2 + 6 + 9
 
 
+@pytest.mark.timeout(150)
+def test_a_large_tour_is_decimated_for_drawing(gateway):
+    import numpy as np
+
+    xy = np.random.default_rng(5).uniform(0, 1000, size=(6000, 2)).round(2)
+    token = gateway.new_token("large", "--max-nodes", "6000")
+    gateway.wait_idle()
+    with gateway.http(token) as client:
+        job_id = client.post("/jobs", json={"coords": xy.tolist(), "time": 60}).json()["job_id"]
+        wait_until(lambda: client.get(f"/jobs/{job_id}").json()["best_length"], 120,
+                   "a first tour of 6000 nodes")
+        doc = client.get(f"/jobs/{job_id}/tour", params={"points": 4000}).json()
+        client.delete(f"/jobs/{job_id}")
+    assert len(doc["tour"]) == 6000
+    assert len(doc["path"]) == 3000  # every 2nd node along the tour
+    assert doc["path"][:2] == xy[doc["tour"][0:3:2]].tolist()
+
+
 @pytest.mark.timeout(90)
 def test_the_lower_bound_is_reported_when_asked_for(gateway, data_dir):
     token = gateway.new_token("bounded")
