@@ -32,6 +32,8 @@ def solve(
     cluster: str | None = None,
     on_progress: ProgressCallback | None = None,
     merge: bool = True,
+    gateway: str | None = None,
+    token: str | None = None,
 ) -> Result:
     """Solve ``problem`` within about ``time`` seconds and return the best tour found.
 
@@ -41,13 +43,19 @@ def solve(
     ``Result.seed``; ``target`` (a known optimum) stops the search once reached. ``Result.gap_pct``
     is filled from ``target``, or from TSPLIB's published optimum for a TSPLIB instance.
     ``merge=False`` turns tour merging off (each round keeps its shortest run as it is), to
-    measure what merging adds.
+    measure what merging adds. With ``gateway`` (an HTTP URL of ``tsp-celery gateway``) the job
+    goes through that gateway with ``token`` (default: $TSP_CELERY_GATEWAY_TOKEN) instead.
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"Expected a Problem (see tsp_celery.load), got {type(problem).__name__}.")
     if seed is None:
         seed = secrets.randbelow(2**31)
-    if cluster is None:
+    if gateway is not None:
+        from tsp_celery.gateway.client import GatewayClient
+
+        result = GatewayClient(gateway, token).solve(
+            problem, {"time": time, "seed": seed, "target": target, "merge": merge}, on_progress)
+    elif cluster is None:
         result = solve_local(problem, time_s=time, workers=workers, seed=seed, target=target,
                              on_progress=on_progress, merge=merge)
     else:

@@ -20,7 +20,7 @@ from tsp_celery.settings import Settings
 
 pytestmark = pytest.mark.timeout(60)
 
-PYTHON_SERVICES = {"coordinator", "standby", "worker", "flower", "client"}
+PYTHON_SERVICES = {"coordinator", "standby", "worker", "flower", "client", "gateway"}
 MONITORING_SERVICES = {"prometheus", "grafana", "redis-exporter"}  # tests/observability
 
 
@@ -60,7 +60,7 @@ def test_no_start_without_the_secrets_of_ops_init(missing):
 def test_service_set(services):
     assert set(services) == {"redis"} | PYTHON_SERVICES | MONITORING_SERVICES
     assert services["client"]["profiles"] == ["tools"]
-    for name in ("coordinator", "standby", "worker", "flower", "redis"):
+    for name in ("coordinator", "standby", "worker", "flower", "redis", "gateway"):
         assert "profiles" not in services[name], f"{name} must start with a plain `up`"
 
 
@@ -107,7 +107,7 @@ def test_commands_and_healthchecks_are_real_entry_points(services, resolve):
     for name in PYTHON_SERVICES:
         service = services[name]
         check_entry_point(resolve(service["command"], env=service["environment"]))
-        if "healthcheck" in service and name != "flower":
+        if "healthcheck" in service and name not in ("flower", "gateway"):  # HTTP checks
             test = service["healthcheck"]["test"]
             assert test[0] == "CMD"
             check_entry_point(test[1:])

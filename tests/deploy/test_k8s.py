@@ -146,7 +146,7 @@ def test_only_our_pods_reach_redis(docs):
     assert expression["key"] == "app.kubernetes.io/name" and expression["operator"] == "In"
     clients = {d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
                for d in docs if d["kind"] in WORKLOADS} - {"redis"}
-    assert allowed == clients == {"coordinator", "worker", "flower", "redis-exporter"}
+    assert allowed == clients == {"coordinator", "worker", "gateway", "flower", "redis-exporter"}
 
 
 def test_redis_is_a_statefulset_with_aof_on_a_pvc(docs):
@@ -213,8 +213,8 @@ def test_commands_and_probes_run_the_package_entry_points(docs, resolve):
         check_entry_point(resolve(argv, env=env))
         for probe in ("livenessProbe", "readinessProbe"):
             assert probe in c, f"{name} has no {probe}"
-            if name == "flower" and probe == "livenessProbe":
-                assert c[probe]["httpGet"]["path"] == "/healthcheck"
+            if name in ("flower", "gateway") and probe == "livenessProbe":
+                assert c[probe]["httpGet"]["path"] in ("/healthcheck", "/health")
                 continue
             health = resolve(c[probe]["exec"]["command"], env=env)
             check_entry_point(health)

@@ -37,7 +37,7 @@ def processes() -> dict[str, str]:
 
 
 def test_process_types():
-    assert set(processes()) == {"coordinator", "standby", "worker", "flower"}
+    assert set(processes()) == {"coordinator", "standby", "worker", "flower", "gateway"}
 
 
 @pytest.mark.timeout(60)
@@ -83,7 +83,7 @@ def test_honcho_start_then_solve_on_the_cluster(redis_url, tmp_path, examples_di
     flower_port = free_port()
     env = {**os.environ, "TSP_CELERY_REDIS_URL": redis_url, "TSP_CELERY_PREFIX": prefix,
            "TSP_CELERY_WORKER_CONCURRENCY": "1", "FLOWER_PORT": str(flower_port),
-           "PYTHONUNBUFFERED": "1"}
+           "GATEWAY_PORT": str(free_port()), "PYTHONUNBUFFERED": "1"}
     log_path = tmp_path / "honcho.log"
     with open(log_path, "w") as log:
         honcho = subprocess.Popen([sys.executable, "-m", "honcho", "start", "-f", str(PROCFILE),

@@ -9,6 +9,7 @@ import click
 
 from tsp_celery.cli import (
     cluster_commands,
+    gateway_commands,
     ha_commands,
     ops_commands,
     problem_commands,
@@ -42,7 +43,8 @@ def cli() -> None:
 
 
 cli.params.append(_verbose_option())
-for _module in (problem_commands, solve_command, cluster_commands, ha_commands, ops_commands):
+for _module in (problem_commands, solve_command, cluster_commands, ha_commands, ops_commands,
+                gateway_commands):
     for _command in _module.commands:
         _command.params.append(_verbose_option())
         cli.add_command(_command)

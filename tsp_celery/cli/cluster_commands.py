@@ -82,12 +82,27 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Machine-read
 @merge_option
 @json_option
 @url_option
+@click.option("--gateway", default=None, help="Submit through this gateway URL instead of Redis.")
+@click.option("--token", default=None, help="Gateway token [default: $TSP_CELERY_GATEWAY_TOKEN].")
 def submit(file: str, time_s: float, target: float | None, priority: int, seed: int | None,
            stall_rounds: int | None, bound: bool, merge: bool, as_json: bool,
-           redis_url: str | None) -> None:
+           redis_url: str | None, gateway: str | None, token: str | None) -> None:
     """Queue FILE (TSPLIB or coordinates) on the cluster; prints the job id."""
     if seed is None:  # as solve does: runs differ unless asked to repeat one
         seed = secrets.randbelow(2**31)
+    if gateway is not None:
+        from tsp_celery.gateway.client import submit_file
+
+        reply = submit_file(gateway, token, file, {
+            "time": time_s, "target": target, "priority": priority, "seed": seed,
+            "stall_rounds": stall_rounds, "bound": bound, "merge": merge})
+        if as_json:
+            _emit(reply)
+        else:
+            click.echo(reply["job_id"])
+        if reply.get("warning"):
+            click.echo(f"warning: {reply['warning']}; job {reply['job_id']} is queued", err=True)
+        return
     try:
         params = JobParams(time_s=time_s, target=target, priority=priority, seed=seed,
                            stall_rounds=stall_rounds, bound=bound, merge=merge)

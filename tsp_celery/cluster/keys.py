@@ -123,3 +123,20 @@ class Keys:
     def attempts(self, task_id: str) -> str:
         """Hash: runs of one Celery task started and finished (a unit that kills its worker)."""
         return f"{self.prefix}:attempts:{task_id}"
+
+    # -- gateway (HTTP API) ---------------------------------------------------------------------
+    def gateway_token(self, token_id: str) -> str:
+        """Hash: one API token's name, secret digest (never the secret) and limits."""
+        return f"{self.prefix}:gateway:token:{token_id}"
+
+    def gateway_tokens(self) -> str:
+        """Sorted set: every API token id, scored by creation time."""
+        return f"{self.prefix}:gateway:tokens"
+
+    def gateway_token_jobs(self, token_id: str) -> str:
+        """Sorted set: the job ids submitted with one token, scored by submission time."""
+        return f"{self.prefix}:gateway:token:{token_id}:jobs"
+
+    def gateway_token_active(self, token_id: str) -> str:
+        """Set: the token's job ids not yet seen final (its active-jobs quota counts these)."""
+        return f"{self.prefix}:gateway:token:{token_id}:active"
