@@ -45,13 +45,15 @@ def services(config) -> dict:
 def test_compose_config_quiet_passes():
     proc = subprocess.run(["docker-compose", "config", "-q"], cwd=ROOT, capture_output=True,
                           text=True, timeout=30, env={**os.environ, "REDIS_PASSWORD": "ab12",
-                                                      "FLOWER_BASIC_AUTH": "a:b"})
+                                                      "FLOWER_BASIC_AUTH": "a:b",
+                                                      "GRAFANA_ADMIN_PASSWORD": "c3"})
     assert proc.returncode == 0, proc.stderr
 
 
-@pytest.mark.parametrize("missing", ["REDIS_PASSWORD", "FLOWER_BASIC_AUTH"])
+@pytest.mark.parametrize("missing", ["REDIS_PASSWORD", "FLOWER_BASIC_AUTH",
+                                     "GRAFANA_ADMIN_PASSWORD"])
 def test_no_start_without_the_secrets_of_ops_init(missing):
-    env = {"REDIS_PASSWORD": "ab12", "FLOWER_BASIC_AUTH": "a:b"}
+    env = {"REDIS_PASSWORD": "ab12", "FLOWER_BASIC_AUTH": "a:b", "GRAFANA_ADMIN_PASSWORD": "c3"}
     del env[missing]
     proc = run_compose_config(**env)
     assert proc.returncode != 0 and "run tsp-celery ops init first" in proc.stderr

@@ -37,6 +37,8 @@ def test_compose_files_are_private_and_agree(tmp_path):
     assert auth.read_text() == f"requirepass {password}\n"
     assert mode(tmp_path / ".env") == 0o600 and mode(auth.parent) == 0o700
     assert password not in out.stdout + out.stderr and flower_pw not in out.stdout + out.stderr
+    grafana_pw = env["GRAFANA_ADMIN_PASSWORD"]
+    assert len(grafana_pw) >= 16 and grafana_pw not in out.stdout + out.stderr
 
 
 def test_existing_secrets_are_kept_unless_rotated(tmp_path):

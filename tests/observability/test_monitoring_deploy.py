@@ -22,7 +22,8 @@ K8S = ROOT / "ops" / "k8s"
 def services() -> dict:
     exe = shutil.which("docker-compose")
     assert exe, "docker-compose is missing: apt-get install -y docker-compose (see .ci/run)"
-    secrets = {"REDIS_PASSWORD": "ab12", "FLOWER_BASIC_AUTH": "a:b"}  # what `ops init` writes
+    secrets = {"REDIS_PASSWORD": "ab12", "FLOWER_BASIC_AUTH": "a:b",  # what `ops init` writes
+               "GRAFANA_ADMIN_PASSWORD": "c3"}
     proc = subprocess.run([exe, "--profile", "monitoring", "config"], cwd=ROOT,
                           capture_output=True, text=True, timeout=60,
                           env={**os.environ, **secrets})

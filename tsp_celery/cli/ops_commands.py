@@ -19,8 +19,9 @@ from tsp_celery.settings import Settings
 # Where `ops init` writes, per target: (environment file, Redis auth file) under its folder.
 SECRET_FILES = {"compose": (".env", ".secrets/redis-auth.conf"),
                 "k8s": ("secrets.env", "redis-auth.conf")}
-# The variables of each environment file (compose reads .env; kustomize a secretGenerator).
-SECRET_KEYS = {"compose": ("REDIS_PASSWORD", "FLOWER_BASIC_AUTH"),
+# The variables of each environment file (compose reads .env; kustomize a secretGenerator):
+# the Redis password, the Flower login, then plain passwords (compose's Grafana admin).
+SECRET_KEYS = {"compose": ("REDIS_PASSWORD", "FLOWER_BASIC_AUTH", "GRAFANA_ADMIN_PASSWORD"),
                "k8s": ("password", "flower-basic-auth")}
 
 
@@ -66,25 +67,27 @@ def ops() -> None:
               "the kustomization's secretGenerator (FOLDER defaults to ops/k8s).")
 @click.option("--rotate", is_flag=True, help="Replace existing secrets with new ones.")
 def init(folder: Path | None, target: str, rotate: bool) -> None:
-    """Generate a random Redis password and Flower login for a deployment (never printed)."""
+    """Generate a random Redis password, Flower login (and, for compose, Grafana admin
+    password) for a deployment (never printed)."""
     folder = folder or Path("ops/k8s" if target == "k8s" else ".")
     env_name, auth_name = SECRET_FILES[target]
     env_path, auth_path = folder / env_name, folder / auth_name
     existing = _read_env(env_path)
-    password_key, flower_key = SECRET_KEYS[target]
+    password_key, flower_key, *other_keys = SECRET_KEYS[target]
     if password_key in existing and not rotate:
         raise click.UsageError(f"{env_path} already holds {password_key}; pass --rotate to "
                                "replace it (then restart Redis and every process).")
     password = secrets.token_hex(24)  # hex: safe inside a URL and a config line
     existing[password_key] = password
     existing[flower_key] = f"admin:{secrets.token_hex(12)}"
+    existing.update({key: secrets.token_hex(12) for key in other_keys})
     auth_path.parent.mkdir(parents=True, exist_ok=True)
     if target == "compose":
         auth_path.parent.chmod(0o700)  # the file is bind-mounted; its folder keeps others out
     _write_private(env_path, "".join(f"{k}={v}\n" for k, v in existing.items()), 0o600)
     _write_private(auth_path, f"requirepass {password}\n",
                    0o644 if target == "compose" else 0o600)
-    click.echo(f"wrote {env_path} ({password_key}, {flower_key}) and {auth_path}")
+    click.echo(f"wrote {env_path} ({', '.join(SECRET_KEYS[target])}) and {auth_path}")
     click.echo("next: docker-compose up -d" if target == "compose"
                else "next: kubectl apply -k ops/k8s")
 
