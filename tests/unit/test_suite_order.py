@@ -28,3 +28,10 @@ def test_cluster_suites_run_last_and_are_left_out_of_the_quick_subset():
     assert set(ids[-len(cluster):]) == cluster, "a quick test runs after a cluster suite"
     quick = collected("-m", "not slow")
     assert quick and not cluster & set(quick)
+
+
+def test_test_modules_have_unique_names():
+    """Test folders are not packages, so pytest imports each module by its bare name: two
+    test_x.py in different folders stop the whole run at collection."""
+    names = [p.name for p in TESTS.rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
