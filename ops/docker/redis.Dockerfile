@@ -11,7 +11,7 @@ RUN set -eu; \
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; \
     apt-get update; \
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server; \
-    rm -rf /var/lib/apt/lists/* /usr/sbin/policy-rc.d; \
+    apt-get clean; rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/sbin/policy-rc.d; \
     mkdir -p /data /usr/local/etc/redis; chown redis:redis /data
 # Unlike the official image, no entrypoint drops root: the image runs as the redis user itself.
 USER redis

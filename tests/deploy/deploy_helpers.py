@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKER_LAUNCHER = ROOT / "ops" / "bin" / "tsp-celery-worker"
 # Variables docker-compose.yml reads: cleared so a developer's shell cannot change the result.
 COMPOSE_VARS = ("REDIS_PASSWORD", "FLOWER_BASIC_AUTH", "FLOWER_PORT", "TSP_CELERY_PREFIX",
-                "TSP_CELERY_WORKER_CONCURRENCY", "TSP_CELERY_DATA", "TSP_CELERY_REDIS_URL")
+                "TSP_CELERY_WORKER_CONCURRENCY", "TSP_CELERY_DATA", "TSP_CELERY_REDIS_URL",
+                "BASE_IMAGE", "EXTRA_CA_CERTS", "TSP_CELERY_REDIS_IMAGE")
 
 
 def compose_config(**env: str) -> dict:
