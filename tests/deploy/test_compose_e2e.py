@@ -52,14 +52,14 @@ def test_three_workers_solve_a_job_and_flower_asks_for_auth(report):
 def test_job_survives_a_killed_worker_and_a_killed_leader(report):
     outcome = step(report, "2 kill worker + leader")
     assert {outcome["killed_leader"], outcome["new_leader"]} == {"coord-a", "coord-b"}
-    assert outcome["job_when_killed"] == "running", "the kills must land mid-job"
+    assert outcome["job_when_killed"] == "running", f"the kills must land mid-job: {outcome}"
     assert outcome["n"] == 442
 
 
 def test_job_survives_scaling_down_to_one_worker(report):
     outcome = step(report, "3 scale to 1 mid-job")
     assert outcome["workers_after"] == 1
-    assert outcome["job_when_scaled"] == "running", "the scale-down must land mid-job"
+    assert outcome["job_when_scaled"] == "running", f"must land mid-job: {outcome}"
     assert outcome["n"] == 442
 
 
