@@ -29,6 +29,7 @@ def report(tmp_path_factory) -> dict:
         pytest.skip(f"Docker cannot start here: {json.loads(path.read_text())['error']}")
     assert path.exists(), proc.stderr[-5000:]
     data = json.loads(path.read_text())
+    print(json.dumps(data, indent=1))  # the figures: shown with -s, and on a failure
     assert proc.returncode == (0 if data["ok"] else 1), proc.stderr[-5000:]
     data["log"] = proc.stderr[-5000:]
     return data
