@@ -23,15 +23,21 @@ DOCKER_CANNOT_START = 77
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> dict:
     path = tmp_path_factory.mktemp("compose-e2e") / "report.json"
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--report", str(path)],
-                          capture_output=True, text=True, timeout=1450)
+    with subprocess.Popen([sys.executable, str(SCRIPT), "--report", str(path)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            _, stderr = proc.communicate(timeout=1350)
+        except subprocess.TimeoutExpired:
+            proc.terminate()  # the script then takes the stack down and stops its dockerd
+            _, stderr = proc.communicate(timeout=120)
+            pytest.fail(f"compose-e2e took more than 1350 s:\n{stderr[-5000:]}")
     if proc.returncode == DOCKER_CANNOT_START:
         pytest.skip(f"Docker cannot start here: {json.loads(path.read_text())['error']}")
-    assert path.exists(), proc.stderr[-5000:]
+    assert path.exists(), stderr[-5000:]
     data = json.loads(path.read_text())
     print(json.dumps(data, indent=1))  # the figures: shown with -s, and on a failure
-    assert proc.returncode == (0 if data["ok"] else 1), proc.stderr[-5000:]
-    data["log"] = proc.stderr[-5000:]
+    assert proc.returncode == (0 if data["ok"] else 1), stderr[-5000:]
+    data["log"] = stderr[-5000:]
     return data
 
 
