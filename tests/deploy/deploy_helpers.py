@@ -16,7 +16,8 @@ WORKER_LAUNCHER = ROOT / "ops" / "bin" / "tsp-celery-worker"
 # Variables docker-compose.yml reads: cleared so a developer's shell cannot change the result.
 COMPOSE_VARS = ("REDIS_PASSWORD", "FLOWER_BASIC_AUTH", "FLOWER_PORT", "TSP_CELERY_PREFIX",
                 "TSP_CELERY_WORKER_CONCURRENCY", "TSP_CELERY_DATA", "TSP_CELERY_REDIS_URL",
-                "TSP_CELERY_FLOWER_HOST", "GATEWAY_BIND", "GATEWAY_PORT", "GRAFANA_ADMIN_PASSWORD")
+                "TSP_CELERY_FLOWER_HOST", "GATEWAY_BIND", "GATEWAY_PORT", "GRAFANA_ADMIN_PASSWORD",
+                "BASE_IMAGE", "EXTRA_CA_CERTS", "TSP_CELERY_REDIS_IMAGE")
 # What `tsp-celery ops init` puts into .env (compose refuses to start without them).
 COMPOSE_SECRETS = {"REDIS_PASSWORD": "0123abcd", "FLOWER_BASIC_AUTH": "ops:pw",
                    "GRAFANA_ADMIN_PASSWORD": "4567ef"}

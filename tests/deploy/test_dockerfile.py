@@ -13,7 +13,7 @@ import sys
 
 import dockerfile
 import pytest
-from deploy_helpers import ROOT
+from deploy_helpers import ROOT, compose_config
 
 pytestmark = pytest.mark.timeout(60)
 DOCKERFILE = ROOT / "ops" / "docker" / "Dockerfile"
@@ -45,6 +45,20 @@ def base_images(instructions: list) -> list[str]:
             if image.lower() not in stages:
                 images.append(image)
     return images
+
+
+def stage(instructions: list, name: str) -> list:
+    """The instructions of the stage ``FROM ... AS name``, up to the next FROM."""
+    start = next(i for i, ins in enumerate(instructions)
+                 if ins.cmd == "FROM" and ins.value[-1].lower() == name)
+    end = next((i for i, ins in enumerate(instructions) if i > start and ins.cmd == "FROM"),
+               len(instructions))
+    return instructions[start:end]
+
+
+def arg_default(instructions: list, name: str) -> str:
+    return next(ins.value[0].partition("=")[2].strip("\"") for ins in instructions
+                if ins.cmd == "ARG" and ins.value[0].partition("=")[0] == name)
 
 
 def dockerignore_allows(path: str) -> bool:
@@ -134,3 +148,33 @@ def test_warmup_script_solves_with_the_installed_package():
                           capture_output=True, text=True, timeout=110, cwd="/")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("warm-up") == 2, proc.stdout
+
+
+def test_dependencies_install_from_setup_cfg_before_any_code_is_copied(instructions):
+    deps = stage(instructions, "deps")
+    assert [ins.value[0] for ins in deps if ins.cmd == "COPY"] == ["setup.cfg"], \
+        "code in the dependency stage would reinstall numpy/scipy on every edit"
+    assert any("pip install --requirement" in ins.value[0] for ins in deps if ins.cmd == "RUN")
+    runtime = final_stage(instructions)
+    venv = next(i for i, ins in enumerate(runtime) if ins.cmd == "COPY"
+                and ins.flags == ("--from=deps",))
+    package = next(i for i, ins in enumerate(runtime) if ins.cmd == "COPY"
+                   and ins.flags == ("--from=package",))
+    assert venv < package, "the dependency layer comes first, so a code edit keeps it cached"
+
+
+def test_extra_ca_certs_reach_pip_in_the_build_stage_only(instructions):
+    deps = stage(instructions, "deps")
+    assert arg_default(deps, "EXTRA_CA_CERTS") == ""
+    pip = next(ins.value[0] for ins in deps if ins.cmd == "RUN" and "pip install" in ins.value[0])
+    assert "PIP_CERT" in pip and "EXTRA_CA_CERTS" in pip
+    for ins in final_stage(instructions):
+        assert "EXTRA_CA_CERTS" not in " ".join(ins.value), "the runtime image must not see it"
+
+
+def test_compose_builds_on_the_dockerfile_default_base(instructions):
+    args = compose_config()["services"]["worker"]["build"]["args"]
+    assert args["BASE_IMAGE"] == arg_default(instructions, "BASE_IMAGE")
+    assert args["EXTRA_CA_CERTS"] == ""
+    passed = compose_config(BASE_IMAGE="local-base:1")["services"]["worker"]["build"]["args"]
+    assert passed["BASE_IMAGE"] == "local-base:1"
