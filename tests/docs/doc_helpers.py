@@ -180,7 +180,7 @@ def anchors(path: Path) -> set[str]:
 NORMALISE = (
     (re.compile(r"at most \S+ above optimal \(proven lower bound \S+\)"
                 r"|\S+ above estimated lower bound \S+ \(not proven\)"), "<bound claim>"),
-    (re.compile(r"\b[0-9a-f]{16}\b"), "<job>"),                     # job ids
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{12}\b"), "<job>"),                     # job ids
     (re.compile(r"\bvm-\d+\b"), "<node>"),                          # default coordinator ids
     (re.compile(r"-?\d+(?:\.\d+)? ?%"), "<pct>%"),                     # gaps
     (re.compile(r"\b\d+(?:\.\d+)? ?s\b"), "<s>"),                      # durations
@@ -225,7 +225,7 @@ def _json_shape(data: dict) -> dict:
 CLUSTER_NORMALISE = (
     (re.compile(r"\[[#-]+\]"), "[bar]"),
     (re.compile(r"celery@\S+"), "celery@<host>"),
-    (re.compile(r"\b[0-9a-f]{16}\b"), "<job>"),
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{12}\b"), "<job>"),
     (re.compile(r"\d+(?:\.\d+)?"), "<n>"),
     (re.compile(r"\s+"), " "),
 )

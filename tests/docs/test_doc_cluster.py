@@ -26,7 +26,7 @@ from processes import RedisServer, Service, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
-JOB_ID = re.compile(r"\b[0-9a-f]{16}\b")
+JOB_ID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{12}\b")
 DOCS = [ROOT / "docs" / "quickstart.md"]
 
 

@@ -13,7 +13,7 @@ from processes import TerminalRun
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
-QUEUED = re.compile(r"job ([0-9a-f]{16}) queued \(Ctrl-C cancels it\)")
+QUEUED = re.compile(r"job ([0-9a-f]{8}-[0-9a-f]{12}) queued \(Ctrl-C cancels it\)")
 
 
 def _start(cluster, examples_dir, *extra: str) -> tuple[TerminalRun, str]:

@@ -60,7 +60,7 @@ COMMANDS = {
                ["--time", "--target", "--priority", "--seed", "--stall-rounds"]),
     "watch": (["job", "--redis-url", DEAD_REDIS], ["--interval"]),
     "jobs": (["--redis-url", DEAD_REDIS], ["--limit"]),
-    "coordinator": (["--redis-url", DEAD_REDIS], ["--priority", "--max-active"]),
+    "coordinator": (["--redis-url", DEAD_REDIS], ["--priority", "--max-active", "--metrics-port"]),
     "health": (["--redis-url", DEAD_REDIS], ["--min-workers", "--timeout"]),
     "generate": (["-o", "no-such-folder/x.tsp"], ["--n", "--seed"]),
 }

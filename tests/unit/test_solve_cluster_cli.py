@@ -25,7 +25,7 @@ def test_no_coordinator_is_said_at_once_and_ctrl_c_cancels_the_queued_job(redis_
                        str(examples_dir / "berlin52.tsp"), "--cluster", "--redis-url", redis_url],
                       env)
     text = run.read_until(lambda t: "warning:" in t and "\n" in t.split("warning:")[1], 30)
-    job_id = re.search(r"job ([0-9a-f]{16}) queued", text).group(1)
+    job_id = re.search(r"job ([0-9a-f]{8}-[0-9a-f]{12}) queued", text).group(1)
     assert "warning: no coordinator is alive (start `tsp-celery coordinator`)" in text
     assert run.chunks[-1][0] < 10, text  # NOBODY_HOME_S (15 s) has not passed
     run.popen.send_signal(signal.SIGINT)

@@ -299,7 +299,7 @@ def workers(as_json: bool, redis_url: str | None) -> None:
               help="Higher priority wins leadership when the lease is free (-1000..1000).")
 @click.option("--max-active", type=count(1, 1_000_000, "4"), default=None,
               help="Jobs run at once [default: one per live worker slot].")
-@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+@click.option("--metrics-port", type=count(1, 65535, "9812"), default=None,
               envvar="TSP_CELERY_METRICS_PORT",
               help="Serve Prometheus metrics on this port [default: $TSP_CELERY_METRICS_PORT, "
                    "else off].")
