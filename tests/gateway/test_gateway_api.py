@@ -341,3 +341,22 @@ def test_cli_submit_and_python_solve_through_the_gateway(gateway, data_dir):
     assert result.length == load(data_dir / "berlin52.tsp").tour_length(result.tour)
     assert result.stats["status"] == "done"
 
+
+
+@pytest.mark.timeout(60)
+def test_metrics_count_requests_by_route_template_never_by_job(gateway):
+    token = gateway.new_token("metrics")
+    with gateway.http(token) as client:
+        assert client.get("/jobs/no-such-job").status_code == 404
+        assert client.get("/jobs").status_code == 200
+    with gateway.http(None) as anonymous:
+        assert anonymous.get("/jobs").status_code == 401
+        text = anonymous.get("/metrics").text  # no token needed: it names no job
+    prefix = "tsp_celery_gateway_requests_total{"
+    counted = {line[len(prefix):].rsplit("}", 1)[0]: float(line.rsplit(" ", 1)[1])
+               for line in text.splitlines() if line.startswith(prefix)}
+    assert counted['method="GET",route="/jobs/{job_id}",status="404"'] >= 1
+    assert counted['method="GET",route="/jobs",status="200"'] >= 1
+    assert counted['method="GET",route="/jobs",status="401"'] >= 1
+    assert "no-such-job" not in text and token not in text
+    assert 'tsp_celery_gateway_request_duration_seconds_count{method="GET",route="/jobs"}' in text

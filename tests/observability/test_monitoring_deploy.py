@@ -98,6 +98,8 @@ def test_scrape_targets_are_the_ports_the_services_serve(services, monkeypatch):
     assert str(dns["port"]) == services["worker"]["environment"]["TSP_CELERY_WORKER_METRICS_PORT"]
     assert "flower:5555" in targets["flower"] and "--port=5555" in services["flower"]["command"]
     assert targets["redis"] == ["redis-exporter:9121"]
+    assert targets["tsp-celery-gateway"] == ["gateway:8080"]
+    assert services["gateway"]["command"][-2:] == ["--port", "8080"]
     assert services["redis-exporter"]["environment"]["REDIS_ADDR"] == "redis://redis:6379"
 
 

@@ -24,6 +24,7 @@ from tsp_celery.errors import (
     TspCeleryError,
 )
 from tsp_celery.gateway.jobs import JobService, OptionLimitError, TooManyJobsError
+from tsp_celery.gateway.metrics import instrument
 from tsp_celery.gateway.page import mount_page
 from tsp_celery.gateway.routes import router
 from tsp_celery.gateway.stream import PING_S
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None,
                               "See docs/gateway.md.")
     for kind, _status in _STATUS:
         app.add_exception_handler(kind, _error_response)
-    app.include_router(router)  # GET /metrics: mount the observability exporter here once it lands
+    app.include_router(router)
+    instrument(app)
     mount_page(app)
     return app

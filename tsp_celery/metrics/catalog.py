@@ -18,7 +18,8 @@ _SUFFIX = {"counter": "_total"}
 class Entry:
     name: str  # as Prometheus stores it (counters with _total)
     type: str
-    source: str  # who exports it: coordinator (own), cluster (Redis, by coordinators), worker
+    source: str  # who exports it: coordinator (own), cluster (Redis, by coordinators), worker,
+    # gateway
     help: str
 
 
@@ -33,7 +34,8 @@ def catalog() -> list[Entry]:
     out: dict[str, Entry] = {}
     for entry in (_entries(instruments.COORDINATOR.collect(), "coordinator")
                   + _entries(cluster, "cluster")
-                  + _entries(instruments.WORKER.collect(), "worker")):
+                  + _entries(instruments.WORKER.collect(), "worker")
+                  + _entries(instruments.GATEWAY.collect(), "gateway")):
         if entry.name in out:
             out[entry.name] = Entry(entry.name, entry.type, f"{out[entry.name].source}, "
                                     f"{entry.source}", entry.help)

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 COORDINATOR = CollectorRegistry(auto_describe=True)
 WORKER = CollectorRegistry(auto_describe=True)
+GATEWAY = CollectorRegistry(auto_describe=True)
 
 # Buckets kept short: in multiprocess mode every scrape merges buckets x label sets x processes.
 _FAST_S = (0.001, 0.005, 0.02, 0.1, 0.5, 2.0)
@@ -84,3 +85,14 @@ units_in_progress = Gauge(
     "tsp_celery_worker_units_in_progress",
     "solve_unit tasks running now on live worker processes.",
     multiprocess_mode="livesum", registry=WORKER)
+
+
+# -- gateway (labels: the route's template, never a job id, so they stay bounded) -------------
+gateway_requests = Counter(
+    "tsp_celery_gateway_requests",
+    "HTTP requests the gateway answered, by method, route template and status code.",
+    ["method", "route", "status"], registry=GATEWAY)
+gateway_request_seconds = Histogram(
+    "tsp_celery_gateway_request_duration_seconds",
+    "Time to the response's first byte (an event stream counts until it starts).",
+    ["method", "route"], buckets=_FAST_S, registry=GATEWAY)
