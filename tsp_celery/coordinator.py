@@ -62,6 +62,9 @@ POISON_LIMIT = 3
 # The lease keeper stops renewing when the work loop has not turned for this long: a wedged
 # loop must lose the lease, as it would if it renewed itself.
 LOOP_STALL_S = 60.0
+# How many of the newest events of a job with an open round are searched for the start of a
+# unit on a worker just lost (a round's starts are among its last few events).
+STARTED_SCAN = 1000
 
 
 def default_node_id() -> str:
@@ -120,11 +123,25 @@ class Coordinator:
             if worker_id in workers:
                 continue
             units = {(u.get("job_id"), u.get("unit_id")) for u in last.get("units", [])
-                     if u.get("unit_id")}
+                     if u.get("unit_id")} | self._units_started_on(worker_id)
             log.warning("worker %s lost (heartbeat stopped)%s", worker_id,
                         f" with {len(units)} unit(s) running" if units else "")
             self.lost_units |= units
         self._workers_seen = workers
+
+    def _units_started_on(self, worker_id: str) -> set[tuple[str, str]]:
+        """Units of open rounds whose start event names ``worker_id``: a unit started after
+        the worker's last heartbeat is in no heartbeat, yet is gone with the worker."""
+        found = set()
+        for job_id, driver in self.drivers.items():
+            if driver.round is None:
+                continue
+            for event in self.events.recent(job_id, STARTED_SCAN):
+                data = event.data
+                if (event.type == EventType.UNIT_STARTED and data.get("worker") == worker_id
+                        and data.get("round") == driver.round.plan.round_no and data.get("unit")):
+                    found.add((job_id, str(data["unit"])))
+        return found
 
     def lost_units_of(self, job_id: str) -> set[str]:
         """Unit ids of ``job_id`` that were running on a worker now lost."""

@@ -20,6 +20,7 @@ from tests.unit.cluster.test_coordinator import Recorder, problem
 from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.events import EventType
 from tsp_celery.cluster.health import classify
+from tsp_celery.cluster.lamport import LamportClock
 from tsp_celery.cluster.lease import read_leader
 from tsp_celery.cluster.workers import beat
 from tsp_celery.coordinator import POISON_LIMIT, Coordinator
@@ -231,6 +232,34 @@ def test_a_lost_workers_unit_closes_its_round_in_seconds_not_at_the_visibility_t
     assert merged["received"] == ["r1-u1"]
     assert [r[1].round_no for r in coord.dispatcher.rounds] == [1, 2]  # re-planned, one slot
     assert len(coord.dispatcher.rounds[1][1].units) == 1
+
+
+def test_a_unit_started_after_its_workers_last_heartbeat_is_lost_with_it(settings):
+    """The heartbeat lists the units running when it beat; a unit started since is known from
+    its start event, and its round still closes in seconds when the worker goes."""
+    client, coord = leading(settings, w1=1, w2=1)
+    p = problem(40, 3)
+    job_id = client.submit(p, {"time_s": 120})
+    coord.tick()
+    beat(client.redis, client.keys, "w1", {"slots": 1, "units": []}, ttl_s=30)
+    coord._slots = (0.0, 0)
+    coord.tick()  # w1 is seen, running nothing yet
+    clock = LamportClock("worker:w1")
+    client.events.emit(job_id, EventType.UNIT_STARTED, clock,
+                       {"round": 1, "unit": "r1-u0", "worker": "w1", "attempt": 1})
+    client.events.emit(job_id, EventType.UNIT_STARTED, clock,  # an older round's start
+                       {"round": 0, "unit": "r0-u0", "worker": "w1", "attempt": 1})
+    tour = np.arange(p.n)
+    summary = {"unit_id": "r1-u1", "kind": "island", "length": p.tour_length(tour),
+               "base_length": None, "proven_optimal": False, "elapsed_s": 0.1,
+               "engine": "test", "ok": True, "lamport": 1}
+    client.store.record_unit(job_id, 1, "r1-u1", summary, tour)
+    client.redis.delete(client.keys.worker("w1"))  # w1 died before its next heartbeat
+    coord._slots = (0.0, 0)
+    coord.tick()
+    assert coord.lost_units_of(job_id) == {"r1-u0"}
+    merged = client.store.round_merged(job_id, 1)
+    assert merged["closer"] == "lost worker" and merged["missing"] == ["r1-u0"]
 
 
 def test_a_deposed_leader_sends_no_first_tour_task(redis_url):
