@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +45,14 @@ def wait_until(predicate: Callable[[], object], timeout_s: float, what: str,
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
         time.sleep(poll_s)
+
+
+def worker_argv(name: str) -> list[str]:
+    """A one-process Celery worker named ``name@host`` on the solve and merge queues, as the
+    integration harnesses run it."""
+    return [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-P", "prefork", "-c", "1",
+            "-n", f"{name}@%h", "-Q", "solve,merge", "-l", "info", "--without-gossip",
+            "--without-mingle"]
 
 
 class Service:

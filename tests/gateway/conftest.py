@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from processes import Service, free_port, wait_until
+from processes import Service, free_port, wait_until, worker_argv
 
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.workers import live_workers
@@ -55,10 +55,8 @@ class GatewayHarness:
         wait_until(self.redis.ping, 15, f"redis-server on port {self.redis_port}")
         for i in range(WORKERS):
             name = f"gw{i + 1}"
-            self.services.append(Service(name, [
-                sys.executable, "-m", "celery", "-A", "tasks", "worker", "-P", "prefork",
-                "-c", "1", "-n", f"{name}@%h", "-Q", "solve,merge", "-l", "info",
-                "--without-gossip", "--without-mingle"], self.env, self.tmp / f"{name}.log"))
+            self.services.append(Service(name, worker_argv(name), self.env,
+                                         self.tmp / f"{name}.log"))
         self.services.append(Service("coordinator", [
             sys.executable, "-m", "tsp_celery", "coordinator", "--node-id", "gw-coord"],
             self.env, self.tmp / "coordinator.log"))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from processes import Service, wait_until
+from processes import Service, wait_until, worker_argv
 
 from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.lease import read_leader
@@ -49,10 +49,8 @@ class ClusterHarness:
     def start(self) -> None:
         for i in range(WORKERS):
             name = f"w{i + 1}-{self.prefix}"
-            self.services.append(Service(name, [
-                sys.executable, "-m", "celery", "-A", "tasks", "worker", "-P", "prefork",
-                "-c", "1", "-n", f"{name}@%h", "-Q", "solve,merge", "-l", "info",
-                "--without-gossip", "--without-mingle"], self.env, self.tmp / f"{name}.log"))
+            self.services.append(Service(name, worker_argv(name), self.env,
+                                         self.tmp / f"{name}.log"))
         self.services.append(Service("coordinator", [
             sys.executable, "-m", "tsp_celery", "coordinator", "--node-id", f"c-{self.prefix}"],
             self.env, self.tmp / "coordinator.log"))
