@@ -21,13 +21,12 @@ import time
 from dataclasses import asdict, dataclass
 
 import redis as redis_lib
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from tsp_celery.cluster.connection import redact_text, redact_url
+from tsp_celery.cluster.connection import connect_settings, redact_text, redact_url
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lease import read_coordinators, read_leader
 from tsp_celery.cluster.workers import live_workers
+from tsp_celery.errors import ClusterUnreachableError
 from tsp_celery.settings import Settings
 
 ROLES = ("any", "coordinator", "worker")
@@ -51,12 +50,6 @@ class Health:
         return asdict(self)
 
 
-def connect(url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> redis_lib.Redis:
-    """A client that fails fast: short socket timeouts and no retries (a probe must not hang)."""
-    return redis_lib.Redis.from_url(url, socket_connect_timeout=timeout_s,
-                                    socket_timeout=timeout_s, retry=Retry(NoBackoff(), 0))
-
-
 def check_health(settings: Settings, role: str = "any", *, min_workers: int | None = None,
                  node_id: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> Health:
     """Run the checks of ``role`` (see the module docstring) against ``settings.redis_url``."""
@@ -66,10 +59,10 @@ def check_health(settings: Settings, role: str = "any", *, min_workers: int | No
         min_workers = 1 if role == "any" else 0
     url = redact_url(settings.redis_url)
     try:
-        client = connect(settings.redis_url, timeout_s)
-    except ValueError as exc:  # a malformed URL (bad port, unknown option)
-        return Health(False, f"bad Redis URL {url}: {redact_text(str(exc))}", role,
-                      redis_ok=False)
+        # Fails fast (short timeouts, no retries): a probe must not hang.
+        client = connect_settings(settings, ping=False, probe_timeout_s=timeout_s)
+    except ClusterUnreachableError as exc:  # a malformed URL (bad port, unknown option)
+        return Health(False, str(exc), role, redis_ok=False)
     try:
         try:
             client.ping()
