@@ -156,6 +156,7 @@ class Coordinator:
     def on_acquire(self) -> None:
         """Just became leader: rebuild every non-final job from Redis, in bounded steps."""
         self.drivers.clear()
+        self.store.replicate(f"leader lease {self._led_fence}")  # the new term, on the replicas
         metrics.leader_acquisitions.inc()
         self.admission.publish()
         self.recovery = Recovery(self)

@@ -81,6 +81,7 @@ class ClusterClient:
         except redis_lib.RedisError as exc:  # queued without its first event: take it back
             self.store.withdraw(job_id)
             raise _refused(exc, "the job was not queued") from exc
+        self.store.replicate(f"job {job_id}: queued")  # with replicas: returns once they have it
         return job_id
 
     def status(self, job_id: str) -> dict[str, Any]:

@@ -1,0 +1,106 @@
+"""Redis without a single point of failure: kill -9 the Sentinel-managed primary mid-job.
+
+Real processes only: a primary and a replica (redis-server, AOF on), three sentinels
+(``redis-server --sentinel``), two coordinators and two Celery workers, all on the sentinel://
+URL list with commits waiting for the replica (TSP_CELERY_WAIT_REPLICAS=1).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+from chaos_harness import figure
+from processes import wait_until
+from sentinel_harness import SentinelCluster, SentinelGroup
+
+from tsp_celery.cluster.events import EventType
+from tsp_celery.health import check_health
+
+pytestmark = [pytest.mark.chaos, pytest.mark.slow]
+
+
+@pytest.fixture
+def group(workdir) -> Iterator[SentinelGroup]:
+    g = SentinelGroup(workdir)
+    yield g
+    g.stop()
+
+
+@pytest.fixture
+def sentinel_cluster(group, workdir, request) -> Iterator[SentinelCluster]:
+    c = SentinelCluster(group, workdir)
+    yield c
+    c.stop()
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        sys.stderr.write(c.logs())
+        for proc in group.sentinels:
+            sys.stderr.write(proc.tail(15))
+
+
+def _best(cluster: SentinelCluster, job_id: str) -> float | None:
+    raw = cluster.job(job_id).get("best_length")
+    return float(raw) if raw else None
+
+
+def _rounds_done(cluster: SentinelCluster, job_id: str) -> int:
+    return int(cluster.job(job_id).get("rounds_done") or 0)
+
+
+@pytest.mark.timeout(240)
+def test_primary_killed_mid_job_loses_no_committed_tour(sentinel_cluster, group, request):
+    c = sentinel_cluster
+    c.coordinator("coord-a", 100)
+    c.coordinator("coord-b", 50)
+    c.worker("w1")
+    c.worker("w2")
+    c.wait_for_leader(60)
+    c.wait_for_workers(2)
+
+    job_id, problem = c.submit("kroA100", time_s=40)
+    # submit() returned after the replica had the job: it is there, read directly.
+    with group.direct(group.replica) as replica:
+        assert replica.exists(c.keys.job(job_id)), "submit returned before the replica had it"
+    wait_until(lambda: _rounds_done(c, job_id) >= 2 and _best(c, job_id), 90,
+               "two merged rounds and a committed best tour")
+
+    seen = _best(c, job_id)  # what a client saw committed...
+    assert c.store.replicate("test: what the client saw")  # ...and confirmed on the replica
+    rounds_before = _rounds_done(c, job_id)
+    old_port = group.primary.port
+    killed = time.monotonic()
+    group.primary.kill()  # kill -9
+
+    promoted = wait_until(lambda: (p := group.primary_port()) not in (None, old_port) and p,
+                          60, "the sentinels to promote the replica")
+    promoted_s = time.monotonic() - killed
+    assert promoted == group.replica.port
+    wait_until(lambda: _rounds_done(c, job_id) > rounds_before, 90,
+               "the job to merge a round on the new primary")
+    progress_s = time.monotonic() - killed
+
+    rec = c.check_done(job_id, problem, timeout_s=120)
+    final = float(rec["best_length"])
+    assert final <= seen, f"committed best {seen} got longer: {final}"
+    events = c.events.read(job_id)
+    assert any(e.type is EventType.ROUND_MERGED and e.data.get("round", 0) > rounds_before
+               for e in events)
+
+    # The old primary comes back with its old data (AOF): the sentinels make it a replica of
+    # the new primary, and nothing it held beyond the new primary's history survives.
+    group.primary.start()
+    wait_until(lambda: group.replica_in_sync(group.primary), 60,
+               "the old primary to rejoin as a replica")
+    with group.direct(group.primary) as old, group.direct(group.replica) as new:
+        wait_until(lambda: old.hgetall(c.keys.job(job_id)) == new.hgetall(c.keys.job(job_id)),
+                   20, "the old primary to hold exactly the new primary's job record")
+        assert old.get(c.keys.lease()) == new.get(c.keys.lease())
+
+    # Every process reconnected by itself: leader and workers are live on the new primary.
+    health = check_health(c.settings, "any", min_workers=2)
+    assert health.ok, health.reason
+    figure(request, promoted_s=round(promoted_s, 2), progress_s=round(progress_s, 2),
+           best_before_kill=seen, best_final=final)
