@@ -13,6 +13,9 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import redis as redis_lib
+import redis.asyncio
+from redis.asyncio.sentinel import Sentinel as AsyncSentinel
+from redis.asyncio.sentinel import SentinelConnectionPool as AsyncSentinelPool
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel
@@ -110,6 +113,32 @@ def connect_settings(settings: Settings, **kwargs: Any) -> redis_lib.Redis:
     """``connect`` for the deployment in ``settings`` (its URL, sentinel master and password)."""
     return connect(settings.redis_url, sentinel_master=settings.sentinel_master,
                    sentinel_password=settings.sentinel_password, **kwargs)
+
+
+def connect_async(settings: Settings, *, max_connections: int,
+                  socket_timeout: float) -> redis_lib.asyncio.Redis:
+    """An asyncio client (the gateway's streams) that waits for a free connection once
+    ``max_connections`` are in use; through the sentinels for a sentinel:// URL. It owns its
+    pool: ``aclose()`` closes both. No ping: the first command connects."""
+    if not settings.is_sentinel:
+        pool = redis_lib.asyncio.BlockingConnectionPool.from_url(
+            settings.redis_url, max_connections=max_connections, timeout=None,
+            socket_timeout=socket_timeout)
+        return redis_lib.asyncio.Redis.from_pool(pool)
+    nodes, primary = sentinel_nodes(settings.redis_url)
+    sentinel_options: dict[str, Any] = {"socket_timeout": socket_timeout,
+                                        "socket_connect_timeout": 5}
+    if settings.sentinel_password:
+        sentinel_options["password"] = settings.sentinel_password
+    sentinel = AsyncSentinel(nodes, sentinel_kwargs=sentinel_options,
+                             socket_timeout=socket_timeout, socket_connect_timeout=5)
+    return sentinel.master_for(settings.sentinel_master,
+                               connection_pool_class=_BlockingSentinelPool,
+                               max_connections=max_connections, timeout=None, **primary)
+
+
+class _BlockingSentinelPool(AsyncSentinelPool, redis_lib.asyncio.BlockingConnectionPool):
+    """Sentinel discovery, and waiting (not failing) when every connection is in use."""
 
 
 def _client_options(probe_timeout_s: float | None) -> dict[str, Any]:
