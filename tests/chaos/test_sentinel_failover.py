@@ -104,3 +104,27 @@ def test_primary_killed_mid_job_loses_no_committed_tour(sentinel_cluster, group,
     assert health.ok, health.reason
     figure(request, promoted_s=round(promoted_s, 2), progress_s=round(progress_s, 2),
            best_before_kill=seen, best_final=final)
+
+
+@pytest.mark.timeout(180)
+def test_replica_lost_jobs_go_on_and_commits_report_the_shortfall(sentinel_cluster, group):
+    c = sentinel_cluster
+    c.coordinator("coord-a", 100)
+    c.worker("w1")
+    c.wait_for_leader(60)
+    c.wait_for_workers(1)
+    assert check_health(c.settings, "any").degraded is None
+
+    group.replica.kill()
+    wait_until(lambda: (h := check_health(c.settings, "any")).degraded and h, 30,
+               "health to turn yellow")
+    report = c.cli("health")
+    assert report.returncode == 0 and report.stdout.startswith("degraded (0 of 1 replica(s)"), \
+        report.stdout + report.stderr
+
+    job_id, problem = c.submit("berlin52", time_s=8)  # returns: the shortfall is only logged
+    assert not c.store.replicate("test: no replica")
+    c.check_done(job_id, problem, timeout_s=90)
+    coordinator_log = c.procs[0].log()
+    assert "only 0 of 1 replica(s) confirmed" in coordinator_log
+    assert f"job {job_id}: best tour" in coordinator_log or "best tour" in c.procs[1].log()

@@ -18,7 +18,7 @@ from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 from redis.asyncio.sentinel import SentinelConnectionPool as AsyncSentinelPool
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from redis.sentinel import Sentinel
+from redis.sentinel import MasterNotFoundError, Sentinel
 
 from tsp_celery.errors import ClusterUnreachableError
 from tsp_celery.settings import DEFAULT_SENTINEL_MASTER, Settings
@@ -102,11 +102,21 @@ def connect(url: str, *, ping: bool = True, sentinel_master: str = DEFAULT_SENTI
         raise ClusterUnreachableError(redact_url(url),
                                       f"authentication failed: {redact_text(str(exc))}") from exc
     except REDIS_DOWN as exc:
-        raise ClusterUnreachableError(redact_url(url),
-                                      redact_text(str(exc)) or type(exc).__name__) from exc
+        raise ClusterUnreachableError(redact_url(url), error_text(exc)) from exc
     except ValueError as exc:
         raise ClusterUnreachableError(redact_url(url), f"bad URL: {redact_text(str(exc))}") from exc
     return client
+
+
+def error_text(exc: BaseException) -> str:
+    """A Redis error as one short redacted line. Sentinel discovery errors list each sentinel's
+    failure after a repr of its whole client: only the failures are kept."""
+    text = str(exc)
+    if isinstance(exc, MasterNotFoundError) and " : " in text:
+        head, _, rest = text.partition(" : ")
+        causes = dict.fromkeys(seg.rsplit(" - ", 1)[-1] for seg in rest.split(", <redis."))
+        text = f"{head} (sentinels: {'; '.join(causes)})"
+    return redact_text(text) or type(exc).__name__
 
 
 def connect_settings(settings: Settings, **kwargs: Any) -> redis_lib.Redis:
