@@ -3,16 +3,17 @@
 # sentinel.conf next to this script, PRIMARY_HOST filled in), then runs as the image's redis
 # user. The sentinels require the Redis password themselves, and use it for the primary and for
 # each other; it is read from AUTH_FILE ("requirepass ...", the redis-auth secret), never argv.
-# Usage: sentinel-node.sh AUTH_FILE PRIMARY_HOST
+# Usage: sentinel-node.sh AUTH_FILE PRIMARY_HOST [PRIMARY_PORT]
 set -eu
 auth=$1
 primary=$2
+port=${3:-6379}
 conf=${REDIS_DATA_DIR:-/data}/sentinel.conf  # the volume
 if [ ! -f "$conf" ]; then  # later starts keep what this sentinel learned (the current primary)
     umask 077
     password=$(sed -n 's/^requirepass //p' "$auth")
     {
-        sed "s/PRIMARY_HOST/$primary/" "$(dirname "$0")/sentinel.conf"
+        sed "s/PRIMARY_HOST 6379/$primary $port/" "$(dirname "$0")/sentinel.conf"
         echo "requirepass $password"
         echo "sentinel auth-pass mymaster $password"
         echo "sentinel sentinel-pass $password"
