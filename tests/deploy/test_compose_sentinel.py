@@ -19,8 +19,6 @@ import pytest
 import redis
 import yaml
 from deploy_helpers import COMPOSE_SECRETS, COMPOSE_VARS, ROOT
-
-sys.path.insert(0, str(ROOT / "tests"))
 from processes import Service, free_port, wait_until
 
 from tsp_celery.cluster.connection import sentinel_nodes
