@@ -137,8 +137,8 @@ def check_redis_url(url: str, source: str = "the Redis URL") -> None:
     else:
         ok = url.startswith(("redis://", "rediss://", "unix://"))
     if not ok:
-        raise ValueError(f"Expected a redis://, rediss:// or unix:// URL, or sentinel:// URLs "
-                         f"separated by ';', in {source} (value not shown: it may hold a "
+        raise ValueError("Expected a redis://, rediss:// or unix:// URL (or sentinel:// URLs "
+                         f"separated by ';') in {source} (value not shown: it may hold a "
                          "password).")
 
 
