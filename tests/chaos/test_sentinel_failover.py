@@ -23,22 +23,19 @@ pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
 
 @pytest.fixture
-def group(workdir) -> Iterator[SentinelGroup]:
-    g = SentinelGroup(workdir)
-    yield g
-    g.stop()
-
-
-@pytest.fixture
-def sentinel_cluster(group, workdir, request) -> Iterator[SentinelCluster]:
-    c = SentinelCluster(group, workdir)
-    yield c
-    c.stop()
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        sys.stderr.write(c.logs())
-        for proc in group.sentinels:
-            sys.stderr.write(proc.tail(15))
+def sentinel_cluster(workdir, request) -> Iterator[SentinelCluster]:
+    """Two Redis and three sentinels, and the chaos Cluster on them (its processes' logs and the
+    sentinels' are printed when the test fails)."""
+    group = SentinelGroup(workdir)
+    cluster = SentinelCluster(group, workdir)
+    try:
+        yield cluster
+    finally:
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            sys.stderr.write(cluster.logs() + "".join(p.tail(15) for p in group.sentinels))
+        cluster.stop()
+        group.stop()
 
 
 def _best(cluster: SentinelCluster, job_id: str) -> float | None:
@@ -51,8 +48,9 @@ def _rounds_done(cluster: SentinelCluster, job_id: str) -> int:
 
 
 @pytest.mark.timeout(240)
-def test_primary_killed_mid_job_loses_no_committed_tour(sentinel_cluster, group, request):
+def test_primary_killed_mid_job_loses_no_committed_tour(sentinel_cluster, request):
     c = sentinel_cluster
+    group = c.group
     c.coordinator("coord-a", 100)
     c.coordinator("coord-b", 50)
     c.worker("w1")
@@ -107,8 +105,9 @@ def test_primary_killed_mid_job_loses_no_committed_tour(sentinel_cluster, group,
 
 
 @pytest.mark.timeout(180)
-def test_replica_lost_jobs_go_on_and_commits_report_the_shortfall(sentinel_cluster, group):
+def test_replica_lost_jobs_go_on_and_commits_report_the_shortfall(sentinel_cluster):
     c = sentinel_cluster
+    group = c.group
     c.coordinator("coord-a", 100)
     c.worker("w1")
     c.wait_for_leader(60)
