@@ -7,15 +7,19 @@ URL list with commits waiting for the replica (TSP_CELERY_WAIT_REPLICAS=1).
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
 from chaos_harness import figure
-from processes import wait_until
+from processes import free_port, wait_until
 from sentinel_harness import SentinelCluster, SentinelGroup
 
+from tsp_celery.cluster.connection import connect_async
 from tsp_celery.cluster.events import EventType
 from tsp_celery.health import check_health
 
@@ -130,3 +134,36 @@ def test_replica_lost_jobs_go_on_and_commits_report_the_shortfall(sentinel_clust
     wait_until(lambda: f"job {job_id}: done: only 0 of 1 replica(s) confirmed" in coordinator.log(),
                10, "the coordinator to log the shortfall of the job's end")
     assert f"job {job_id}: best tour" in worker.log() and "only 0 of 1" in worker.log()
+
+
+@pytest.mark.timeout(120)
+def test_flower_and_the_gateway_client_reach_the_primary_through_the_sentinels(sentinel_cluster):
+    """The parts not in the failover test: Flower (launched as operators do) reads the queues
+    through the sentinels, and the gateway's asyncio client writes to the primary."""
+    c = sentinel_cluster
+    port = free_port()
+    flower = c._start("flower", [sys.executable, "-m", "tsp_celery", "ops", "flower",
+                                 f"--port={port}"])
+
+    def queue_lengths() -> dict | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/queues/length",
+                                        timeout=3) as response:
+                return json.loads(response.read())
+        except OSError:
+            return None
+
+    lengths = wait_until(queue_lengths, 60, "Flower's queue lengths (its broker on sentinels)")
+    assert {q["name"] for q in lengths["active_queues"]} >= {"solve", "merge"}, lengths
+    assert flower.alive()
+
+    async def gateway_write() -> None:
+        client = connect_async(c.settings, max_connections=2, socket_timeout=5)
+        try:
+            await client.set("chaos:gateway-probe", "1")
+        finally:
+            await client.aclose()
+
+    asyncio.run(gateway_write())
+    with c.group.direct(c.group.primary) as primary:
+        assert primary.get("chaos:gateway-probe") == b"1"
