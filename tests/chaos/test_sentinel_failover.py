@@ -8,6 +8,7 @@ URL list with commits waiting for the replica (TSP_CELERY_WAIT_REPLICAS=1).
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import sys
 import time
@@ -142,13 +143,16 @@ def test_flower_and_the_gateway_client_reach_the_primary_through_the_sentinels(s
     through the sentinels, and the gateway's asyncio client writes to the primary."""
     c = sentinel_cluster
     port = free_port()
+    c.env["FLOWER_BASIC_AUTH"] = "ops:s3cret"  # its API needs a login
     flower = c._start("flower", [sys.executable, "-m", "tsp_celery", "ops", "flower",
                                  f"--port={port}"])
 
     def queue_lengths() -> dict | None:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/queues/length",
-                                        timeout=3) as response:
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/api/queues/length")
+            request.add_header("Authorization",
+                               "Basic " + base64.b64encode(b"ops:s3cret").decode())
+            with urllib.request.urlopen(request, timeout=3) as response:
                 return json.loads(response.read())
         except OSError:
             return None
