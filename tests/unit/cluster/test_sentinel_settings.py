@@ -108,3 +108,15 @@ def test_wait_is_skipped_with_zero_replicas_and_reports_a_shortfall_without_any(
     assert not store.replicate("x")  # a lone Redis: nobody confirms
     assert time.monotonic() - started >= 0.15  # it did wait for the timeout
     client.close()
+
+
+def test_health_is_yellow_when_fewer_replicas_are_online_than_commits_wait_for(redis_url):
+    from tsp_celery.health import check_health
+
+    plain = check_health(Settings(redis_url=redis_url), "worker")
+    assert plain.ok and plain.degraded is None and plain.reason.startswith("ok")
+    waiting = check_health(Settings(redis_url=redis_url, wait_replicas=1), "worker")
+    assert waiting.ok, "a missing replica must not fail probes: the cluster still serves"
+    assert waiting.degraded == ("0 of 1 replica(s) online: commits are not durable, a failover "
+                                "now could lose them")
+    assert waiting.reason.startswith("degraded (0 of 1 replica(s) online")
