@@ -22,6 +22,7 @@ from sentinel_harness import SentinelCluster, SentinelGroup
 
 from tsp_celery.cluster.connection import connect_async
 from tsp_celery.cluster.events import EventType
+from tsp_celery.cluster.lease import parse_fence
 from tsp_celery.health import check_health
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
@@ -73,6 +74,7 @@ def test_primary_killed_mid_job_loses_no_committed_tour(sentinel_cluster, reques
     seen = _best(c, job_id)  # what a client saw committed...
     assert c.store.replicate("test: what the client saw")  # ...and confirmed on the replica
     rounds_before = _rounds_done(c, job_id)
+    term_before = c.leader()["term"]
     old_port = group.primary.port
     killed = time.monotonic()
     group.primary.kill()  # kill -9
@@ -91,6 +93,11 @@ def test_primary_killed_mid_job_loses_no_committed_tour(sentinel_cluster, reques
     events = c.events.read(job_id)
     assert any(e.type is EventType.ROUND_MERGED and e.data.get("round", 0) > rounds_before
                for e in events)
+    # The log shows the failover: the lease lapsed while no primary answered, and the leader
+    # elected on the new primary took the job over under a new term.
+    takeovers = [parse_fence(e.data["fence"]).term for e in events
+                 if e.type is EventType.LEADER_CHANGED]
+    assert any(term > term_before for term in takeovers), takeovers
 
     # The old primary comes back with its old data (AOF): the sentinels make it a replica of
     # the new primary, and nothing it held beyond the new primary's history survives.
