@@ -11,5 +11,8 @@ masterauth=${TMPDIR:-/tmp}/masterauth.conf
 umask 077
 sed -n 's/^requirepass /masterauth /p' "$auth" > "$masterauth"
 chown redis "$masterauth" 2>/dev/null || true  # as root (compose): for the redis user
-exec docker-entrypoint.sh redis-server "$(dirname "$0")/redis.conf" \
+# The official image's entrypoint drops root; an image without it (ops/docker/redis.Dockerfile)
+# already runs as redis.
+entrypoint=$(command -v docker-entrypoint.sh || true)
+exec $entrypoint redis-server "$(dirname "$0")/redis.conf" \
     --dir "${REDIS_DATA_DIR:-/data}" --include "$auth" --include "$masterauth" "$@"

@@ -19,4 +19,7 @@ if [ ! -f "$conf" ]; then  # later starts keep what this sentinel learned (the c
         echo "sentinel sentinel-pass $password"
     } > "$conf"
 fi
-exec docker-entrypoint.sh redis-server "$conf" --sentinel
+# The official image's entrypoint drops root; an image without it (ops/docker/redis.Dockerfile)
+# already runs as redis.
+entrypoint=$(command -v docker-entrypoint.sh || true)
+exec $entrypoint redis-server "$conf" --sentinel
