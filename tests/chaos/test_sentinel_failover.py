@@ -15,6 +15,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 from chaos_harness import figure
 from processes import free_port, wait_until
@@ -178,3 +179,25 @@ def test_flower_and_the_gateway_client_reach_the_primary_through_the_sentinels(s
     asyncio.run(gateway_write())
     with c.group.direct(c.group.primary) as primary:
         assert primary.get("chaos:gateway-probe") == b"1"
+
+
+@pytest.mark.timeout(120)
+def test_a_best_tour_confirmed_by_the_replica_survives_a_kill_right_after(sentinel_cluster):
+    """No coordinator or worker: the commit, its WAIT and the kill -9 back to back."""
+    c = sentinel_cluster
+    group = c.group
+    job_id, problem = c.submit("burma14", time_s=5)
+    tour = np.arange(problem.n)
+    length = problem.tour_length(tour)
+    assert c.store.commit_best(job_id, tour, length, 1, 0.1, False, "test") is True
+    # commit_best waited for the replica: it holds the tour before the primary dies.
+    with group.direct(group.replica) as replica:
+        assert replica.get(c.keys.job_best_tour(job_id)) is not None
+    old_port = group.primary.port
+    group.primary.kill()
+    wait_until(lambda: group.primary_port() not in (None, old_port), 60,
+               "the sentinels to promote the replica")
+    # The test's own sentinel client follows the promotion and finds the committed tour.
+    rec = wait_until(lambda: c.job(job_id), 30, "the job record on the new primary")
+    assert float(rec["best_length"]) == length
+    assert list(c.store.best_tour(job_id)) == list(tour)
