@@ -11,7 +11,7 @@ import socket
 from dataclasses import dataclass
 
 from tsp_celery.cluster.cache import ProblemCache
-from tsp_celery.cluster.connection import connect
+from tsp_celery.cluster.connection import connect_settings
 from tsp_celery.cluster.events import EventLog
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lamport import LamportClock
@@ -39,7 +39,7 @@ def runtime() -> Runtime:
     global _current
     if _current is None or _current.pid != os.getpid():
         settings = Settings.from_env()
-        client = connect(settings.redis_url, ping=False)
+        client = connect_settings(settings, ping=False)
         keys = Keys(settings.prefix)
         store = JobStore(client, keys, settings)
         node = f"worker:{socket.gethostname()}:{os.getpid()}"

@@ -10,7 +10,7 @@ from celery import signals
 from celery.worker import state
 
 from tsp_celery.cluster.celery_config import SOLVE_TASK
-from tsp_celery.cluster.connection import connect
+from tsp_celery.cluster.connection import connect_settings
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.workers import Heartbeat
 from tsp_celery.settings import Settings
@@ -46,7 +46,7 @@ def start_heartbeat(sender, **_kwargs) -> None:
         return {"host": socket.gethostname(), "pid": os.getpid(), "slots": slots,
                 "queues": queues, "units": _current_units(), "started_at": started}
 
-    beat = Heartbeat(connect(settings.redis_url, ping=False), Keys(settings.prefix),
+    beat = Heartbeat(connect_settings(settings, ping=False), Keys(settings.prefix),
                      consumer.hostname, describe, settings.heartbeat_ttl_s)
     beat.start()
     _heartbeat.append(beat)

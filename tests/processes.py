@@ -123,11 +123,12 @@ class RedisServer:
     """A redis-server owned by the tests: on a free port, files in ``workdir``, restartable on
     that port. ``appendonly`` keeps an AOF (everysec) so a restart shows what a crash loses."""
 
-    def __init__(self, workdir: Path, appendonly: bool = True) -> None:
+    def __init__(self, workdir: Path, appendonly: bool = True, extra_args: tuple = ()) -> None:
         if shutil.which("redis-server") is None:
             pytest.fail(REDIS_SERVER_MISSING, pytrace=False)
         self.workdir = workdir
         self.appendonly = appendonly
+        self.extra_args = tuple(extra_args)  # e.g. ("--replicaof", "127.0.0.1", "6380")
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: Service | None = None
@@ -138,7 +139,7 @@ class RedisServer:
                 "--dir", str(self.workdir), "--save", "", "--protected-mode", "no",
                 "--maxmemory-policy", "noeviction",
                 "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "everysec",
-                *debug_command_option()]
+                *debug_command_option(), *self.extra_args]
         proc = self.proc = Service("redis", argv, dict(os.environ), self.workdir / "redis.log")
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
 

@@ -26,7 +26,7 @@ import time
 from tsp_celery import metrics
 from tsp_celery.cluster.admission import Admission
 from tsp_celery.cluster.cache import ProblemCache
-from tsp_celery.cluster.connection import connect
+from tsp_celery.cluster.connection import connect_settings
 from tsp_celery.cluster.dispatch import Dispatcher
 from tsp_celery.cluster.driver import JobDriver
 from tsp_celery.cluster.events import EventLog, EventType
@@ -79,7 +79,7 @@ class Coordinator:
                  redis=None) -> None:
         self.settings = settings
         self.node_id = node_id or default_node_id()
-        self.redis = redis if redis is not None else connect(settings.redis_url)
+        self.redis = redis if redis is not None else connect_settings(settings)
         self.keys = Keys(settings.prefix)
         self.store = JobStore(self.redis, self.keys, settings)
         self.events = EventLog(self.redis, self.keys)
@@ -173,6 +173,7 @@ class Coordinator:
     def on_acquire(self) -> None:
         """Just became leader: rebuild every non-final job from Redis, in bounded steps."""
         self.drivers.clear()
+        self.store.replicate(f"leader lease {self._led_fence}")  # the new term, on the replicas
         metrics.leader_acquisitions.inc()
         self.admission.publish()
         self.recovery = Recovery(self)

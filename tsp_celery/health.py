@@ -13,6 +13,8 @@ not fail for someone else's fault more than it must:
 ``min_workers`` overrides the live-worker requirement for any role (default 1 for ``any``,
 0 otherwise). The check is read-only apart from the stale-entry pruning done by
 ``read_coordinators``, and never takes longer than a few round trips of ``timeout_s``.
+With ``wait_replicas`` set, a primary with fewer online replicas is healthy but ``degraded``
+(yellow: the reason starts with "degraded", the exit code stays 0): commits are not durable.
 """
 
 from __future__ import annotations
@@ -21,13 +23,12 @@ import time
 from dataclasses import asdict, dataclass
 
 import redis as redis_lib
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from tsp_celery.cluster.connection import redact_text, redact_url
+from tsp_celery.cluster.connection import connect_settings, error_text, redact_text, redact_url
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lease import read_coordinators, read_leader
 from tsp_celery.cluster.workers import live_workers
+from tsp_celery.errors import ClusterUnreachableError
 from tsp_celery.settings import Settings
 
 ROLES = ("any", "coordinator", "worker")
@@ -46,15 +47,11 @@ class Health:
     workers: int | None = None
     slots: int | None = None
     node: dict | None = None
+    # Healthy but not as configured (yellow): fewer replicas than commits wait for.
+    degraded: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def connect(url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> redis_lib.Redis:
-    """A client that fails fast: short socket timeouts and no retries (a probe must not hang)."""
-    return redis_lib.Redis.from_url(url, socket_connect_timeout=timeout_s,
-                                    socket_timeout=timeout_s, retry=Retry(NoBackoff(), 0))
 
 
 def check_health(settings: Settings, role: str = "any", *, min_workers: int | None = None,
@@ -66,15 +63,15 @@ def check_health(settings: Settings, role: str = "any", *, min_workers: int | No
         min_workers = 1 if role == "any" else 0
     url = redact_url(settings.redis_url)
     try:
-        client = connect(settings.redis_url, timeout_s)
-    except ValueError as exc:  # a malformed URL (bad port, unknown option)
-        return Health(False, f"bad Redis URL {url}: {redact_text(str(exc))}", role,
-                      redis_ok=False)
+        # Fails fast (short timeouts, no retries): a probe must not hang.
+        client = connect_settings(settings, ping=False, probe_timeout_s=timeout_s)
+    except ClusterUnreachableError as exc:  # a malformed URL (bad port, unknown option)
+        return Health(False, str(exc), role, redis_ok=False)
     try:
         try:
             client.ping()
         except (redis_lib.RedisError, ValueError) as exc:
-            return Health(False, f"Redis unreachable at {url}: {redact_text(str(exc))}", role,
+            return Health(False, f"Redis unreachable at {url}: {error_text(exc)}", role,
                           redis_ok=False)
         try:
             return _check_cluster(client, Keys(settings.prefix), settings, role, min_workers,
@@ -117,5 +114,23 @@ def _check_cluster(client: redis_lib.Redis, keys: Keys, settings: Settings, role
             return Health(False, f"{workers} live worker(s), need at least {min_workers}", role,
                           True, leader=leader, workers=workers, slots=slots, node=node)
         facts.append(f"{workers} live worker(s) with {slots} slot(s)")
-    return Health(True, "ok: " + ", ".join(facts), role, True, leader=leader, workers=workers,
-                  slots=slots, node=node)
+    degraded = _replication_shortfall(client, settings)
+    head = f"degraded ({degraded})" if degraded else "ok"
+    return Health(True, f"{head}: " + ", ".join(facts), role, True, leader=leader,
+                  workers=workers, slots=slots, node=node, degraded=degraded)
+
+
+def _replication_shortfall(client: redis_lib.Redis, settings: Settings) -> str | None:
+    """Why commits cannot be durable now (fewer replicas online than they WAIT for), or None."""
+    if settings.wait_replicas <= 0:
+        return None
+    try:
+        info = client.info("replication")
+    except redis_lib.ResponseError:  # a probe user without INFO: nothing to say
+        return None
+    online = sum(1 for key, value in info.items() if key.startswith("slave")
+                 and isinstance(value, dict) and value.get("state") == "online")
+    if online >= settings.wait_replicas:
+        return None
+    return (f"{online} of {settings.wait_replicas} replica(s) online: commits are not "
+            "durable, a failover now could lose them")

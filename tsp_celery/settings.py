@@ -32,6 +32,13 @@ DEFAULT_HEARTBEAT_TTL_S = 6.0
 # Full distance matrices are built only when n*n int32 cells fit this budget per process: sized so
 # two worker processes plus the coordinator stay far below 24 GiB.
 DEFAULT_MATRIX_BUDGET_MB = 1024
+# Sentinel (TSP_CELERY_REDIS_URL=sentinel://h1:26379;sentinel://h2:26379;...): the name under
+# which the sentinels know the primary.
+DEFAULT_SENTINEL_MASTER = "mymaster"
+# Durable commits: after the lease is taken and after each commit a client relies on, WAIT for
+# this many replicas (0: do not wait, the single-Redis behaviour) for at most this long.
+DEFAULT_WAIT_REPLICAS = 0
+DEFAULT_WAIT_TIMEOUT_MS = 1000
 
 _ENV = {
     "redis_url": "TSP_CELERY_REDIS_URL",
@@ -46,6 +53,10 @@ _ENV = {
     "heartbeat_ttl_s": "TSP_CELERY_HEARTBEAT_TTL_S",
     "matrix_budget_mb": "TSP_CELERY_MATRIX_BUDGET_MB",
     "redis_ca_certs": "TSP_CELERY_REDIS_CA_CERTS",
+    "sentinel_master": "TSP_CELERY_SENTINEL_MASTER",
+    "sentinel_password": "TSP_CELERY_SENTINEL_PASSWORD",
+    "wait_replicas": "TSP_CELERY_WAIT_REPLICAS",
+    "wait_timeout_ms": "TSP_CELERY_WAIT_TIMEOUT_MS",
 }
 
 
@@ -67,6 +78,12 @@ class Settings:
     # A CA bundle to verify a rediss:// server with (private CAs); added to the URL's query as
     # ssl_ca_certs, where redis-py, kombu and the result backend all read it.
     redis_ca_certs: str = ""
+    # With a sentinel:// URL: the primary's name, and the sentinels' own password (if they
+    # have one: `requirepass` in sentinel.conf; the Redis password stays in the URL).
+    sentinel_master: str = DEFAULT_SENTINEL_MASTER
+    sentinel_password: str = ""
+    wait_replicas: int = DEFAULT_WAIT_REPLICAS
+    wait_timeout_ms: int = DEFAULT_WAIT_TIMEOUT_MS
 
     def __post_init__(self) -> None:
         check_redis_url(self.redis_url)
@@ -83,6 +100,15 @@ class Settings:
                 raise ValueError(f"Expected {name} > 0.")
         if not (math.isfinite(self.max_job_seconds) and self.max_job_seconds > 0):
             raise ValueError("Expected a finite max_job_seconds > 0.")
+        if self.wait_replicas < 0 or self.wait_timeout_ms <= 0:
+            raise ValueError("Expected wait_replicas >= 0 and wait_timeout_ms > 0.")
+        if not self.sentinel_master:
+            raise ValueError("Expected a non-empty sentinel_master.")
+
+    @property
+    def is_sentinel(self) -> bool:
+        """Whether Redis is reached through sentinels (a ``sentinel://`` URL list)."""
+        return self.redis_url.startswith("sentinel://")
 
     @property
     def matrix_budget_bytes(self) -> int:
@@ -106,9 +132,14 @@ class Settings:
 def check_redis_url(url: str, source: str = "the Redis URL") -> None:
     """ValueError unless ``url`` has a scheme Redis clients open; the message never shows the
     URL (it may hold a password), only where it came from."""
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        raise ValueError(f"Expected a redis://, rediss:// or unix:// URL in {source} "
-                         "(value not shown: it may hold a password).")
+    if url.startswith("sentinel://"):
+        ok = all(part.startswith("sentinel://") and len(part) > 11 for part in url.split(";"))
+    else:
+        ok = url.startswith(("redis://", "rediss://", "unix://"))
+    if not ok:
+        raise ValueError("Expected a redis://, rediss:// or unix:// URL (or sentinel:// URLs "
+                         f"separated by ';') in {source} (value not shown: it may hold a "
+                         "password).")
 
 
 def _typed(var: str, raw: str, kind: object) -> object:

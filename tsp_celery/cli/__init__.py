@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import click
@@ -31,6 +32,19 @@ def _verbosity(_ctx: click.Context, _param: click.Parameter, count: int) -> None
     install_log_redaction()
 
 
+def _sentinel_master(_ctx: click.Context, _param: click.Parameter, name: str | None) -> None:
+    """Every command builds its Settings from the environment: the option sets it there."""
+    if name is not None:
+        os.environ["TSP_CELERY_SENTINEL_MASTER"] = name
+
+
+def _sentinel_option() -> click.Option:
+    return click.Option(["--sentinel-master"], default=None, expose_value=False,
+                        callback=_sentinel_master, is_eager=True,
+                        help="With a sentinel:// Redis URL: the primary's name "
+                             "[default: $TSP_CELERY_SENTINEL_MASTER or mymaster].")
+
+
 def _verbose_option() -> click.Option:
     return click.Option(["-v", "--verbose"], count=True, expose_value=False, callback=_verbosity,
                         help="More log output on stderr (-v info: each round; -vv debug).")
@@ -47,6 +61,9 @@ for _module in (problem_commands, solve_command, cluster_commands, ha_commands, 
                 gateway_commands):
     for _command in _module.commands:
         _command.params.append(_verbose_option())
+        for _sub in [_command, *getattr(_command, "commands", {}).values()]:
+            if any(p.name == "redis_url" for p in _sub.params):
+                _sub.params.append(_sentinel_option())
         cli.add_command(_command)
 
 

@@ -48,12 +48,12 @@ def tokens() -> None:
 
 
 def _store(redis_url: str | None):
-    from tsp_celery.cluster.connection import connect
+    from tsp_celery.cluster.connection import connect_settings
     from tsp_celery.cluster.keys import Keys
     from tsp_celery.gateway.tokens import TokenStore
 
     settings = _settings(redis_url)
-    return TokenStore(connect(settings.redis_url), Keys(settings.prefix))
+    return TokenStore(connect_settings(settings), Keys(settings.prefix))
 
 
 @tokens.command("create")

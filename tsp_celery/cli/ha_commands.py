@@ -7,7 +7,7 @@ import time
 
 import click
 
-from tsp_celery.cluster.connection import connect
+from tsp_celery.cluster.connection import connect_settings
 from tsp_celery.cluster.events import Event, EventLog
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lease import read_coordinators, read_leader
@@ -22,7 +22,7 @@ def _open(redis_url: str | None):
         settings = Settings.from_env(redis_url=redis_url)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    return settings, connect(settings.redis_url), Keys(settings.prefix)
+    return settings, connect_settings(settings), Keys(settings.prefix)
 
 
 def _clock(wall: float | None) -> str:

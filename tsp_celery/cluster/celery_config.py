@@ -69,6 +69,19 @@ def ssl_options(url: str) -> dict[str, Any] | None:
     return out
 
 
+def sentinel_options(settings: Settings) -> dict[str, Any]:
+    """For sentinel:// URLs, the transport options kombu's SentinelChannel and Celery's
+    SentinelBackend read (empty otherwise): the primary's name, and how to talk to sentinels."""
+    if not settings.is_sentinel:
+        return {}
+    # Without sentinel_kwargs the backend talks to sentinels with no timeout at all (a dead
+    # sentinel host would hang it); the password is the sentinels' own, if they have one.
+    sentinel_kwargs: dict[str, Any] = {"socket_timeout": 5, "socket_connect_timeout": 5}
+    if settings.sentinel_password:
+        sentinel_kwargs["password"] = settings.sentinel_password
+    return {"master_name": settings.sentinel_master, "sentinel_kwargs": sentinel_kwargs}
+
+
 def celery_config(settings: Settings) -> dict[str, Any]:
     """The Celery settings for ``settings``; one dict so tests can assert every value."""
     url = settings.redis_url
@@ -81,14 +94,21 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "retry_on_timeout": True,  # a slow Redis is not a lost broker
         "queue_order_strategy": "sorted",  # "merge" < "solve": a free slot takes merges first
     }
+    backend = {"visibility_timeout": VISIBILITY_TIMEOUT_S, "global_keyprefix": keyprefix,
+               # A demoted primary answers READONLY: retry it as a lost connection, not a
+               # failed result write (celery #10119); redis-py's sentinel connections already
+               # turn it into a ConnectionError, this covers a plain URL pointing at a replica.
+               "additional_connection_errors": ("redis.exceptions.ReadOnlyError",)}
+    sentinel = sentinel_options(settings)
+    transport.update(sentinel)
+    backend.update(sentinel)
     tls = ssl_options(url)
     return {
         "broker_url": url,  # broker and backend share one Redis (the job store's)
         "result_backend": url,
         # Celery's Redis docs ask for the same visibility timeout in all three places.
         "broker_transport_options": transport,
-        "result_backend_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_S,
-                                             "global_keyprefix": keyprefix},
+        "result_backend_transport_options": backend,
         "visibility_timeout": VISIBILITY_TIMEOUT_S,
         "broker_use_ssl": tls,  # rediss://: verify certificates as the URL says
         "redis_backend_use_ssl": tls,  # same for the result backend connection

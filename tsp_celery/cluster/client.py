@@ -15,7 +15,7 @@ from typing import Any
 
 import redis as redis_lib
 
-from tsp_celery.cluster.connection import connect
+from tsp_celery.cluster.connection import connect_settings
 from tsp_celery.cluster.events import EventLog, EventType
 from tsp_celery.cluster.health import classify
 from tsp_celery.cluster.job import JobParams, JobStatus
@@ -50,7 +50,7 @@ class ClusterClient:
     def __init__(self, settings: Settings | None = None, *, redis_url: str | None = None,
                  redis=None) -> None:
         self.settings = settings or Settings.from_env(redis_url=redis_url)
-        self.redis = redis if redis is not None else connect(self.settings.redis_url)
+        self.redis = redis if redis is not None else connect_settings(self.settings)
         self.keys = Keys(self.settings.prefix)
         self.store = JobStore(self.redis, self.keys, self.settings)
         self.events = EventLog(self.redis, self.keys)
@@ -81,6 +81,7 @@ class ClusterClient:
         except redis_lib.RedisError as exc:  # queued without its first event: take it back
             self.store.withdraw(job_id)
             raise _refused(exc, "the job was not queued") from exc
+        self.store.replicate(f"job {job_id}: queued")  # with replicas: returns once they have it
         return job_id
 
     def status(self, job_id: str) -> dict[str, Any]:

@@ -92,6 +92,10 @@ class Keys:
         Redis that restarts without its data gets a new one, so old fences and job ids show."""
         return f"{self.prefix}:epoch"
 
+    def replication_mark(self) -> str:
+        """String: written right before a WAIT, so the WAIT covers every earlier write."""
+        return f"{self.prefix}:replication-mark"
+
     def lease(self) -> str:
         """String with PX: "<node_id>:<epoch>:<term>" of the current leader (the fence)."""
         return f"{self.prefix}:leader:lease"

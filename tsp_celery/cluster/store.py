@@ -7,6 +7,7 @@ leader's ``fence`` (see that module for which writes are fenced and why).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 import uuid
@@ -38,6 +39,8 @@ from tsp_celery.errors import (
 from tsp_celery.problem import Problem
 from tsp_celery.settings import Settings
 from tsp_celery.solver.elite import ELITE_SIZE
+
+log = logging.getLogger(__name__)
 
 # Intermediate data (unit tours, round bases, delivery counters) is needed for one round only;
 # this TTL just keeps it from leaking when a round is abandoned (e.g. a leader change).
@@ -138,6 +141,27 @@ class JobStore:
         if blob is None:
             raise InstanceError(f"instance {content_hash[:12]} is not in the store (expired?)")
         return decode_problem(blob, self.settings.max_instance_bytes)
+
+    # -- durability -----------------------------------------------------------------------------
+    def replicate(self, what: str) -> bool:
+        """WAIT until ``settings.wait_replicas`` replicas hold every write made so far (True at
+        once with 0). A shortfall is logged and returns False: the commit is not durable yet.
+
+        WAIT counts the offset of its own connection's last write, and pooled calls may run on
+        another connection than the commit did: a small write first makes the WAIT cover every
+        earlier write, whichever connection made it."""
+        wanted = self.settings.wait_replicas
+        if wanted <= 0:
+            return True
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(self.keys.replication_mark(), f"{time.time():.6f}", px=SCRATCH_TTL_S * 1000)
+        pipe.execute_command("WAIT", wanted, self.settings.wait_timeout_ms)
+        acked = int(pipe.execute()[1])
+        if acked < wanted:
+            log.warning("%s: only %d of %d replica(s) confirmed within %d ms: not durable yet "
+                        "(a failover now could lose it)", what, acked, wanted,
+                        self.settings.wait_timeout_ms)
+        return acked >= wanted
 
     # -- the store's epoch ----------------------------------------------------------------------
     def epoch(self) -> str:
@@ -250,7 +274,9 @@ class JobStore:
                 self.keys.jobs_queued(), *self._job_keys(job_id, rounds)]
         args = [fence, job_id, status.value, f"{time.time():.6f}", error[:2000],
                 self.settings.retention_s]
-        return _text(call_fenced(self._scripts["FINISH"], keys, args, fence))
+        final = _text(call_fenced(self._scripts["FINISH"], keys, args, fence))
+        self.replicate(f"job {job_id}: {final}")
+        return final
 
     def _job_keys(self, job_id: str, rounds: int) -> list[str]:
         k = self.keys
@@ -344,7 +370,12 @@ class JobStore:
         out = _text(self._scripts["COMMIT_BEST"](keys=keys, args=args))
         if out == "missing":
             raise JobNotFoundError(f"no job {job_id!r}")
-        return out if out == "final" else bool(int(out))
+        if out == "final":
+            return out
+        committed = bool(int(out))
+        if committed:
+            self.replicate(f"job {job_id}: best tour {_length_text(length)}")
+        return committed
 
     def rounds(self, job_id: str) -> dict[int, dict]:
         """Round number -> {"plan": record written when planned, "merged": outcome or None}."""

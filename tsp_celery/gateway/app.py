@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import redis.asyncio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from tsp_celery.cluster.client import ClusterClient
+from tsp_celery.cluster.connection import connect_async
 from tsp_celery.errors import (
     ClusterError,
     InstanceError,
@@ -60,16 +60,13 @@ def create_app(settings: Settings | None = None,
         app.state.tokens = TokenStore(client.redis, client.keys)
         app.state.jobs = JobService(client, app.state.tokens)
         # The socket timeout must outlast a stream's XREAD BLOCK (redis-py's default is 5 s).
-        pool = redis.asyncio.BlockingConnectionPool.from_url(
-            settings.redis_url, max_connections=MAX_STREAM_CONNECTIONS, timeout=None,
-            socket_timeout=2 * PING_S)
-        app.state.aredis = redis.asyncio.Redis(connection_pool=pool)
+        app.state.aredis = connect_async(settings, max_connections=MAX_STREAM_CONNECTIONS,
+                                         socket_timeout=2 * PING_S)
         app.state.max_body_bytes = max_body_bytes
         try:
             yield
         finally:
-            await app.state.aredis.aclose()
-            await pool.disconnect()
+            await app.state.aredis.aclose()  # and its pool
             client.redis.close()
 
     app = FastAPI(title="tsp-celery gateway", version="1", lifespan=lifespan,
