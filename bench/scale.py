@@ -55,10 +55,11 @@ PREFIX = "scale"
 LEASE_TTL_MS, LEASE_RENEW_MS = 1500, 300
 # Threads per worker process: a process holds its slots' Redis connections and one GIL.
 THREADS_PER_WORKER = 250
-# slots x jobs x nodes
+# slots x jobs x nodes [x job seconds]: the slots sweep runs ~10 s rounds (20 s jobs); the jobs
+# sweep runs short jobs so that 1,000 of them pass through 100 slots in about a minute.
 SWEEP = ("10x10x1000,100x10x1000,500x10x1000,1000x10x1000,"
-         "100x100x1000,100x1000x1000,100x10x10000,100x10x100000")
-QUICK = "8x4x1000"
+         "100x100x1000x4,100x1000x1000x4,100x10x10000,100x10x100000")
+QUICK = "8x4x1000x6"
 FINAL = ("done", "failed", "cancelled")
 
 
@@ -95,9 +96,9 @@ class Point:
         return proc
 
     def coordinator(self, name: str, priority: int) -> Service:
+        # default admission: as many running jobs as live slots, the rest wait queued
         return self.start(name, [sys.executable, "-m", "tsp_celery", "coordinator", "--node-id",
-                                 name, "--priority", str(priority), "--max-active",
-                                 str(self.jobs)])
+                                 name, "--priority", str(priority)])
 
     def workers(self) -> None:
         left, i = self.slots, 0
@@ -220,20 +221,21 @@ def measure(slots: int, jobs: int, nodes: int, time_s: float) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="tsp-scale-"))
     point = Point(slots, jobs, nodes, time_s, workdir)
     try:
-        return {"slots": slots, "jobs": jobs, "nodes": nodes, **point.run()}
+        return {"slots": slots, "jobs": jobs, "nodes": nodes, "time_s": time_s, **point.run()}
     finally:
         point.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-HEADER = ("| slots | jobs | nodes | done | util | dispatch p50 / p99 (s) | merge p50 (s) "
+HEADER = ("| slots | jobs | nodes | job s | done | util | dispatch p50 / p99 (s) | merge p50 (s) "
           "| coord CPU | Redis CPU | Redis ops/s | Redis MB | KB / round | events / round "
           "| failover (s) |")
 
 
 def row(r: dict) -> str:
     rounds = max(r["rounds"], 1)
-    return (f"| {r['slots']} | {r['jobs']} | {r['nodes']} | {r['done']}/{r['jobs']} "
+    return (f"| {r['slots']} | {r['jobs']} | {r['nodes']} | {r['time_s']:g} "
+            f"| {r['done']}/{r['jobs']} "
             f"| {r['util']:.0%} | {r['dispatch_p50']:.2f} / {r['dispatch_p99']:.2f} "
             f"| {r['merge_p50']:.2f} | {r['coord_cpu']:.0%} | {r['redis_cpu']:.0%} "
             f"| {r['ops_s']:.0f} | {r['memory_mb']:.1f} | {r['net_bytes'] / 1024 / rounds:.0f} "
@@ -243,20 +245,18 @@ def row(r: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"one small point ({QUICK})")
-    parser.add_argument("--points", default=SWEEP, help="slots x jobs x nodes, comma separated")
-    parser.add_argument("--time", type=float, default=None,
-                        help="job time budget in s (default 6 quick, 20 sweep)")
+    parser.add_argument("--points", default=SWEEP,
+                        help="slots x jobs x nodes [x job seconds, default 20], comma separated")
     args = parser.parse_args()
     points = QUICK if args.quick else args.points
-    time_s = args.time or (6.0 if args.quick else 20.0)
     rows = []
-    print(f"Stub units (sleep), threads pool, lease TTL {LEASE_TTL_MS} ms; jobs of {time_s:g} s; "
+    print(f"Stub units (sleep), threads pool, lease TTL {LEASE_TTL_MS} ms; stall 2 rounds; "
           "leader killed -9 once per point\n")
     print(HEADER)
     print("|" + "---:|" * (HEADER.count("|") - 1))
     for spec in points.split(","):
-        slots, jobs, nodes = (int(x) for x in spec.split("x"))
-        rows.append(measure(slots, jobs, nodes, time_s))
+        slots, jobs, nodes, time_s = ([float(x) for x in spec.split("x")] + [20.0])[:4]
+        rows.append(measure(int(slots), int(jobs), int(nodes), time_s))
         print(row(rows[-1]), flush=True)
 
 

@@ -1,8 +1,8 @@
 """A stand-in for the solver, for benchmarks and tests of the cluster at scale (never the default).
 
 With ``TSP_CELERY_STUB_ENGINE=sleep`` a worker's units sleep for their slice and hand back a tour
-they were given (the round's base, the best of a union's pool, or a seeded shuffle when there is
-none yet), and a first tour of a large instance is a shuffle too. Everything around the unit
+they were given (the round's base, the best of a union's pool, or a stand-in first tour when there
+is none yet), and a first tour of a large instance is that stand-in too. Everything around the unit
 (events, records, tours in Redis, progress, merges) runs as for a real unit, so hundreds of worker
 slots fit on a few cores (``celery worker -P threads``) and what is measured is the cluster.
 """
@@ -40,9 +40,27 @@ def unit_runner(env: dict | None = None) -> UnitRunner:
     return sleep_unit if stub_engine(env) else run_unit
 
 
+# A stand-in first tour differs from the others of its round by this many segment reversals, as
+# real island tours differ in a few places (so a round's merge does realistic work).
+REVERSALS = 8
+
+
 def first_tour(problem: Problem, seed: int) -> np.ndarray:
-    """The stub's tour where there is none yet: a seeded shuffle (O(n), no distance work)."""
-    return np.random.default_rng(seed).permutation(problem.n)
+    """The stub's tour where there is none yet, in O(n log n) with no distance matrix: a
+    boustrophedon sweep over strips of the plane (a shuffle without coordinates), then a few
+    seeded segment reversals."""
+    rng = np.random.default_rng(seed)
+    n = problem.n
+    if problem.coords is None:
+        return rng.permutation(n)
+    x, y = problem.coords[:, 0], problem.coords[:, 1]
+    strips = max(1, int(np.sqrt(n / 2)))
+    strip = np.minimum(((y - y.min()) / (np.ptp(y) or 1.0) * strips).astype(int), strips - 1)
+    tour = np.lexsort((np.where(strip % 2, -x, x), strip))
+    for _ in range(REVERSALS):
+        i, j = sorted(rng.integers(0, n, 2))
+        tour[i:j] = tour[i:j][::-1]
+    return tour
 
 
 def sleep_unit(problem: Problem, spec: UnitSpec, base_tour: np.ndarray | None = None, *,
