@@ -46,7 +46,7 @@ def _stale_reason(store, job_id: str, round_no: int, unit_id: str) -> str | None
         return "job cancel requested"
     if store.round_merged(job_id, round_no) is not None:
         return f"round {round_no} already closed"
-    if unit_id in store.unit_records(job_id, round_no):
+    if store.unit_reported(job_id, round_no, unit_id):
         return "already reported"
     return None
 
