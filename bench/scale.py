@@ -128,15 +128,16 @@ class Point:
         self.workers()
         self.wait(lambda: total_slots(live_workers(self.redis, self.keys)) >= self.slots, 120,
                   f"{self.slots} worker slots")
+        problem = random_instance(self.nodes)
+        # All queued before the leader starts, so the first plans already share the slots.
+        # Stall 2: a stub never improves, so each job runs its first rounds and stops.
+        self.job_ids = [self.client.submit(problem, JobParams(time_s=self.time_s, seed=i,
+                                                              stall_rounds=2))
+                        for i in range(self.jobs)]
         self.coordinator("a", 5)
         self.wait(lambda: (read_leader(self.redis, self.keys) or {}).get("node_id") == "a", 30,
                   "leader a")
         self.coordinator("b", 1)
-        problem = random_instance(self.nodes)
-        # stall 2: a stub never improves, so each job runs its first rounds and stops
-        self.job_ids = [self.client.submit(problem, JobParams(time_s=self.time_s, seed=i,
-                                                              stall_rounds=2))
-                        for i in range(self.jobs)]
         coords = [psutil.Process(self.procs[n].pid) for n in ("a", "b")]
         info0, cpu0, t0 = self.redis.info(), [c.cpu_times() for c in coords], time.time()
         peak_memory, failover, killed = 0, float("nan"), False
