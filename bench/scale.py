@@ -10,6 +10,8 @@ all finish. Measured per point:
 - dispatch p50/p99: round planned -> unit started (event log walls; includes queueing),
 - merge p50: last unit finished -> round merged,
 - coord CPU: CPU seconds of the coordinators per wall second of the window,
+- worker CPU ms / unit: CPU of the worker processes per unit run (the control plane's cost of a
+  unit on a worker: the stub's own work is a sleep; merges included),
 - redis CPU and ops/s, memory (peak used_memory), KB moved per round (net in + out),
 - events per round (stream entries), failover (kill -> the standby holds the lease),
 - done: jobs finished / submitted (nothing may be lost).
@@ -139,6 +141,8 @@ class Point:
                   "leader a")
         self.coordinator("b", 1)
         coords = [psutil.Process(self.procs[n].pid) for n in ("a", "b")]
+        workers = [psutil.Process(p.pid) for n, p in self.procs.items() if n.startswith("w")]
+        worker_cpu0 = sum(_cpu_s(w) for w in workers)
         info0, cpu0, t0 = self.redis.info(), [c.cpu_times() for c in coords], time.time()
         peak_memory, failover, killed = 0, float("nan"), False
         deadline = time.monotonic() + 120 + 3 * self.time_s * max(1, self.jobs // 100)
@@ -160,10 +164,13 @@ class Point:
                 raise TimeoutError(f"jobs not finished: {statuses}")
             time.sleep(0.25)
         t1, info1 = time.time(), self.redis.info()
+        worker_cpu = sum(_cpu_s(w) for w in workers) - worker_cpu0
         cpu_b = coords[1].cpu_times()
         coord_cpu = sum(c.user + c.system for c in (cpu_a if killed else coords[0].cpu_times(),
                                                      cpu_b)) - sum(c.user + c.system for c in cpu0)
-        return {**self.figures(t0, t1), "coord_cpu": coord_cpu / (t1 - t0),
+        figures = self.figures(t0, t1)
+        return {**figures, "coord_cpu": coord_cpu / (t1 - t0),
+                "worker_ms_unit": 1000 * worker_cpu / max(figures["units"], 1),
                 "redis_cpu": (_cpu(info1) - _cpu(info0)) / (t1 - t0),
                 "ops_s": (info1["total_commands_processed"] - info0["total_commands_processed"])
                 / (t1 - t0),
@@ -210,6 +217,11 @@ class Point:
         self.server.kill()
 
 
+def _cpu_s(proc: psutil.Process) -> float:
+    times = proc.cpu_times()
+    return times.user + times.system
+
+
 def _cpu(info: dict) -> float:
     return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
@@ -229,8 +241,8 @@ def measure(slots: int, jobs: int, nodes: int, time_s: float) -> dict:
 
 
 HEADER = ("| slots | jobs | nodes | job s | done | util | dispatch p50 / p99 (s) | merge p50 (s) "
-          "| coord CPU | Redis CPU | Redis ops/s | Redis MB | KB / round | events / round "
-          "| failover (s) |")
+          "| coord CPU | worker CPU ms / unit | Redis CPU | Redis ops/s | Redis MB | KB / round "
+          "| events / round | failover (s) |")
 
 
 def row(r: dict) -> str:
@@ -238,7 +250,8 @@ def row(r: dict) -> str:
     return (f"| {r['slots']} | {r['jobs']} | {r['nodes']} | {r['time_s']:g} "
             f"| {r['done']}/{r['jobs']} "
             f"| {r['util']:.0%} | {r['dispatch_p50']:.2f} / {r['dispatch_p99']:.2f} "
-            f"| {r['merge_p50']:.2f} | {r['coord_cpu']:.0%} | {r['redis_cpu']:.0%} "
+            f"| {r['merge_p50']:.2f} | {r['coord_cpu']:.0%} | {r['worker_ms_unit']:.0f} "
+            f"| {r['redis_cpu']:.0%} "
             f"| {r['ops_s']:.0f} | {r['memory_mb']:.1f} | {r['net_bytes'] / 1024 / rounds:.0f} "
             f"| {r['events'] / rounds:.1f} | {r['failover_s']:.2f} |")
 

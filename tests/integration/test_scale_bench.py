@@ -32,3 +32,4 @@ def test_the_quick_point_finishes_every_job_through_a_failover_and_prints_its_ro
     failover = float(cells["failover (s)"])
     assert math.isfinite(failover) and failover > 0
     assert float(cells["Redis ops/s"]) > 0 and float(cells["events / round"]) > 0
+    assert float(cells["worker CPU ms / unit"]) > 0
