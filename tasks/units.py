@@ -163,8 +163,8 @@ def solve_initial_part(self, job_id: str, instance: str, index: int, max_part_no
         return {"index": index, "ok": False, "error": "no coordinates to partition"}
     nodes = spatial_parts(problem.coords, max_part_nodes)[index]
     try:
-        stub = stub_engine()  # the stub keeps the part in its given order
-        cycle = nodes if stub else solve_part(problem, nodes, budget_s, part_seed(seed, index))
+        cycle = (nodes if stub_engine()  # the stub keeps the part in its given order
+                 else solve_part(problem, nodes, budget_s, part_seed(seed, index)))
     except Exception as exc:  # the chord must still fire: the join falls back to greedy
         log.warning("job %s: part %d failed", job_id, index, exc_info=True)
         return {"index": index, "ok": False, "error": str(exc)[:500]}
@@ -191,7 +191,7 @@ def build_initial_tour(self, part_results: list | None = None, job_id: str = "",
     budget = rt.settings.matrix_budget_bytes
     cycles = rt.store.take_parts(job_id, parts) if parts else []
     if stub_engine():
-        tour, method = first_tour(problem, seed), "stub shuffle"
+        tour, method = first_tour(problem, seed), "stub sweep"
     elif cycles and all(c is not None for c in cycles):
         tour, method = polished(problem, join_parts(problem, cycles)), f"{parts} parts"
     else:
