@@ -22,7 +22,8 @@ from tsp_celery.cluster.lease import parse_fence
 from tsp_celery.cluster.store import StaleEpochError
 from tsp_celery.errors import JobNotFoundError
 from tsp_celery.solver.partition import join_parts, part_seed, solve_part, spatial_parts
-from tsp_celery.solver.units import PIECE_KINDS, UnitSpec, initial_tour, polished, run_unit
+from tsp_celery.solver.stub import first_tour, stub_engine, unit_runner
+from tsp_celery.solver.units import PIECE_KINDS, UnitSpec, initial_tour, polished
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def _stale_reason(store, job_id: str, round_no: int, unit_id: str) -> str | None
         return "job cancel requested"
     if store.round_merged(job_id, round_no) is not None:
         return f"round {round_no} already closed"
-    if unit_id in store.unit_records(job_id, round_no):
+    if store.unit_reported(job_id, round_no, unit_id):
         return "already reported"
     return None
 
@@ -96,9 +97,9 @@ def _run(task, rt, job_id: str, round_no: int, instance: str, spec: UnitSpec, wo
         if spec.kind in PIECE_KINDS and base is None:
             raise ValueError(f"round {round_no} has no base tour")
         pool = rt.store.elite_tours(job_id) if spec.kind == "union" else []
-        result = run_unit(problem, spec, base, pool=pool,
-                          matrix_budget_bytes=rt.settings.matrix_budget_bytes,
-                          deadline=deadline_at, on_progress=progress)
+        result = unit_runner()(problem, spec, base, pool=pool,
+                               matrix_budget_bytes=rt.settings.matrix_budget_bytes,
+                               deadline=deadline_at, on_progress=progress)
         # The record carries the stamp of the "finished" event, so the merge stamps after it.
         stamp = rt.clock.tick()
         record = {**result.summary(), "ok": True, "worker": worker, "attempt": attempts,
@@ -162,7 +163,8 @@ def solve_initial_part(self, job_id: str, instance: str, index: int, max_part_no
         return {"index": index, "ok": False, "error": "no coordinates to partition"}
     nodes = spatial_parts(problem.coords, max_part_nodes)[index]
     try:
-        cycle = solve_part(problem, nodes, budget_s, part_seed(seed, index))
+        cycle = (nodes if stub_engine()  # the stub keeps the part in its given order
+                 else solve_part(problem, nodes, budget_s, part_seed(seed, index)))
     except Exception as exc:  # the chord must still fire: the join falls back to greedy
         log.warning("job %s: part %d failed", job_id, index, exc_info=True)
         return {"index": index, "ok": False, "error": str(exc)[:500]}
@@ -188,7 +190,9 @@ def build_initial_tour(self, part_results: list | None = None, job_id: str = "",
     problem = rt.problems.get(instance)
     budget = rt.settings.matrix_budget_bytes
     cycles = rt.store.take_parts(job_id, parts) if parts else []
-    if cycles and all(c is not None for c in cycles):
+    if stub_engine():
+        tour, method = first_tour(problem, seed), "stub sweep"
+    elif cycles and all(c is not None for c in cycles):
         tour, method = polished(problem, join_parts(problem, cycles)), f"{parts} parts"
     else:
         if parts:

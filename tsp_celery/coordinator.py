@@ -28,7 +28,7 @@ from tsp_celery.cluster.admission import Admission
 from tsp_celery.cluster.cache import ProblemCache
 from tsp_celery.cluster.connection import connect_settings
 from tsp_celery.cluster.dispatch import Dispatcher
-from tsp_celery.cluster.driver import JobDriver
+from tsp_celery.cluster.driver import JobDriver, poll_jobs
 from tsp_celery.cluster.events import EventLog, EventType
 from tsp_celery.cluster.health import RedisHealth, is_redis_failure
 from tsp_celery.cluster.job import JobStatus
@@ -218,9 +218,10 @@ class Coordinator:
         if time.monotonic() - self._purged > PURGE_S:
             self._purged = time.monotonic()
             self.store.purge()
+        polled = poll_jobs(self.store, {j: d.open_round() for j, d in self.drivers.items()})
         for job_id, driver in list(self.drivers.items()):
             self.check_fence(fence)
-            if self.guarded(job_id, fence, driver.step, fence) is False:
+            if self.guarded(job_id, fence, driver.step, fence, polled.get(job_id)) is False:
                 self.drivers.pop(job_id, None)
                 self.lost_units = {u for u in self.lost_units if u[0] != job_id}
 

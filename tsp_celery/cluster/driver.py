@@ -9,16 +9,18 @@ rebuilds the same driver with ``JobDriver.resume``.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from tsp_celery import metrics
 from tsp_celery.cluster.celery_config import MAX_UNIT_BUDGET_S
 from tsp_celery.cluster.events import EventType
-from tsp_celery.cluster.job import JobParams, JobStatus
+from tsp_celery.cluster.job import JobParams, JobStatus, parse_record
 from tsp_celery.cluster.merging import merge_round
 from tsp_celery.errors import JobNotFoundError
 from tsp_celery.plan import PlanInput, RoundPlan, plan_round
@@ -27,6 +29,7 @@ from tsp_celery.solver.partition import part_count
 from tsp_celery.solver.units import fits_matrix_budget, partition_part_nodes
 
 if TYPE_CHECKING:
+    from tsp_celery.cluster.store import JobStore
     from tsp_celery.coordinator import Coordinator
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,30 @@ class InFlight:
         return self.planned_at + waves * self.plan.budget_s
 
 
+@dataclass(frozen=True)
+class Polled:
+    """What a step reads first, fetched for all jobs of a loop turn at once, as Redis returned
+    it (parsed in the job's own step, so a corrupt record is that job's fault alone): the job
+    hash (empty when there is none) and its open round's outcome (None while the round is open).
+    """
+
+    record: dict
+    merged: bytes | None
+
+
+def poll_jobs(store: JobStore, open_rounds: Mapping[str, int]) -> dict[str, Polled]:
+    """Every active job's record and open round (``open_rounds``: job id -> round number, 0 for
+    none) in one pipelined round trip, instead of two round trips per job and loop turn."""
+    if not open_rounds:
+        return {}
+    pipe = store.redis.pipeline(transaction=False)
+    for job_id, round_no in open_rounds.items():
+        pipe.hgetall(store.keys.job(job_id))
+        pipe.hget(store.keys.job_rounds(job_id), f"{round_no}:merged")
+    replies = iter(pipe.execute())
+    return {job_id: Polled(next(replies), next(replies)) for job_id in open_rounds}
+
+
 class JobDriver:
     """State machine of one running job, owned by the leader's coordinator loop."""
 
@@ -93,16 +120,26 @@ class JobDriver:
         return driver
 
     # -- the step ---------------------------------------------------------------------------------
-    def step(self, fence: str) -> bool:
-        """Do what is due; False once the job is over (final, or gone)."""
+    def open_round(self) -> int:
+        """The round in flight (0 for none)."""
+        return self.round.plan.round_no if self.round is not None else 0
+
+    def step(self, fence: str, polled: Polled | None = None) -> bool:
+        """Do what is due; False once the job is over (final, or gone). ``polled``: this job's
+        ``poll_jobs`` entry of the loop turn (read here when not given)."""
         try:
-            rec = self.c.store.record(self.job_id)
+            rec = (parse_record(polled.record) if polled is not None and polled.record
+                   else self.c.store.record(self.job_id))  # raises for a job that is gone
         except JobNotFoundError:
             return False
         if rec["status"] != JobStatus.RUNNING.value:
             return False
         if self.round is not None:
-            if not self._round_over(rec, fence):
+            if polled is None:
+                merged = self.c.store.round_merged(self.job_id, self.round.plan.round_no)
+            else:
+                merged = None if polled.merged is None else json.loads(polled.merged)
+            if not self._round_over(rec, fence, merged):
                 return True
             rec = self.c.store.record(self.job_id)
         reason = self._stop_reason(rec)
@@ -112,11 +149,11 @@ class JobDriver:
         self._start_round(rec, fence)
         return True
 
-    def _round_over(self, rec: dict, fence: str) -> bool:
-        """True once the round in flight is closed (by the chord, or here at its deadline)."""
+    def _round_over(self, rec: dict, fence: str, merged: dict | None) -> bool:
+        """True once the round in flight is closed (``merged``: by the chord; or here at its
+        deadline)."""
         assert self.round is not None
         plan = self.round.plan
-        merged = self.c.store.round_merged(self.job_id, plan.round_no)
         if merged is None:
             cancel = rec["cancel_requested"]
             early = self._early_close(plan, fence)

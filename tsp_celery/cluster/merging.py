@@ -36,6 +36,8 @@ _RESULT_FIELDS = {f.name for f in fields(UnitResult)}
 def collect(store: JobStore, job_id: str, plan: RoundPlan) -> tuple[list[UnitResult], dict]:
     """The round's stored unit results, and which units are missing or failed."""
     records = store.unit_records(job_id, plan.round_no)
+    tours = store.unit_tours(job_id, [u.unit_id for u in plan.units
+                                      if records.get(u.unit_id, {}).get("ok")])
     results: list[UnitResult] = []
     missing, failed = [], {}
     for spec in plan.units:
@@ -43,7 +45,7 @@ def collect(store: JobStore, job_id: str, plan: RoundPlan) -> tuple[list[UnitRes
         if rec is None:
             missing.append(spec.unit_id)
             continue
-        tour = store.unit_tour(job_id, spec.unit_id) if rec.get("ok") else None
+        tour = tours.get(spec.unit_id)
         if tour is None:
             failed[spec.unit_id] = rec.get("error", "no tour stored")
             continue

@@ -320,8 +320,21 @@ class JobStore:
         """The units of a round that stored a result."""
         return {_text(u) for u in self.redis.hkeys(self.keys.job_units(job_id, round_no))}
 
+    def unit_reported(self, job_id: str, round_no: int, unit_id: str) -> bool:
+        """Whether a unit of the round stored its result (one field: the round's other records
+        stay in Redis, which keeps a unit's start O(1) however wide its round)."""
+        return bool(self.redis.hexists(self.keys.job_units(job_id, round_no), unit_id))
+
     def unit_tour(self, job_id: str, unit_id: str) -> np.ndarray | None:
         return self._tour(self.keys.unit_tour(job_id, unit_id))
+
+    def unit_tours(self, job_id: str, unit_ids: list[str]) -> dict[str, np.ndarray | None]:
+        """Several units' tours in one round trip (None where a unit stored none)."""
+        if not unit_ids:
+            return {}
+        raws = self.redis.mget([self.keys.unit_tour(job_id, u) for u in unit_ids])
+        return {u: None if raw is None else decode_tour(raw)
+                for u, raw in zip(unit_ids, raws, strict=True)}
 
     def base_tour(self, job_id: str, round_no: int) -> np.ndarray | None:
         return self._tour(self.keys.round_base(job_id, round_no))

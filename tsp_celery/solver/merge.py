@@ -34,6 +34,14 @@ def neighbours(tour: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
     return succ, pred
 
 
+def same_cycle(tour_a: np.ndarray, tour_b: np.ndarray) -> bool:
+    """Whether two closed tours over the same nodes are one cycle (any start, either direction):
+    O(n), where a crossover of them costs four GPX passes to find nothing."""
+    succ_a, _ = neighbours(tour_a, len(tour_a))
+    succ_b, pred_b = neighbours(tour_b, len(tour_b))
+    return bool(np.array_equal(succ_a, succ_b) or np.array_equal(succ_a, pred_b))
+
+
 def _with_ghosts(tour: np.ndarray, ghost_of: np.ndarray) -> np.ndarray:
     """The tour with each ghosted node x followed by its ghost ``ghost_of[x]``."""
     g = ghost_of[tour]
@@ -223,8 +231,8 @@ def partition_crossover(problem: Problem, tour_a: np.ndarray, tour_b: np.ndarray
     if lb < la:
         a, b, la, lb = b, a, lb, la
     best, best_len = a, la
-    if problem.n < 5:
-        return best.copy()
+    if problem.n < 5 or same_cycle(a, b):
+        return best.copy()  # identical tours share every edge: GPX would find no component
     for ghosts, base, other in ((False, a, b), (True, a, b), (True, a, b[::-1].copy()),
                                 (False, b, a)):
         child = _gpx(problem, base, other, ghosts)

@@ -205,7 +205,7 @@ def _run(problem: Problem, spec: UnitSpec, base: np.ndarray | None, pool: list[n
                       0.0, engine)
 
 
-def _unchanged(problem: Problem, spec: UnitSpec, base: np.ndarray | None,
+def unchanged_result(problem: Problem, spec: UnitSpec, base: np.ndarray | None,
                pool: list[np.ndarray]) -> UnitResult:
     """The base (a union: the best of its pool) handed back when a unit ran into trouble."""
     if spec.kind == "union":
@@ -255,7 +255,7 @@ def run_unit(
     except Exception:  # algorithmic trouble must not fail a job: keep what we had
         log.warning("unit %s (%s) failed; returning its base", spec.unit_id, spec.kind,
                     exc_info=True)
-        result = _unchanged(problem, spec, base, tours)
+        result = unchanged_result(problem, spec, base, tours)
     result.elapsed_s = time.monotonic() - started
     if on_progress is not None:
         on_progress(result.summary())

@@ -8,7 +8,7 @@ import pytest
 
 from tsp_celery.errors import TourError
 from tsp_celery.problem import Problem, load_problem
-from tsp_celery.solver.merge import merge_tours, partition_crossover
+from tsp_celery.solver.merge import merge_tours, partition_crossover, same_cycle
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -158,3 +158,12 @@ def test_scales_to_85900_nodes():
     assert_child(problem, child, a, b)
     # the parents' defects are mostly in different places: the child repairs many of them
     assert problem.tour_length(child) < min(problem.tour_length(a), problem.tour_length(b))
+
+
+def test_one_cycle_is_recognised_from_any_start_and_either_direction():
+    tour = np.random.default_rng(5).permutation(40)
+    assert same_cycle(tour, np.roll(tour, 7))
+    assert same_cycle(tour, tour[::-1].copy())
+    other = tour.copy()
+    other[3:9] = other[3:9][::-1]  # a 2-opt move: two edges differ
+    assert not same_cycle(tour, other)

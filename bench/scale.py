@@ -1,0 +1,278 @@
+"""Scale-out: how many worker slots and jobs one coordinator and one Redis drive; print a table.
+
+Per point, on a fresh private redis-server: two coordinators (a leader and a standby), Celery
+workers with the threads pool running the stub engine (``TSP_CELERY_STUB_ENGINE=sleep``: units
+sleep for their slice and report like real ones), and ``--jobs`` jobs on one random instance of
+``--nodes`` nodes. Midway the leader is killed -9 once; the standby takes over and the jobs must
+all finish. Measured per point:
+
+- util: slot utilisation, unit run time (started -> finished) / (slots x the busy window),
+- dispatch p50/p99: round planned -> unit started (event log walls; includes queueing),
+- merge p50: last unit finished -> round merged,
+- coord CPU: CPU seconds of the coordinators per wall second of the window,
+- worker CPU ms / unit: CPU of the worker processes per unit run (the control plane's cost of a
+  unit on a worker: the stub's own work is a sleep; merges included),
+- redis CPU and ops/s, memory (peak used_memory), KB moved per round (net in + out),
+- events per round (stream entries), failover (kill -> the standby holds the lease),
+- done: jobs finished / submitted (nothing may be lost).
+
+Usage:
+
+    python bench/scale.py --quick                    # one small point, seconds (the CI test)
+    python bench/scale.py                            # the sweep (minutes)
+    python bench/scale.py --points 500x10x1000       # slots x jobs x nodes, comma separated
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # process helpers
+
+from processes import RedisServer, Service
+
+from tsp_celery.cluster.client import ClusterClient
+from tsp_celery.cluster.events import EventLog, EventType
+from tsp_celery.cluster.job import JobParams
+from tsp_celery.cluster.keys import Keys
+from tsp_celery.cluster.lease import read_leader
+from tsp_celery.cluster.workers import live_workers, total_slots
+from tsp_celery.problem import Problem
+from tsp_celery.settings import Settings
+from tsp_celery.solver.stub import STUB_ENV
+
+PREFIX = "scale"
+LEASE_TTL_MS, LEASE_RENEW_MS = 1500, 300
+# Threads per worker process: a process holds its slots' Redis connections and one GIL.
+THREADS_PER_WORKER = 250
+# slots x jobs x nodes [x job seconds]: the slots sweep runs ~10 s rounds (20 s jobs); the jobs
+# sweep runs short jobs so that 1,000 of them pass through 100 slots in about a minute.
+SWEEP = ("10x10x1000,100x10x1000,500x10x1000,1000x10x1000,"
+         "100x100x1000x4,100x1000x1000x4,100x10x10000,100x10x100000")
+QUICK = "8x4x1000x6"
+FINAL = ("done", "failed", "cancelled")
+
+
+def random_instance(n: int, seed: int = 1) -> Problem:
+    xy = np.random.default_rng(seed).integers(0, 10 * n, (n, 2)).astype(float)
+    return Problem(name=f"rand{n}", edge_weight_type="EUC_2D", coords=xy)
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+class Point:
+    """One measured configuration: its processes, then its figures."""
+
+    def __init__(self, slots: int, jobs: int, nodes: int, time_s: float, workdir: Path) -> None:
+        self.slots, self.jobs, self.nodes, self.time_s = slots, jobs, nodes, time_s
+        self.server = RedisServer(workdir, appendonly=False)
+        self.workdir = workdir
+        self.env = {**os.environ, "TSP_CELERY_REDIS_URL": self.server.url,
+                    "TSP_CELERY_PREFIX": PREFIX, STUB_ENV: "sleep",
+                    "TSP_CELERY_LEASE_TTL_MS": str(LEASE_TTL_MS),
+                    "TSP_CELERY_LEASE_RENEW_MS": str(LEASE_RENEW_MS),
+                    "TSP_CELERY_MAX_ACTIVE_JOBS": str(max(jobs, 1000)),
+                    "PYTHONUNBUFFERED": "1"}
+        self.redis = redis.Redis.from_url(self.server.url, socket_timeout=30)
+        self.keys = Keys(PREFIX)
+        self.client = ClusterClient(Settings.from_env(self.env), redis=self.redis)
+        self.events = EventLog(self.redis, self.keys)
+        self.procs: dict[str, Service] = {}
+
+    def start(self, name: str, argv: list[str]) -> Service:
+        proc = self.procs[name] = Service(name, argv, self.env, self.workdir / f"{name}.log")
+        return proc
+
+    def coordinator(self, name: str, priority: int) -> Service:
+        # default admission: as many running jobs as live slots, the rest wait queued
+        return self.start(name, [sys.executable, "-m", "tsp_celery", "coordinator", "--node-id",
+                                 name, "--priority", str(priority)])
+
+    def workers(self) -> None:
+        left, i = self.slots, 0
+        while left > 0:
+            threads = min(left, THREADS_PER_WORKER)
+            self.start(f"w{i}", [sys.executable, "-m", "celery", "-A", "tasks", "worker",
+                                 "-P", "threads", "-c", str(threads), "-n", f"w{i}@%h",
+                                 "-l", "warning", "--without-gossip", "--without-mingle"])
+            left, i = left - threads, i + 1
+
+    def wait(self, predicate, timeout_s: float, what: str) -> object:
+        deadline = time.monotonic() + timeout_s
+        while not (value := predicate()):
+            if time.monotonic() > deadline:
+                tails = "\n".join(p.tail(15) for p in self.procs.values())
+                raise TimeoutError(f"timed out waiting for {what}\n{tails}")
+            time.sleep(0.1)
+        return value
+
+    def statuses(self) -> list[str]:
+        pipe = self.redis.pipeline(transaction=False)
+        for job_id in self.job_ids:
+            pipe.hget(self.keys.job(job_id), "status")
+        return [(s or b"").decode() for s in pipe.execute()]
+
+    def run(self) -> dict:
+        self.workers()
+        self.wait(lambda: total_slots(live_workers(self.redis, self.keys)) >= self.slots, 120,
+                  f"{self.slots} worker slots")
+        problem = random_instance(self.nodes)
+        # All queued before the leader starts, so the first plans already share the slots.
+        # Stall 2: a stub never improves, so each job runs its first rounds and stops.
+        self.job_ids = [self.client.submit(problem, JobParams(time_s=self.time_s, seed=i,
+                                                              stall_rounds=2))
+                        for i in range(self.jobs)]
+        self.coordinator("a", 5)
+        self.wait(lambda: (read_leader(self.redis, self.keys) or {}).get("node_id") == "a", 30,
+                  "leader a")
+        self.coordinator("b", 1)
+        coords = [psutil.Process(self.procs[n].pid) for n in ("a", "b")]
+        workers = [psutil.Process(p.pid) for n, p in self.procs.items() if n.startswith("w")]
+        worker_cpu0 = sum(_cpu_s(w) for w in workers)
+        info0, cpu0, t0 = self.redis.info(), [c.cpu_times() for c in coords], time.time()
+        peak_memory, failover, killed = 0, float("nan"), False
+        deadline = time.monotonic() + 120 + 3 * self.time_s * max(1, self.jobs // 100)
+        while True:
+            statuses = self.statuses()
+            peak_memory = max(peak_memory, int(self.redis.info("memory")["used_memory"]))
+            running = statuses.count("running")
+            if not killed and (sum(s in FINAL for s in statuses) >= len(statuses) // 2 > 0
+                               or (running and time.time() - t0 > self.time_s / 2)):
+                killed_at, killed = time.time(), True
+                cpu_a = coords[0].cpu_times()
+                self.procs["a"].signal(signal.SIGKILL)
+                leader = self.wait(lambda: (info := read_leader(self.redis, self.keys))
+                                   and info["node_id"] == "b" and info, 30, "takeover by b")
+                failover = leader["acquired_at"] - killed_at
+            if all(s in FINAL for s in statuses):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"jobs not finished: {statuses}")
+            time.sleep(0.25)
+        t1, info1 = time.time(), self.redis.info()
+        worker_cpu = sum(_cpu_s(w) for w in workers) - worker_cpu0
+        cpu_b = coords[1].cpu_times()
+        coord_cpu = sum(c.user + c.system for c in (cpu_a if killed else coords[0].cpu_times(),
+                                                     cpu_b)) - sum(c.user + c.system for c in cpu0)
+        figures = self.figures(t0, t1)
+        return {**figures, "coord_cpu": coord_cpu / (t1 - t0),
+                "worker_ms_unit": 1000 * worker_cpu / max(figures["units"], 1),
+                "redis_cpu": (_cpu(info1) - _cpu(info0)) / (t1 - t0),
+                "ops_s": (info1["total_commands_processed"] - info0["total_commands_processed"])
+                / (t1 - t0),
+                "net_bytes": _net(info1) - _net(info0), "memory_mb": peak_memory / 2**20,
+                "failover_s": failover, "done": statuses.count("done"), "wall_s": t1 - t0}
+
+    def figures(self, t0: float, t1: float) -> dict:
+        """Utilisation and latencies from the jobs' event logs."""
+        busy, dispatch, merge, rounds, events = 0.0, [], [], 0, 0
+        first_start, last_finish = t1, t0
+        for job_id in self.job_ids:
+            log = self.events.read(job_id)
+            events += len(log)
+            planned, started, finished = {}, {}, {}
+            for e in log:
+                r = e.data.get("round")
+                if e.type is EventType.ROUND_PLANNED:
+                    planned[r] = e.wall
+                elif e.type is EventType.UNIT_STARTED:
+                    started.setdefault((r, e.data.get("unit")), e.wall)
+                elif e.type is EventType.UNIT_FINISHED:
+                    finished[(r, e.data.get("unit"))] = e.wall
+                elif e.type is EventType.ROUND_MERGED:
+                    rounds += 1
+                    ends = [w for (rr, _), w in finished.items() if rr == r]
+                    if ends:
+                        merge.append(e.wall - max(ends))
+            for (r, unit), wall in started.items():
+                if r in planned:
+                    dispatch.append(wall - planned[r])
+                if (r, unit) in finished:
+                    busy += finished[(r, unit)] - wall
+                    first_start = min(first_start, wall)
+                    last_finish = max(last_finish, finished[(r, unit)])
+        window = max(last_finish - first_start, 1e-9)
+        return {"util": busy / (self.slots * window), "dispatch_p50": percentile(dispatch, 50),
+                "dispatch_p99": percentile(dispatch, 99), "merge_p50": percentile(merge, 50),
+                "rounds": rounds, "units": len(dispatch), "events": events}
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            proc.stop()
+        self.redis.close()
+        self.server.kill()
+
+
+def _cpu_s(proc: psutil.Process) -> float:
+    times = proc.cpu_times()
+    return times.user + times.system
+
+
+def _cpu(info: dict) -> float:
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+
+
+def _net(info: dict) -> int:
+    return int(info["total_net_input_bytes"]) + int(info["total_net_output_bytes"])
+
+
+def measure(slots: int, jobs: int, nodes: int, time_s: float) -> dict:
+    workdir = Path(tempfile.mkdtemp(prefix="tsp-scale-"))
+    point = Point(slots, jobs, nodes, time_s, workdir)
+    try:
+        return {"slots": slots, "jobs": jobs, "nodes": nodes, "time_s": time_s, **point.run()}
+    finally:
+        point.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+HEADER = ("| slots | jobs | nodes | job s | done | util | dispatch p50 / p99 (s) | merge p50 (s) "
+          "| coord CPU | worker CPU ms / unit | Redis CPU | Redis ops/s | Redis MB | KB / round "
+          "| events / round | failover (s) |")
+
+
+def row(r: dict) -> str:
+    rounds = max(r["rounds"], 1)
+    return (f"| {r['slots']} | {r['jobs']} | {r['nodes']} | {r['time_s']:g} "
+            f"| {r['done']}/{r['jobs']} "
+            f"| {r['util']:.0%} | {r['dispatch_p50']:.2f} / {r['dispatch_p99']:.2f} "
+            f"| {r['merge_p50']:.2f} | {r['coord_cpu']:.0%} | {r['worker_ms_unit']:.0f} "
+            f"| {r['redis_cpu']:.0%} "
+            f"| {r['ops_s']:.0f} | {r['memory_mb']:.1f} | {r['net_bytes'] / 1024 / rounds:.0f} "
+            f"| {r['events'] / rounds:.1f} | {r['failover_s']:.2f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=f"one small point ({QUICK})")
+    parser.add_argument("--points", default=SWEEP,
+                        help="slots x jobs x nodes [x job seconds, default 20], comma separated")
+    args = parser.parse_args()
+    points = QUICK if args.quick else args.points
+    rows = []
+    print(f"Stub units (sleep), threads pool, lease TTL {LEASE_TTL_MS} ms; stall 2 rounds; "
+          "leader killed -9 once per point\n")
+    print(HEADER)
+    print("|" + "---:|" * (HEADER.count("|") - 1))
+    for spec in points.split(","):
+        slots, jobs, nodes, time_s = ([float(x) for x in spec.split("x")] + [20.0])[:4]
+        rows.append(measure(int(slots), int(jobs), int(nodes), time_s))
+        print(row(rows[-1]), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""bench/scale.py still works: its quick point (real Redis, two coordinators, a threads-pool
+worker with stub units, the leader killed -9 midway) finishes every job and prints its row."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+def test_the_quick_point_finishes_every_job_through_a_failover_and_prints_its_row():
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "scale.py"), "--quick"],
+                          capture_output=True, text=True, timeout=220,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    header, _, row = [line for line in proc.stdout.splitlines() if line.startswith("|")]
+    names = [c.strip() for c in header.strip("|").split("|")]
+    cells = dict(zip(names, (c.strip() for c in row.strip("|").split("|")), strict=True))
+    assert cells["slots"] == "8" and cells["job s"] == "6"
+    assert cells["done"] == "4/4"  # nothing lost over the kill -9
+    assert 0 < float(cells["util"].rstrip("%")) <= 100
+    p50, p99 = (float(x) for x in cells["dispatch p50 / p99 (s)"].split("/"))
+    assert 0 <= p50 <= p99
+    failover = float(cells["failover (s)"])
+    assert math.isfinite(failover) and failover > 0
+    assert float(cells["Redis ops/s"]) > 0 and float(cells["events / round"]) > 0
+    assert float(cells["worker CPU ms / unit"]) > 0
