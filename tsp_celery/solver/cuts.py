@@ -64,30 +64,36 @@ def component_cuts(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> list[
 
 
 def min_cut_cuts(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> list[Cut]:
-    """Exact subtour separation: Gusfield's n - 1 maximum flows (a Gomory–Hu cut tree) on the
-    support graph; every s-t cut below 2 is a violated subtour cut."""
+    """Exact subtour separation: Gusfield's maximum flows (a Gomory–Hu cut tree) on the support
+    graph with its 1-edges contracted (safe: a violated set never needs to split one); every
+    s-t cut below 2 is a violated subtour cut."""
     on = x > _EPS
-    cap = np.round(x[on] * _FLOW_SCALE).astype(np.int32)
-    a, b = u[on], v[on]
+    whole = x >= 1.0 - _EPS
+    k, label = connected_components(
+        csr_matrix((np.ones(whole.sum()), (u[whole], v[whole])), shape=(n, n)), directed=False)
+    a, b = label[u[on]], label[v[on]]
+    cross = a != b
+    a, b = a[cross], b[cross]
+    cap = np.round(x[on][cross] * _FLOW_SCALE).astype(np.int32)
     graph = csr_matrix((np.concatenate([cap, cap]), (np.concatenate([a, b]),
-                                                      np.concatenate([b, a]))), shape=(n, n))
+                                                      np.concatenate([b, a]))), shape=(k, k))
     graph.sum_duplicates()
     graph.sort_indices()
-    parent = np.zeros(n, dtype=np.int64)
+    parent = np.zeros(k, dtype=np.int64)
     found: dict[tuple, Cut] = {}
-    for s in range(1, n):
+    for s in range(1, k):
         t = int(parent[s])
         res = maximum_flow(graph, s, t)
         residual = graph - res.flow
         residual.data[residual.data <= 0] = 0
         residual.eliminate_zeros()
         side = breadth_first_order(residual, s, directed=True, return_predecessors=False)
-        inside = np.zeros(n, dtype=bool)
+        inside = np.zeros(k, dtype=bool)
         inside[side] = True
-        later = np.arange(s + 1, n)
+        later = np.arange(s + 1, k)
         parent[later[inside[later] & (parent[later] == t)]] = s
         if res.flow_value < (2.0 - MIN_VIOLATION) * _FLOW_SCALE:
-            cut = Cut((_side(n, side),), 2)
+            cut = Cut((_side(n, np.flatnonzero(inside[label])),), 2)
             if cut.slack(n, u, v, x) < -MIN_VIOLATION:
                 found.setdefault(cut.key(), cut)
     return list(found.values())
@@ -103,7 +109,7 @@ def blossom_cuts(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> list[Cu
         heavy = np.flatnonzero(x >= tau)
         if not light.any():
             continue
-        count, label = connected_components(
+        _, label = connected_components(
             csr_matrix((np.ones(light.sum()), (u[light], v[light])), shape=(n, n)),
             directed=False)
         touched = np.zeros(n, dtype=bool)
@@ -125,9 +131,6 @@ def blossom_cuts(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> list[Cu
 
 
 def separate(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> list[Cut]:
-    """Cheapest family first: components, then blossoms, then exact subtours."""
-    cuts = component_cuts(n, u, v, x)
-    if cuts:
-        return cuts
-    cuts = blossom_cuts(n, u, v, x)
-    return cuts + min_cut_cuts(n, u, v, x)
+    """Cheapest family first: components, then blossoms, and exact subtours when neither
+    finds a cut (so an empty answer means x satisfies every subtour cut)."""
+    return component_cuts(n, u, v, x) or blossom_cuts(n, u, v, x) or min_cut_cuts(n, u, v, x)
