@@ -2,7 +2,7 @@
 
 The LP has one variable x_e in [0, 1] per *working* edge (a tour's edges and nearest
 neighbours at first), the degree equations x(delta(v)) = 2 and the cuts of ``solver.cuts``,
-and is solved by HiGHS (``scipy.optimize.linprog``). Its objective is not trusted: for *any*
+and is solved by HiGHS (``highspy``, warm-started). Its objective is not trusted: for *any*
 node duals pi and cut duals mu >= 0, every tour x satisfies
 ``c x = sum 2 pi + sum rhs mu + rc x >= sum 2 pi + sum rhs mu + sum_e min(0, rc_e)``
 with ``rc_e = c_e - pi_u - pi_v - sum mu_k coef_k(e)``, over *all* edges (Lagrangian duality).
@@ -16,14 +16,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
-from scipy.optimize import linprog
 from scipy.sparse import csr_matrix
 
 from tsp_celery.solver.cuts import Cut
+from tsp_celery.solver.union import _quiet_stdout as quiet_stdout
 
 SCALE = 2**20
 _PRICE_LIMIT = 200              # edges priced in per round, most negative first
+# Dual simplex, serial (PAMI ignores a loaded basis), no presolve (it would drop the basis).
+_OPTIONS = {"output_flag": False, "presolve": "off", "solver": "simplex",
+            "simplex_strategy": 1, "threads": 1}
 
 
 @dataclass
@@ -47,33 +51,58 @@ class EdgePool:
 
 
 class EdgeLP:
-    """Working edges ``u < v`` (keys u * n + v), their lengths, and the global cut list."""
+    """Working edges ``u < v`` (keys u * n + v, in column order), their lengths, the global cut
+    list, and one HiGHS model kept across solves, so each re-solve starts from the last basis
+    (dual simplex: new cuts and changed bounds cost a few iterations, not a cold solve)."""
 
     def __init__(self, n: int, pool: EdgePool, working: np.ndarray) -> None:
         self.n, self.pool = n, pool
-        keys = pool.keys(n)
-        self.keys = np.unique(keys[np.isin(keys, working)])
         self.cuts: list[Cut] = []
         self.cut_keys: set[tuple] = set()
-        self._rows: list[np.ndarray] = []      # each cut's coefficients over working edges
-        self._refresh()
+        with quiet_stdout():                 # HiGHS prints a banner on its first model
+            self.highs = highspy.Highs()
+        for option, value in _OPTIONS.items():
+            self.highs.setOptionValue(option, value)
+        self.highs.addRows(n, np.full(n, 2.0), np.full(n, 2.0), 0,
+                           np.zeros(n, dtype=np.int32), np.zeros(0, dtype=np.int32),
+                           np.zeros(0))
+        self.keys = np.zeros(0, dtype=np.int64)
+        self.add_edges(working)
 
-    def _refresh(self) -> None:
-        self.u, self.v = self.keys // self.n, self.keys % self.n
-        self.cost = self.pool.cost[np.searchsorted(self.pool.keys(self.n), self.keys)]
-        m = len(self.keys)
-        self.degree = csr_matrix((np.ones(2 * m), (np.concatenate([self.u, self.v]),
-                                                   np.tile(np.arange(m), 2))), shape=(self.n, m))
-        self._rows = [c.coefficients(self.n, self.u, self.v) for c in self.cuts]
+    def _columns(self, keys: np.ndarray) -> np.ndarray:
+        """The column of each working edge key."""
+        order = np.argsort(self.keys)
+        return order[np.searchsorted(self.keys, keys, sorter=order)]
 
     def add_edges(self, keys: np.ndarray) -> None:
-        self.keys = np.union1d(self.keys, keys)
-        self._refresh()
+        """Add the pool's edges among ``keys`` that are not columns yet."""
+        pool_keys = self.pool.keys(self.n)
+        keys = np.unique(keys)
+        keys = keys[np.isin(keys, pool_keys) & ~np.isin(keys, self.keys)]
+        if len(keys) == 0:
+            return
+        u, v = keys // self.n, keys % self.n
+        cost = self.pool.cost[np.searchsorted(pool_keys, keys)]
+        coef = np.array([c.coefficients(self.n, u, v) for c in self.cuts]).reshape(-1, len(keys))
+        starts, index, value = [], [], []
+        for j in range(len(keys)):
+            rows = np.flatnonzero(coef[:, j])
+            starts.append(len(index))
+            index += [int(u[j]), int(v[j]), *(self.n + rows).tolist()]
+            value += [1.0, 1.0, *coef[rows, j].tolist()]
+        self.highs.addCols(len(keys), cost.astype(float), np.zeros(len(keys)),
+                           np.ones(len(keys)), len(index), np.asarray(starts, dtype=np.int32),
+                           np.asarray(index, dtype=np.int32), np.asarray(value))
+        self.keys = np.concatenate([self.keys, keys])
+        self.u, self.v = self.keys // self.n, self.keys % self.n
 
     def drop_eliminated(self) -> None:
         """Forget working edges the pool no longer holds (after elimination)."""
-        self.keys = self.keys[np.isin(self.keys, self.pool.keys(self.n))]
-        self._refresh()
+        gone = np.flatnonzero(~np.isin(self.keys, self.pool.keys(self.n)))
+        if len(gone):
+            self.highs.deleteCols(len(gone), gone.astype(np.int32))
+            self.keys = np.delete(self.keys, gone)
+            self.u, self.v = self.keys // self.n, self.keys % self.n
 
     def add_cuts(self, cuts: list[Cut]) -> int:
         added = 0
@@ -81,28 +110,34 @@ class EdgeLP:
             if cut.key() not in self.cut_keys:
                 self.cut_keys.add(cut.key())
                 self.cuts.append(cut)
-                self._rows.append(cut.coefficients(self.n, self.u, self.v))
+                coef = cut.coefficients(self.n, self.u, self.v)
+                nz = np.flatnonzero(coef).astype(np.int32)
+                self.highs.addRow(float(cut.rhs), highspy.kHighsInf, len(nz), nz, coef[nz])
                 added += 1
         return added
 
     def solve(self, fixed: dict[int, int]) -> LpSolution | None:
-        """The LP with edges fixed (key -> 0 or 1); None when it is infeasible."""
-        lo, hi = np.zeros(len(self.keys)), np.ones(len(self.keys))
+        """The LP with edges fixed (key -> 0 or 1); None when it is infeasible (confirmed by
+        a cold solve, so a stale basis never prunes a node)."""
+        m = len(self.keys)
+        lo, hi = np.zeros(m), np.ones(m)
         if fixed:
-            pos = np.searchsorted(self.keys, np.fromiter(fixed, dtype=np.int64))
-            val = np.fromiter(fixed.values(), dtype=float)
-            lo[pos], hi[pos] = val, val
-        a_ub = -csr_matrix(np.vstack(self._rows)) if self._rows else None
-        b_ub = -np.array([c.rhs for c in self.cuts], dtype=float) if self.cuts else None
-        res = linprog(self.cost.astype(float), A_ub=a_ub, b_ub=b_ub, A_eq=self.degree,
-                      b_eq=np.full(self.n, 2.0), bounds=np.stack([lo, hi], axis=1),
-                      method="highs-ds")
-        if res.status != 0:
+            pos = self._columns(np.fromiter(fixed, dtype=np.int64))
+            lo[pos] = hi[pos] = np.fromiter(fixed.values(), dtype=float)
+        self.highs.changeColsBounds(m, np.arange(m, dtype=np.int32), lo, hi)
+        for attempt in range(2):
+            self.highs.run()
+            if self.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+                break
+            if attempt == 0:
+                self.highs.clearSolver()
+        else:
             return None
-        pi = np.round(res.eqlin.marginals * SCALE).astype(np.int64)
-        mu = (np.round(np.maximum(-res.ineqlin.marginals, 0.0) * SCALE).astype(np.int64)
-              if self.cuts else np.zeros(0, dtype=np.int64))
-        return LpSolution(np.asarray(res.x), pi, mu)
+        solution = self.highs.getSolution()
+        dual = np.asarray(solution.row_dual)
+        pi = np.round(dual[: self.n] * SCALE).astype(np.int64)
+        mu = np.round(np.maximum(dual[self.n :], 0.0) * SCALE).astype(np.int64)
+        return LpSolution(np.asarray(solution.col_value), pi, mu)
 
     def reduced_costs(self, sol: LpSolution, u: np.ndarray, v: np.ndarray,
                       cost: np.ndarray) -> np.ndarray:
