@@ -112,7 +112,8 @@ def _cut_loop(s: _Search, fixed: dict[int, int]) -> tuple[int, LpSolution] | Non
         history.append(total)
         if ceil_div(total) >= s.upper or time.monotonic() > s.deadline:
             break
-        if lp.add_cuts(separate(lp.n, lp.u, lp.v, sol.x)) == 0:
+        # exact blossoms cost a cut tree per round: worth it at the root, whose cuts all share
+        if lp.add_cuts(separate(lp.n, lp.u, lp.v, sol.x, exact_blossoms=not fixed)) == 0:
             break
         if len(history) > _STALL_ROUNDS:
             gain = total - history[-1 - _STALL_ROUNDS]

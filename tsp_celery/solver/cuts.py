@@ -9,6 +9,7 @@ kept only when violated by at least ``MIN_VIOLATION`` (Concorde's ``CCtsp_MIN_VI
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,24 +78,16 @@ def _residual(graph: csr_matrix, flow: csr_matrix) -> csr_matrix:
     return out
 
 
-def min_cut_cuts(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> list[Cut]:
-    """Exact subtour separation: Gusfield's maximum flows (a Gomory–Hu cut tree) on the support
-    graph with its 1-edges contracted (safe: a violated set never needs to split one); every
-    s-t cut below 2 is a violated subtour cut."""
-    on = x > _EPS
-    whole = x >= 1.0 - _EPS
-    k, label = connected_components(
-        csr_matrix((np.ones(whole.sum()), (u[whole], v[whole])), shape=(n, n)), directed=False)
-    a, b = label[u[on]], label[v[on]]
-    cross = a != b
-    a, b = a[cross], b[cross]
-    cap = np.round(x[on][cross] * _FLOW_SCALE).astype(np.int32)
-    graph = csr_matrix((np.concatenate([cap, cap]), (np.concatenate([a, b]),
-                                                      np.concatenate([b, a]))), shape=(k, k))
+def _cut_tree(k: int, a: np.ndarray, b: np.ndarray,
+              cap: np.ndarray) -> Iterator[tuple[np.ndarray, float]]:
+    """Gusfield's k - 1 maximum flows (a Gomory–Hu cut tree) on nodes 0..k-1 with edges
+    ``a``-``b`` of capacity ``cap``: each flow's source side (a mask) and the cut's value."""
+    scaled = np.round(cap * _FLOW_SCALE).astype(np.int32)
+    graph = csr_matrix((np.concatenate([scaled, scaled]),
+                        (np.concatenate([a, b]), np.concatenate([b, a]))), shape=(k, k))
     graph.sum_duplicates()
     graph.sort_indices()
     parent = np.zeros(k, dtype=np.int64)
-    found: dict[tuple, Cut] = {}
     for s in range(1, k):
         t = int(parent[s])
         res = maximum_flow(graph, s, t)
@@ -104,12 +97,53 @@ def min_cut_cuts(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> list[Cu
         inside[side] = True
         later = np.arange(s + 1, k)
         parent[later[inside[later] & (parent[later] == t)]] = s
-        if res.flow_value < (2.0 - MIN_VIOLATION) * _FLOW_SCALE:
+        yield inside, res.flow_value / _FLOW_SCALE
+
+
+def min_cut_cuts(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> list[Cut]:
+    """Exact subtour separation: a cut tree of the support graph with its 1-edges contracted
+    (safe: a violated set never needs to split one); every cut below 2 is a violated subtour."""
+    on = x > _EPS
+    whole = x >= 1.0 - _EPS
+    k, label = connected_components(
+        csr_matrix((np.ones(whole.sum()), (u[whole], v[whole])), shape=(n, n)), directed=False)
+    a, b = label[u[on]], label[v[on]]
+    cross = a != b
+    found: dict[tuple, Cut] = {}
+    for inside, value in _cut_tree(k, a[cross], b[cross], x[on][cross]):
+        if value < 2.0 - MIN_VIOLATION:
             cut = Cut((_side(n, np.flatnonzero(inside[label])),), 2)
             if cut.slack(n, u, v, x) < -MIN_VIOLATION:
                 found.setdefault(cut.key(), cut)
                 if len(found) >= _ENOUGH_CUTS:    # enough for one round; the rest can wait
                     break
+    return list(found.values())
+
+
+def exact_blossom_cuts(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> list[Cut]:
+    """Letchford–Reinelt–Theis (2008): a cut tree on weights min(x, 1 - x); for each of its cuts
+    the teeth are the crossing edges above 1/2, made odd by toggling the edge nearest 1/2. Teeth
+    may share nodes: with the degree equations the cut is x(delta(H) - F) - x(F) >= 1 - |F|,
+    valid for every tour whatever F (odd) is."""
+    on = np.flatnonzero(x > _EPS)
+    found: dict[tuple, Cut] = {}
+    weight = np.minimum(x[on], 1.0 - x[on])
+    for inside, value in _cut_tree(n, u[on], v[on], np.maximum(weight, 0.0)):
+        crossing = on[inside[u[on]] != inside[v[on]]]
+        if value >= 1.0 or len(crossing) == 0:
+            continue
+        teeth = set(crossing[x[crossing] > 0.5].tolist())
+        if len(teeth) % 2 == 0:
+            teeth ^= {int(crossing[np.argmin(np.abs(x[crossing] - 0.5))])}
+        if len(teeth) < 3:
+            continue
+        sets = (_side(n, np.flatnonzero(inside)),
+                *(np.sort(np.array([u[e], v[e]])) for e in sorted(teeth)))
+        cut = Cut(sets, 3 * len(teeth) + 1)
+        if cut.slack(n, u, v, x) < -MIN_VIOLATION:
+            found.setdefault(cut.key(), cut)
+            if len(found) >= _ENOUGH_CUTS:
+                break
     return list(found.values())
 
 
@@ -144,7 +178,9 @@ def blossom_cuts(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> list[Cu
     return list(found.values())
 
 
-def separate(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> list[Cut]:
-    """Cheapest family first: components, then blossoms, and exact subtours when neither
-    finds a cut (so an empty answer means x satisfies every subtour cut)."""
-    return component_cuts(n, u, v, x) or blossom_cuts(n, u, v, x) or min_cut_cuts(n, u, v, x)
+def separate(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray, *,
+             exact_blossoms: bool = False) -> list[Cut]:
+    """Cheapest family first: components, blossom heuristics, exact subtours (so an empty
+    answer means x satisfies every subtour cut), then, if asked, exact blossoms."""
+    cuts = component_cuts(n, u, v, x) or blossom_cuts(n, u, v, x) or min_cut_cuts(n, u, v, x)
+    return cuts or (exact_blossom_cuts(n, u, v, x) if exact_blossoms else [])

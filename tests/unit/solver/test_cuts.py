@@ -10,7 +10,14 @@ import pytest
 
 from tsp_celery.problem import load_problem
 from tsp_celery.solver.branch import _all_pairs, _first_edges, branch_and_cut
-from tsp_celery.solver.cuts import Cut, blossom_cuts, component_cuts, min_cut_cuts, separate
+from tsp_celery.solver.cuts import (
+    Cut,
+    blossom_cuts,
+    component_cuts,
+    exact_blossom_cuts,
+    min_cut_cuts,
+    separate,
+)
 from tsp_celery.solver.lp_bound import EdgeLP, ceil_div
 
 pytestmark = pytest.mark.timeout(120)
@@ -37,7 +44,7 @@ def test_root_cuts_hold_for_the_optimal_tour_and_the_bound_stays_below(data_dir,
         assert ceil_div(total) <= optimum
         if lp.price(rc):
             continue
-        cuts = separate(lp.n, lp.u, lp.v, sol.x)
+        cuts = separate(lp.n, lp.u, lp.v, sol.x, exact_blossoms=True)
         if not lp.add_cuts(cuts):
             break
         found += cuts
@@ -79,9 +86,9 @@ def test_a_blossom_is_found_where_subtours_hold():
     v = np.array([1, 2, 2, 4, 5, 5, 3, 4, 5])
     x = np.array([0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 1, 1, 1])
     assert min_cut_cuts(6, u, v, x) == []
-    cuts = blossom_cuts(6, u, v, x)
-    assert cuts and cuts[0].rhs == 10
-    assert cuts[0].slack(6, u, v, x) == pytest.approx(-1.0)
+    for cuts in (blossom_cuts(6, u, v, x), exact_blossom_cuts(6, u, v, x)):
+        assert cuts and cuts[0].rhs == 10
+        assert cuts[0].slack(6, u, v, x) == pytest.approx(-1.0)
 
 
 def test_a_tour_needs_no_cut():
