@@ -21,6 +21,9 @@ from tsp_celery.solver.fasttsp import FastTspEngine
 # Largest instance branch-and-cut runs on: it prices over all n(n-1)/2 edges (2,000 nodes:
 # 2 M pairs, about 50 MB of arrays).
 CERTIFY_MAX_N = 2000
+# Largest instance whose bound gets the whole search budget: bench/proofs.py proves every
+# TSPLIB instance up to a280 but si175 within 10 s, and none of pcb442..dsj1000 within 60 s.
+PROOF_LIKELY_MAX_N = 300
 METHOD_BRANCH_AND_CUT = "lp branch-and-cut (subtour and blossom cuts, exact dual bound)"
 _HELD_KARP_SHARE = 0.15     # of the budget (at most _HELD_KARP_S_PER_NODE * n), for a
 _HELD_KARP_S_PER_NODE = 0.003   # proven bound before the first LP
@@ -34,9 +37,10 @@ def certifiable(problem: Problem) -> bool:
 
 
 def certify_budget(problem: Problem, default_s: float, total_s: float) -> float:
-    """The bound's budget beside a search of ``total_s``: all of it when a proof can stop the
-    search early, ``default_s`` otherwise."""
-    return max(default_s, 0.95 * total_s) if certifiable(problem) else default_s
+    """The bound's budget beside a search of ``total_s``: nearly all of it where a proof is
+    likely to stop the search early, ``default_s`` (the core stays with the search) otherwise."""
+    likely = certifiable(problem) and problem.n <= PROOF_LIKELY_MAX_N
+    return max(default_s, 0.95 * total_s) if likely else default_s
 
 
 def certified_bound(problem: Problem, time_budget_s: float, *,

@@ -35,3 +35,7 @@ def test_fractional_instances_keep_held_karp(make_problem):
     assert certify_budget(fractional, 2.5, 10.0) == 2.5
     lb = certified_bound(fractional, 1.0)
     assert lb.proven and lb.method != METHOD_BRANCH_AND_CUT
+
+
+def test_only_likely_proofs_take_the_whole_budget(make_problem):
+    assert certify_budget(make_problem(1000), 3.0, 60.0) == 3.0
