@@ -106,12 +106,12 @@ def _cut_loop(s: _Search, fixed: dict[int, int]) -> tuple[int, LpSolution] | Non
             lp.add_edges(lp.pool.keys(lp.n))           # infeasible on the working set only
             widened = True
             continue
-        total, rc = lp.exact_bound(sol, fixed)
+        total, rc = lp.exact_bound(sol, fixed)      # valid even before pricing is done
+        if ceil_div(total) >= s.upper or time.monotonic() > s.deadline:
+            break
         if lp.price(rc):
             continue
         history.append(total)
-        if ceil_div(total) >= s.upper or time.monotonic() > s.deadline:
-            break
         # exact blossoms cost a cut tree per round: worth it at the root, whose cuts all share
         if lp.add_cuts(separate(lp.n, lp.u, lp.v, sol.x, exact_blossoms=not fixed)) == 0:
             break
