@@ -3,7 +3,7 @@
 Each search node solves the LP of ``solver.lp_bound`` with some edges fixed to 0 or 1, adds
 cuts (``solver.cuts``) and priced edges until the bound stalls, and is pruned once its exact
 bound rounds up to the incumbent ``upper`` (no shorter tour below it). Otherwise it branches on
-the edge whose x is nearest 1/2; nodes are searched best bound first. After the root,
+a long edge whose x is near 1/2; nodes are searched best bound first. After the root,
 reduced-cost elimination drops every edge that no tour shorter than ``upper`` can use. At any
 moment ``min(upper, the smallest open node bound)`` is a valid bound, and when no node is open
 it equals ``upper``: no tour is shorter. ``upper`` need not be a tour's length (any number
@@ -132,10 +132,14 @@ def _eliminate(s: _Search, total: int, sol: LpSolution) -> None:
 
 
 def _branch_edge(lp: EdgeLP, x: np.ndarray) -> int | None:
-    """The key of the fractional working edge nearest 1/2 (None when x is integral)."""
-    frac = np.abs(x - 0.5)
-    e = int(np.argmin(frac))
-    return None if frac[e] > 0.5 - _EPS else int(lp.keys[e])
+    """The key of the longest edge among those whose x is near 1/2 (at least half as far from
+    0 and 1 as the most fractional one); None when x is integral."""
+    spread = np.minimum(x, 1.0 - x)
+    if spread.max() < _EPS:
+        return None
+    cost = lp.pool.cost[np.searchsorted(lp.pool.keys(lp.n), lp.keys)]
+    score = np.where(spread > 0.5 * spread.max(), spread * cost, -1.0)
+    return int(lp.keys[int(np.argmax(score))])
 
 
 def branch_and_cut(problem: Problem, deadline: float, *, tour: np.ndarray | None = None,
