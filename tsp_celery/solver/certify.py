@@ -22,8 +22,8 @@ from tsp_celery.solver.fasttsp import FastTspEngine
 # 2 M pairs, about 50 MB of arrays).
 CERTIFY_MAX_N = 2000
 # Largest instance whose bound gets the whole search budget: bench/proofs.py proves every
-# TSPLIB instance up to a280 but si175 within 10 s, and none of pcb442..dsj1000 within 60 s.
-PROOF_LIKELY_MAX_N = 300
+# TSPLIB instance up to a280 but si175 within 10 s, pcb442 in 14 s, rat783 and dsj1000 not in 60.
+PROOF_LIKELY_MAX_N = 500
 METHOD_BRANCH_AND_CUT = "lp branch-and-cut (subtour and blossom cuts, exact dual bound)"
 _HELD_KARP_SHARE = 0.15     # of the budget (at most _HELD_KARP_S_PER_NODE * n), for a
 _HELD_KARP_S_PER_NODE = 0.003   # proven bound before the first LP
