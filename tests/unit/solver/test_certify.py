@@ -40,25 +40,3 @@ def test_fractional_instances_keep_held_karp(make_problem):
 def test_only_likely_proofs_take_the_whole_budget(make_problem):
     assert certify_budget(make_problem(1000), 3.0, 60.0) == 3.0
 
-
-def test_a_likely_proof_gets_nearly_the_whole_budget(monkeypatch, data_dir):
-    # the bound process ends by itself once it proves the optimum, so the budget is a ceiling
-    import tsp_celery.local as local
-
-    budgets = []
-
-    class Recorder:
-        error = None
-
-        def __init__(self, problem, budget_s, upper, method):
-            budgets.append(budget_s)
-
-        def poll(self, timeout=0.0):
-            return None
-
-        def close(self):
-            pass
-
-    monkeypatch.setattr(local, "BoundProcess", Recorder)
-    solve_local(load_problem(data_dir / "berlin52.tsp"), time_s=100, workers=1, target=7542)
-    assert budgets == [pytest.approx(95.0)]
