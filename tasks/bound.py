@@ -1,11 +1,12 @@
-"""Lower bound task: a Held-Karp bound beside the search, cached per instance (content hash)."""
+"""Lower bound task: Held-Karp, then branch-and-cut (solver.certify), beside the search;
+cached per instance (content hash)."""
 
 from __future__ import annotations
 
 from tasks.celeryapp import app
 from tasks.runtime import runtime
 from tsp_celery.cluster.celery_config import BOUND_TASK
-from tsp_celery.solver.bound import held_karp_bound
+from tsp_celery.solver.certify import certified_bound
 
 
 @app.task(name=BOUND_TASK, bind=True)
@@ -17,8 +18,8 @@ def lower_bound(self, instance: str, budget_s: float, seed: int = 0, lamport: in
     cached = rt.store.get_bound(instance)
     if cached is not None and cached.get("elapsed_s", 0.0) >= budget_s:
         return {**cached, "cached": True}
-    value = held_karp_bound(rt.problems.get(instance), time_budget_s=budget_s,
-                            seed=seed).to_dict()
+    del seed    # the bound is deterministic
+    value = certified_bound(rt.problems.get(instance), budget_s).to_dict()
     if cached is None or ((value["proven"], value["value"])
                           >= (cached.get("proven", False), cached.get("value", 0.0))):
         rt.store.set_bound(instance, value)

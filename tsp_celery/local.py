@@ -26,6 +26,7 @@ from tsp_celery.problem import Problem
 from tsp_celery.result import Result
 from tsp_celery.settings import Settings
 from tsp_celery.solver.bound import DENSE_MAX_N
+from tsp_celery.solver.certify import certify_budget
 from tsp_celery.solver.elite import update_elite
 from tsp_celery.solver.units import (
     PIECE_KINDS,
@@ -198,6 +199,7 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
         share = BOUND_SHARE if problem.n <= DENSE_MAX_N else BOUND_ESTIMATE_SHARE
         bound_s = min(share * clock.max_runtime, BOUND_BASE_S + BOUND_S_PER_NODE * problem.n,
                       BOUND_MAX_S)
+        bound_s = certify_budget(problem, bound_s, clock.max_runtime)
         bound = BoundProcess(problem, bound_s, target, method)
     best.report_phase(f"starting {workers} worker process{'es' if workers > 1 else ''}")
     pool = UnitPool(problem, workers, budget, method)

@@ -98,13 +98,13 @@ class UnitPool:
 
 def _bound_main(problem: Problem, budget_s: float, upper: float | None, conn: Connection) -> None:
     _ignore_sigint()
-    from tsp_celery.solver.bound import held_karp_bound
+    from tsp_celery.solver.certify import certified_bound
 
     def send(lb: Any) -> None:
         conn.send(lb.to_dict())
 
     try:
-        send(held_karp_bound(problem, budget_s, initial_upper=upper, on_progress=send))
+        send(certified_bound(problem, budget_s, initial_upper=upper, on_progress=send))
     except Exception as exc:  # reported to the parent, which carries on without a bound
         conn.send({"error": f"{type(exc).__name__}: {exc}"})
     finally:

@@ -188,7 +188,8 @@ NORMALISE = (
 )
 # Keys of a JSON result whose values vary (compared by type); other keys by value.
 VARYING_JSON_KEYS = {"tour", "trace", "length", "time_to_best", "elapsed", "seed", "engine",
-                     "lower_bound", "gap_bound_pct", "gap_pct", "lower_bound_proven"}
+                     "lower_bound", "gap_bound_pct", "gap_pct", "lower_bound_proven",
+                     "proven_optimal"}
 
 
 def normalise(line: str) -> str:

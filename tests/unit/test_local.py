@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tsp_celery.local import solve_local
-from tsp_celery.problem import generate, load_problem
+from tsp_celery.problem import Problem, generate, load_problem
 from tsp_celery.solver.budget import matrix_bytes
 
 
@@ -170,11 +170,12 @@ def test_union_units_merge_the_pool_once_it_holds_distinct_tours(monkeypatch):
     assert result.stats["units_failed"] == 0
 
 
-@pytest.mark.timeout(30)
-def test_the_bound_gets_a_short_budget_on_a_long_solve(monkeypatch, examples_dir):
+@pytest.fixture
+def bound_budgets(monkeypatch) -> list[float]:
+    """The budgets solve_local gives its bound process (which is replaced by a recorder)."""
     import tsp_celery.local as local
 
-    budgets = []
+    budgets: list[float] = []
 
     class Recorder:
         error = None
@@ -189,7 +190,22 @@ def test_the_bound_gets_a_short_budget_on_a_long_solve(monkeypatch, examples_dir
             pass
 
     monkeypatch.setattr(local, "BoundProcess", Recorder)
-    problem = load_problem(examples_dir / "berlin52.tsp")
-    solve_local(problem, time_s=100, workers=1, seed=0, target=7542)
+    return budgets
+
+
+@pytest.mark.timeout(30)
+def test_the_bound_gets_a_short_budget_on_a_long_solve(bound_budgets, examples_dir):
+    import tsp_celery.local as local
+
+    # fractional distances: no branch-and-cut proof, which would get the whole budget instead
+    problem = Problem.from_matrix(load_problem(examples_dir / "berlin52.tsp").submatrix() + 0.25)
+    solve_local(problem, time_s=100, workers=1, seed=0, target=7542 + 52 * 0.25)
     # a quarter of 100 s would be 25 s; the bound converges in a few seconds at this size
-    assert budgets == [pytest.approx(local.BOUND_BASE_S + local.BOUND_S_PER_NODE * 52)]
+    assert bound_budgets == [pytest.approx(local.BOUND_BASE_S + local.BOUND_S_PER_NODE * 52)]
+
+
+@pytest.mark.timeout(30)
+def test_a_likely_proof_gets_nearly_the_whole_budget(bound_budgets, examples_dir):
+    # the bound process ends by itself once it proves the optimum, so the budget is a ceiling
+    solve_local(load_problem(examples_dir / "berlin52.tsp"), time_s=100, workers=1, target=7542)
+    assert bound_budgets == [pytest.approx(95.0)]

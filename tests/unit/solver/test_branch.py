@@ -1,0 +1,84 @@
+"""Branch-and-cut certificates: they prove TSPLIB optima, never exceed them, and find the tour."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from tsp_celery.problem import known_optimum, load_problem
+from tsp_celery.solver.branch import branch_and_cut
+from tsp_celery.solver.certify import METHOD_BRANCH_AND_CUT, certified_bound
+from tsp_celery.solver.exact import held_karp
+
+pytestmark = pytest.mark.timeout(120)
+
+SMALL = ["burma14", "ulysses22", "att48", "berlin52", "eil101", "kroA100"]
+
+
+@pytest.mark.parametrize("name", SMALL)
+def test_branch_and_cut_proves_the_optimum_and_returns_that_tour(data_dir, name):
+    problem = load_problem(data_dir / f"{name}.tsp")
+    optimum = known_optimum(name, problem.n)
+    # the identity order is a poor incumbent: the optimal tour has to come from the search
+    cert = branch_and_cut(problem, time.monotonic() + 90, tour=np.arange(problem.n))
+    assert cert.proven
+    assert cert.lower == cert.upper == optimum
+    assert sorted(cert.tour.tolist()) == list(range(problem.n))
+    assert problem.tour_length(cert.tour) == optimum
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_branch_and_cut_matches_dynamic_programming(make_problem, seed):
+    problem = make_problem(11, seed=seed)
+    exact = problem.tour_length(held_karp(problem.submatrix()))
+    cert = branch_and_cut(problem, time.monotonic() + 60)       # no incumbent at all
+    assert cert.lower == cert.upper == exact
+    assert problem.tour_length(cert.tour) == exact
+
+
+def _with_optimum(data_dir):
+    for path in sorted(data_dir.glob("*.tsp")):
+        problem = load_problem(path)
+        optimum = known_optimum(path.stem, problem.n)
+        if optimum is not None:
+            yield path.stem, problem, optimum
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_bound_never_exceeds_the_optimum_on_any_test_instance(data_dir):
+    checked = 0
+    for name, problem, optimum in _with_optimum(data_dir):
+        lb = certified_bound(problem, 3.0)
+        assert lb.proven, name
+        assert lb.value <= optimum, f"{name}: bound {lb.value} above the optimum {optimum}"
+        checked += 1
+    assert checked >= 12
+
+
+def test_a_target_above_the_optimum_still_bounds_below_it(data_dir):
+    problem = load_problem(data_dir / "berlin52.tsp")
+    cert = branch_and_cut(problem, time.monotonic() + 60, upper=7600)
+    assert cert.lower == cert.upper == 7542
+
+
+def test_a_target_below_the_optimum_is_proven_unreachable(data_dir):
+    # no tour is shorter than 7500, so 7500 is a valid bound (though not the optimum)
+    problem = load_problem(data_dir / "berlin52.tsp")
+    cert = branch_and_cut(problem, time.monotonic() + 60, upper=7500)
+    assert cert.lower == 7500 and cert.tour is None
+
+
+def test_certified_bound_proves_kroa100_where_held_karp_stops_short(data_dir):
+    problem = load_problem(data_dir / "kroA100.tsp")
+    lb = certified_bound(problem, 60.0)
+    assert lb.proven and lb.value == 21282
+    assert lb.method == METHOD_BRANCH_AND_CUT
+
+
+def test_out_of_time_gives_a_valid_partial_bound(data_dir):
+    problem = load_problem(data_dir / "pcb442.tsp")
+    cert = branch_and_cut(problem, time.monotonic() + 1.0, upper=60_000)
+    assert 0 <= cert.lower <= 50778

@@ -1,0 +1,189 @@
+"""Branch-and-cut: a lower bound that reaches the optimum, proving a tour optimal.
+
+Each search node solves the LP of ``solver.lp_bound`` with some edges fixed to 0 or 1, adds
+cuts (``solver.cuts``) and priced edges until the bound stalls, and is pruned once its exact
+bound rounds up to the incumbent ``upper`` (no shorter tour below it). Otherwise it branches on
+a long edge whose x is near 1/2; nodes are searched best bound first. After the root,
+reduced-cost elimination drops every edge that no tour shorter than ``upper`` can use. At any
+moment ``min(upper, the smallest open node bound)`` is a valid bound, and when no node is open
+it equals ``upper``: no tour is shorter. ``upper`` need not be a tour's length (any number
+works: either a shorter tour turns up, or none is shorter), so a target also serves.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from tsp_celery.problem import Problem
+from tsp_celery.solver.cuts import separate
+from tsp_celery.solver.lp_bound import SCALE, EdgeLP, EdgePool, LpSolution, ceil_div
+
+_NEIGHBOURS = 10        # nearest neighbours per node in the first working edge set
+_STALL_ROUNDS = 4       # cut rounds over which the bound must gain ...
+_STALL_SHARE = 0.01     # ... this share of the remaining gap, or the node branches
+_MAX_ROUNDS = 200
+_EPS = 1e-6
+
+
+@dataclass
+class Certificate:
+    """``lower`` is a valid bound; ``lower == upper`` proves ``tour`` (when set) optimal."""
+
+    lower: int
+    upper: int
+    tour: np.ndarray | None
+    nodes: int
+
+    @property
+    def proven(self) -> bool:
+        return self.lower >= self.upper
+
+
+@dataclass
+class _Search:
+    problem: Problem
+    lp: EdgeLP
+    upper: int
+    tour: np.ndarray | None
+    deadline: float
+    nodes: int = 0
+
+
+def _all_pairs(problem: Problem) -> tuple[EdgePool, np.ndarray]:
+    """Every pair u < v with its exact integer length, and the full matrix."""
+    n = problem.n
+    u, v = np.triu_indices(n, 1)
+    cost = np.asarray(problem.distances(u, v)).astype(np.int64)
+    dense = np.zeros((n, n), dtype=np.int64)
+    dense[u, v] = dense[v, u] = cost
+    return EdgePool(u.astype(np.int64), v.astype(np.int64), cost), dense
+
+
+def _first_edges(dense: np.ndarray, tour: np.ndarray | None) -> np.ndarray:
+    """Keys of the tour's edges and each node's nearest neighbours (never itself)."""
+    n = len(dense)
+    d = dense.astype(float)
+    np.fill_diagonal(d, np.inf)
+    k = min(_NEIGHBOURS, n - 1)
+    near = np.argpartition(d, k - 1, axis=1)[:, :k]
+    a, b = np.repeat(np.arange(n), k), near.ravel()
+    if tour is not None:
+        a, b = np.concatenate([a, tour]), np.concatenate([b, np.roll(tour, -1)])
+    return np.unique(np.minimum(a, b) * n + np.maximum(a, b))
+
+
+def _tour_of(lp: EdgeLP, x: np.ndarray) -> np.ndarray:
+    """The cycle of an integral, connected 2-factor ``x``."""
+    on = np.flatnonzero(x > 0.5)
+    nbrs: list[list[int]] = [[] for _ in range(lp.n)]
+    for e in on:
+        nbrs[int(lp.u[e])].append(int(lp.v[e]))
+        nbrs[int(lp.v[e])].append(int(lp.u[e]))
+    order, prev, cur = [0], -1, 0
+    for _ in range(lp.n - 1):
+        nxt = nbrs[cur][0] if nbrs[cur][0] != prev else nbrs[cur][1]
+        order.append(nxt)
+        prev, cur = cur, nxt
+    return np.asarray(order, dtype=np.int64)
+
+
+def _cut_loop(s: _Search, fixed: dict[int, int]) -> tuple[int, LpSolution] | None:
+    """Cuts and pricing at one node: its exact scaled bound and last LP solution, or None when
+    no tour shorter than ``upper`` respects ``fixed``."""
+    lp, history, widened = s.lp, [], False
+    total, sol = 0, None
+    for _ in range(_MAX_ROUNDS):
+        sol = lp.solve(fixed)
+        if sol is None:
+            if widened or len(lp.keys) == len(lp.pool.u):
+                return None
+            lp.add_edges(lp.pool.keys(lp.n))           # infeasible on the working set only
+            widened = True
+            continue
+        total, rc = lp.exact_bound(sol, fixed)      # valid even before pricing is done
+        if ceil_div(total) >= s.upper or time.monotonic() > s.deadline:
+            break
+        if lp.price(rc):
+            continue
+        history.append(total)
+        # exact blossoms cost a cut tree per round: worth it at the root, whose cuts all share
+        if lp.add_cuts(separate(lp.n, lp.u, lp.v, sol.x, exact_blossoms=not fixed)) == 0:
+            break
+        if len(history) > _STALL_ROUNDS:
+            gain = total - history[-1 - _STALL_ROUNDS]
+            if gain < _STALL_SHARE * (s.upper * SCALE - total):
+                break
+    return (total, sol) if sol is not None else None
+
+
+def _eliminate(s: _Search, total: int, sol: LpSolution) -> None:
+    """Drop the edges whose reduced cost lifts the root bound to ``upper``: no shorter tour
+    uses them (the bound with x_e = 1 forced is at least ``total + rc_e``)."""
+    pool = s.lp.pool
+    rc = s.lp.reduced_costs(sol, pool.u, pool.v, pool.cost)
+    pool.keep(total + np.maximum(rc, 0) <= (s.upper - 1) * SCALE)
+    s.lp.drop_eliminated()
+
+
+def _branch_edge(lp: EdgeLP, x: np.ndarray) -> int | None:
+    """The key of the longest edge among those whose x is near 1/2 (at least half as far from
+    0 and 1 as the most fractional one); None when x is integral."""
+    spread = np.minimum(x, 1.0 - x)
+    if spread.max() < _EPS:
+        return None
+    cost = lp.pool.cost[np.searchsorted(lp.pool.keys(lp.n), lp.keys)]
+    score = np.where(spread > 0.5 * spread.max(), spread * cost, -1.0)
+    return int(lp.keys[int(np.argmax(score))])
+
+
+def branch_and_cut(problem: Problem, deadline: float, *, tour: np.ndarray | None = None,
+                   upper: int | None = None,
+                   on_progress: Callable[[int, int], None] | None = None) -> Certificate:
+    """The best bound branch-and-cut reaches by ``deadline`` for an integral ``problem``;
+    ``on_progress(lower, upper)`` hears each improvement of the global bound."""
+    pool, dense = _all_pairs(problem)
+    best = 2**62 if upper is None else int(upper)
+    if tour is not None:
+        tour = np.asarray(tour, dtype=np.int64)
+        best = min(best, int(problem.tour_length(tour)))
+    s = _Search(problem, EdgeLP(problem.n, pool, _first_edges(dense, tour)), best, tour,
+                deadline)
+    counter = itertools.count()
+    open_nodes: list[tuple[int, int, dict[int, int]]] = [(0, next(counter), {})]
+    reported, eliminated = -1, False
+    while open_nodes and time.monotonic() < deadline:
+        _, _, fixed = heapq.heappop(open_nodes)
+        s.nodes += 1
+        node = _cut_loop(s, fixed)
+        if node is not None:
+            total, sol = node
+            bound = ceil_div(total)
+            if not fixed and bound < s.upper and not eliminated:
+                _eliminate(s, total, sol)            # then solve the root again without them
+                eliminated = True
+                heapq.heappush(open_nodes, (bound, next(counter), fixed))
+                continue
+            edge = _branch_edge(s.lp, sol.x)
+            if bound < s.upper and edge is None and not separate(problem.n, s.lp.u, s.lp.v,
+                                                                 sol.x):
+                s.tour = _tour_of(s.lp, sol.x)
+                s.upper = int(problem.tour_length(s.tour))
+            elif bound < s.upper and edge is not None:
+                for value in (1, 0):
+                    heapq.heappush(open_nodes, (bound, next(counter), {**fixed, edge: value}))
+            elif bound < s.upper:        # integral yet cut off, with time up: keep it open
+                heapq.heappush(open_nodes, (bound, next(counter), fixed))
+        open_nodes = [o for o in open_nodes if o[0] < s.upper]
+        heapq.heapify(open_nodes)
+        lower = min([s.upper] + [o[0] for o in open_nodes])
+        if lower > reported and on_progress is not None:
+            reported = lower
+            on_progress(lower, s.upper)
+    lower = min([s.upper] + [o[0] for o in open_nodes])
+    return Certificate(lower, s.upper, s.tour, s.nodes)

@@ -1,0 +1,76 @@
+"""The bound the solvers run beside the search: Held–Karp first, then branch-and-cut to prove.
+
+For integral problems up to ``CERTIFY_MAX_N`` nodes, a short Held–Karp ascent gives a proven
+bound early, then ``solver.branch`` raises it towards the optimum (reaching it proves every
+tour of that length optimal), starting from a short fast-tsp tour of its own and the caller's
+``initial_upper``. Larger or non-integral problems get the Held–Karp bound alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from tsp_celery.problem import Problem
+from tsp_celery.solver.bound import LowerBound, held_karp_bound
+from tsp_celery.solver.branch import branch_and_cut
+from tsp_celery.solver.fasttsp import FastTspEngine
+
+# Largest instance branch-and-cut runs on: it prices over all n(n-1)/2 edges (2,000 nodes:
+# 2 M pairs, about 50 MB of arrays).
+CERTIFY_MAX_N = 2000
+# Largest instance whose bound gets the whole search budget: bench/proofs.py proves every
+# TSPLIB instance up to a280 but si175 within 10 s, pcb442 in 14 s, rat783 and dsj1000 not in 60.
+PROOF_LIKELY_MAX_N = 500
+METHOD_BRANCH_AND_CUT = "lp branch-and-cut (subtour and blossom cuts, exact dual bound)"
+_HELD_KARP_SHARE = 0.15     # of the budget (at most _HELD_KARP_S_PER_NODE * n), for a
+_HELD_KARP_S_PER_NODE = 0.003   # proven bound before the first LP
+_TOUR_SHARE = 0.1           # of the budget (at most _TOUR_MAX_S), for the first incumbent
+_TOUR_MAX_S = 2.0
+
+
+def certifiable(problem: Problem) -> bool:
+    """True when branch-and-cut can prove this problem's optimum."""
+    return problem.is_integral and 5 <= problem.n <= CERTIFY_MAX_N
+
+
+def certify_budget(problem: Problem, default_s: float, total_s: float) -> float:
+    """The bound's budget beside a search of ``total_s``: nearly all of it where a proof is
+    likely to stop the search early, ``default_s`` (the core stays with the search) otherwise."""
+    likely = certifiable(problem) and problem.n <= PROOF_LIKELY_MAX_N
+    return max(default_s, 0.95 * total_s) if likely else default_s
+
+
+def certified_bound(problem: Problem, time_budget_s: float, *,
+                    initial_upper: float | None = None, tour: np.ndarray | None = None,
+                    on_progress: Callable[[LowerBound], None] | None = None) -> LowerBound:
+    """A proven lower bound within ``time_budget_s``; equal to the optimum when proven so."""
+    t0 = time.monotonic()
+    deadline = t0 + time_budget_s
+    if not certifiable(problem):
+        return held_karp_bound(problem, time_budget_s, initial_upper=initial_upper, tour=tour,
+                               on_progress=on_progress)
+    held_karp_s = min(_HELD_KARP_SHARE * time_budget_s, _HELD_KARP_S_PER_NODE * problem.n)
+    best = held_karp_bound(problem, held_karp_s,
+                           initial_upper=initial_upper, tour=tour, on_progress=on_progress)
+    upper = None if initial_upper is None else int(initial_upper)
+    if upper is not None and best.value >= upper:
+        return best
+    if tour is None:
+        search_s = min(_TOUR_MAX_S, _TOUR_SHARE * time_budget_s)
+        tour = FastTspEngine().solve(problem.submatrix(), search_s, 0, until_converged=True)
+
+    def lower_bound(value: int, nodes: int) -> LowerBound:
+        return LowerBound(value=float(value), proven=True, iterations=nodes,
+                          elapsed_s=time.monotonic() - t0, method=METHOD_BRANCH_AND_CUT)
+
+    def report(lower: int, _upper: int) -> None:
+        if on_progress is not None and lower > best.value:
+            on_progress(lower_bound(lower, 0))
+
+    cert = branch_and_cut(problem, deadline, tour=tour, upper=upper, on_progress=report)
+    if cert.lower > best.value:
+        return lower_bound(cert.lower, cert.nodes)
+    return best
