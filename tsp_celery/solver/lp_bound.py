@@ -21,7 +21,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 from tsp_celery.solver.cuts import Cut
-from tsp_celery.solver.union import _quiet_stdout as quiet_stdout
+from tsp_celery.solver.quiet import quiet_stdout
 
 SCALE = 2**20
 _PRICE_LIMIT = 200              # edges priced in per round, most negative first

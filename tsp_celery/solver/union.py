@@ -27,11 +27,8 @@ earlier search here, did not even get back the best tour in 25 s.
 
 from __future__ import annotations
 
-import os
-import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,6 +39,7 @@ from scipy.sparse.csgraph import connected_components
 from tsp_celery.problem import Problem
 from tsp_celery.solver.decompose import region_order
 from tsp_celery.solver.merge import neighbours
+from tsp_celery.solver.quiet import quiet_stdout
 
 # Reduced nodes in a first window: fnl4461, eight tours, one pass of windows of 200 nodes took
 # 0.7 s and gained 0.002 points, of 400 1 s and 0.016, of 800 2-3.5 s and 0.032 (of 0.040
@@ -183,21 +181,6 @@ def _cut_constraint(graph: _UnionGraph) -> LinearConstraint:
     return LinearConstraint(matrix, 2.0, np.inf)
 
 
-@contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """File descriptor 1 on /dev/null: HiGHS's MIP solver prints debug lines there whatever its
-    options say, which would corrupt a caller's --json output."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 def _best_within(graph: _UnionGraph, lower: np.ndarray, upper: np.ndarray, below: float,
                  deadline: float) -> np.ndarray | None:
     """The shortest tour of the union graph with every edge between its bounds (0/1) and a
@@ -208,7 +191,7 @@ def _best_within(graph: _UnionGraph, lower: np.ndarray, upper: np.ndarray, below
                        LinearConstraint(graph.cost[np.newaxis, :], -np.inf, below)]
         if graph.cuts:
             constraints.append(_cut_constraint(graph))
-        with _quiet_stdout():
+        with quiet_stdout():
             res = milp(graph.cost, constraints=constraints, integrality=np.ones(graph.edges),
                        bounds=Bounds(lower, upper),
                        options={"time_limit": left, "mip_rel_gap": 0.0})

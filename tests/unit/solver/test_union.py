@@ -13,7 +13,8 @@ import pytest
 from tsp_celery.problem import Problem
 from tsp_celery.problem.distance import FLOAT_EUCLIDEAN
 from tsp_celery.solver import union
-from tsp_celery.solver.union import _quiet_stdout, _Reduced, fixed_runs, union_tour
+from tsp_celery.solver.quiet import quiet_stdout
+from tsp_celery.solver.union import _Reduced, fixed_runs, union_tour
 from tsp_celery.solver.units import UnitSpec, run_unit
 
 pytestmark = pytest.mark.timeout(60)
@@ -119,7 +120,7 @@ def test_a_spent_budget_returns_the_best_tour():
 
 
 def test_solver_chatter_on_stdout_is_silenced(capfd):
-    with _quiet_stdout():
+    with quiet_stdout():
         os.write(1, b"HighsMipSolverData::transformNewIntegerFeasibleSolution\n")
     print("ours")
     assert capfd.readouterr().out == "ours\n"
