@@ -19,7 +19,7 @@ from pathlib import Path
 from quality import read_optima  # bench/quality.py, beside this script
 
 from tsp_celery.problem import known_optimum, load_problem
-from tsp_celery.solver.bound import held_karp_bound
+from tsp_celery.solver.held_karp import held_karp_bound
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "tsplib"

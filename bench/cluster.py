@@ -48,7 +48,7 @@ from tsp_celery.local import solve_local
 from tsp_celery.problem import Problem, generate, load_problem, write_tsplib
 from tsp_celery.problem.optima import known_optimum
 from tsp_celery.settings import Settings
-from tsp_celery.solver.bound import held_karp_bound
+from tsp_celery.solver.held_karp import held_karp_bound
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality import fmt_row, measure, read_optima  # a sibling script, not a package

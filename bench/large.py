@@ -3,7 +3,7 @@
 
 For instances beyond any known optimum (generated ones, e.g. 85,900 uniform or clustered
 cities), the yardstick is the Held–Karp bound over the sparse candidate graph
-(``tsp_celery.solver.bound``, an estimate, not a proof), computed here in this process before
+(``tsp_celery.solver.held_karp``, an estimate, not a proof), computed here in this process before
 the solve and not counted in its time. The solve runs in its own subprocess (as in
 ``quality.py``), sampled for the resident memory of it and all its children.
 
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=1, help="generator and solver seed")
     args = ap.parse_args(argv)
     from tsp_celery.problem import load_problem
-    from tsp_celery.solver.bound import held_karp_bound
+    from tsp_celery.solver.held_karp import held_karp_bound
 
     header = ["instance", "n", "bound", "bound s", "bound method", "budget s", "length",
               "gap over bound %", "time s", "peak MB", "note"]

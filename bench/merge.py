@@ -20,7 +20,7 @@ import fast_tsp
 import numpy as np
 
 from tsp_celery.problem import known_optimum, load_problem
-from tsp_celery.solver.merge import merge_tours, partition_crossover
+from tsp_celery.solver.crossover import merge_tours, partition_crossover
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "tsplib"

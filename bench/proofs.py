@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from tsp_celery.problem import known_optimum, load_problem
-from tsp_celery.solver.bound import held_karp_bound
 from tsp_celery.solver.certify import certified_bound
+from tsp_celery.solver.held_karp import held_karp_bound
 
 REPO = Path(__file__).resolve().parent.parent
 FOLDERS = (REPO / "tests" / "data", REPO.parent / "shared" / "tsplib")

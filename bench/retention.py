@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # pro
 from processes import RedisServer
 
 from tsp_celery.cluster.client import ClusterClient
-from tsp_celery.cluster.merging import merge_round
+from tsp_celery.cluster.coordinator import Coordinator
+from tsp_celery.cluster.round_close import close_round
 from tsp_celery.cluster.workers import beat
-from tsp_celery.coordinator import Coordinator
 from tsp_celery.problem import Problem
 from tsp_celery.settings import DEFAULT_RETENTION_S, Settings
 from tsp_celery.solver.units import UnitResult
@@ -60,7 +60,7 @@ def one_job(client: ClusterClient, coord: Coordinator, seed: int) -> None:
                             0.01, "exact")
         client.store.record_unit(job_id, plan.round_no, unit.unit_id,
                                  {**result.summary(), "ok": True, "lamport": 2}, tour)
-    merge_round(client.store, problem, job_id, plan, coord.lease.fence, closer="chord",
+    close_round(client.store, problem, job_id, plan, coord.lease.fence, closer="chord",
                 events=coord.events, clock=coord.clock)
     coord.tick()  # proven optimal: done
     assert client.status(job_id)["status"] == "done"

@@ -5,7 +5,14 @@ Tasks are thin: unpack ids from the message, fetch what they need from Redis, ca
 the environment (``TSP_CELERY_REDIS_URL``, ``TSP_CELERY_PREFIX``...) through Settings.
 """
 
-from tasks import bound, logs, merge, metrics, signals, units  # noqa: F401  (tasks, signals)
+from tasks import (  # noqa: F401  (tasks, signals)
+    bound_task,
+    logs,
+    round_callback,
+    signals,
+    task_metrics,
+    unit_tasks,
+)
 from tasks.celeryapp import app
 
 __all__ = ["app"]

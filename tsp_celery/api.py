@@ -51,7 +51,7 @@ def solve(
     if seed is None:
         seed = secrets.randbelow(2**31)
     if gateway is not None:
-        from tsp_celery.gateway.client import GatewayClient
+        from tsp_celery.gateway.http_client import GatewayClient
 
         result = GatewayClient(gateway, token).solve(
             problem, {"time": time, "seed": seed, "target": target, "merge": merge}, on_progress)

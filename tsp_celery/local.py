@@ -25,10 +25,7 @@ from tsp_celery.plan.stop import StoppingCriterion
 from tsp_celery.problem import Problem
 from tsp_celery.result import Result
 from tsp_celery.settings import Settings
-from tsp_celery.solver.bound import DENSE_MAX_N
-from tsp_celery.solver.certify import certify_budget
-from tsp_celery.solver.elite import update_elite
-from tsp_celery.solver.units import (
+from tsp_celery.solver import (
     PIECE_KINDS,
     WHOLE_KINDS,
     UnitResult,
@@ -37,7 +34,10 @@ from tsp_celery.solver.units import (
     fits_matrix_budget,
     initial_tour,
     run_unit,
+    update_elite,
 )
+from tsp_celery.solver.certify import certify_budget
+from tsp_celery.solver.held_karp import DENSE_MAX_N
 
 log = logging.getLogger(__name__)
 

@@ -54,7 +54,7 @@ def _ready() -> bool:
 
 def _run_unit(spec: dict[str, Any], base_tour: np.ndarray | None,
               pool: list[np.ndarray]) -> Any:
-    from tsp_celery.solver.units import UnitSpec, run_unit
+    from tsp_celery.solver import UnitSpec, run_unit
 
     assert _problem is not None
     return run_unit(_problem, UnitSpec.from_dict(spec), base_tour, pool=pool,

@@ -11,11 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-
-from tsp_celery.problem import Problem, write_tour
+from tsp_celery.lengths import plain_number
+from tsp_celery.problem import Problem
 from tsp_celery.problem.textfile import write_text
-from tsp_celery.problem.tour_io import format_tour
 from tsp_celery.result import Result
 
 FORMATS = (".tour", ".json", ".csv")
@@ -31,11 +29,6 @@ def output_format(path: str | os.PathLike[str]) -> str:
     return ext
 
 
-def tour_text(result: Result) -> str:
-    """The result as the text of a TSPLIB tour file."""
-    return format_tour(np.asarray(result.tour), result.name or "tour", _plain(result.length))
-
-
 def csv_text(result: Result, problem: Problem | None = None) -> str:
     """The result as CSV rows ``order,node[,x,y]`` (node ids 1-based, as in the instance file)."""
     coords = problem.plot_coords if problem is not None else None
@@ -43,7 +36,7 @@ def csv_text(result: Result, problem: Problem | None = None) -> str:
     for order, node in enumerate(result.tour):
         row = f"{order},{node + 1}"
         if coords is not None:
-            row += f",{_plain(coords[node, 0])},{_plain(coords[node, 1])}"
+            row += f",{plain_number(coords[node, 0])},{plain_number(coords[node, 1])}"
         lines.append(row)
     return "\n".join(lines) + "\n"
 
@@ -54,14 +47,10 @@ def write_result(
     """Write ``result`` to ``path`` in the format its extension names (atomically)."""
     ext = output_format(path)
     if ext == ".tour":
-        write_tour(path, np.asarray(result.tour), result.name or "tour", _plain(result.length))
+        result.to_tsplib(path)
     elif ext == ".json":
         write_text(path, result.to_json(indent=1) + "\n")
     else:
         write_text(path, csv_text(result, problem))
     return Path(path)
 
-
-def _plain(v: float) -> int | float:
-    """Whole numbers without a trailing .0 (TSPLIB lengths and coordinates read back exactly)."""
-    return int(v) if float(v).is_integer() else float(v)

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tsp_celery.errors import OptionalDependencyError, TspCeleryError
 from tsp_celery.problem import Problem
-from tsp_celery.result import Result, bound_text, length_text
+
+if TYPE_CHECKING:
+    from tsp_celery.result import Result
+from tsp_celery.lengths import bound_text, length_text
 
 FORMATS = (".png", ".svg")
 

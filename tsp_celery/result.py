@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from tsp_celery.lengths import bound_text, length_text, plain_number
+from tsp_celery.problem.textfile import write_text
+from tsp_celery.problem.tour_io import format_tour
 
 if TYPE_CHECKING:
     from tsp_celery.problem import Problem
@@ -74,10 +77,7 @@ class Result:
 
     def to_tsplib(self, path: str | os.PathLike[str] | None = None) -> str:
         """The tour as TSPLIB ``.tour`` text (1-based ids); also written to ``path`` when given."""
-        from tsp_celery.output import tour_text
-        from tsp_celery.problem.textfile import write_text
-
-        text = tour_text(self)
+        text = format_tour(np.asarray(self.tour), self.name or "tour", plain_number(self.length))
         if path is not None:
             write_text(path, text)
         return text
@@ -103,24 +103,3 @@ class Result:
                 parts.append(f"{self.gap_bound_pct:.3f}% above {bound} (not proven)")
         parts.append(f"best after {self.time_to_best:.2f}s of {self.elapsed:.2f}s")
         return ", ".join(parts)
-
-
-def bound_text(value: float, proven: bool, length: float) -> str:
-    """'proven lower bound 50500' or 'estimated lower bound 50473213'."""
-    kind = "proven" if proven else "estimated"
-    return f"{kind} lower bound {bound_number(value, proven, length)}"
-
-
-def bound_number(value: float, proven: bool, length: float) -> str:
-    """A bound of an integral tour (whole ``length``) shows whole: rounded up only when proven,
-    an estimate rounded down, so that it never reads stronger than it is."""
-    if float(length).is_integer():
-        return str(math.ceil(value - 1e-9) if proven else math.floor(value))
-    return f"{value:.3f}"
-
-
-def length_text(v: float | None) -> str:
-    """A length as people write it: whole numbers without exponent or '.0', else 3 decimals."""
-    if v is None:
-        return "-"
-    return str(int(v)) if float(v).is_integer() else f"{v:.3f}"

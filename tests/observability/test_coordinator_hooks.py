@@ -10,7 +10,7 @@ import redis
 from processes import free_port, wait_until
 
 from tsp_celery.cluster.connection import connect
-from tsp_celery.coordinator import Coordinator
+from tsp_celery.cluster.coordinator import Coordinator
 from tsp_celery.metrics import instruments as m
 from tsp_celery.settings import Settings
 

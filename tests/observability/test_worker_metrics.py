@@ -46,8 +46,8 @@ _SCRIPT = textwrap.dedent("""
     def redis_failed():  # through the Celery signal, as a prefork child sees it
         import redis
         from celery import signals
-        import tasks.metrics
-        tasks.metrics._port.append(9809)
+        import tasks.task_metrics
+        tasks.task_metrics._port.append(9809)
         signals.task_failure.send(sender=None, exception=redis.ConnectionError("gone"))
         signals.task_failure.send(sender=None, exception=ValueError("not Redis"))
 

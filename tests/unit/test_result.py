@@ -53,7 +53,7 @@ def test_only_a_proven_bound_bounds_the_distance_to_the_optimum():
 
 
 def test_bounds_round_up_only_when_proven():
-    from tsp_celery.result import bound_number
+    from tsp_celery.lengths import bound_number
 
     assert bound_number(1000.2, True, 1010) == "1001"
     assert bound_number(1000.0000000001, True, 1010) == "1000"  # float noise is no fraction

@@ -91,7 +91,7 @@ def submit(file: str, time_s: float, target: float | None, priority: int, seed: 
     if seed is None:  # as solve does: runs differ unless asked to repeat one
         seed = secrets.randbelow(2**31)
     if gateway is not None:
-        from tsp_celery.gateway.client import submit_file
+        from tsp_celery.gateway.http_client import submit_file
 
         reply = submit_file(gateway, token, file, {
             "time": time_s, "target": target, "priority": priority, "seed": seed,
@@ -315,7 +315,7 @@ def coordinator(node_id: str | None, priority: int, max_active: int | None,
     """Run a coordinator: leads (or stands by), admits queued jobs and drives them."""
     import logging
 
-    from tsp_celery.coordinator import default_node_id, serve
+    from tsp_celery.cluster.coordinator import default_node_id, serve
 
     settings = Settings.from_env(redis_url=redis_url)
     if logging.getLogger().level > logging.INFO:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from tsp_celery.result import bound_number, length_text
+from tsp_celery.lengths import bound_number, length_text
 
 TICK_S = 0.25
 

@@ -25,7 +25,7 @@ from tsp_celery.errors import InstanceError, LimitExceededError
 from tsp_celery.settings import Settings
 
 if TYPE_CHECKING:
-    from tsp_celery.coordinator import Coordinator
+    from tsp_celery.cluster.coordinator import Coordinator
     from tsp_celery.problem import Problem
 
 log = logging.getLogger(__name__)

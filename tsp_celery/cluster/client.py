@@ -17,11 +17,11 @@ import redis as redis_lib
 
 from tsp_celery.cluster.connection import connect_settings
 from tsp_celery.cluster.events import EventLog, EventType
-from tsp_celery.cluster.health import classify
 from tsp_celery.cluster.job import JobParams, JobStatus
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lamport import LamportClock
 from tsp_celery.cluster.lease import read_leader
+from tsp_celery.cluster.redis_health import classify
 from tsp_celery.cluster.store import JobStore
 from tsp_celery.cluster.workers import live_workers
 from tsp_celery.errors import ClusterError, JobFailedError, StoreRefusedError, TspCeleryError

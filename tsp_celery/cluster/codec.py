@@ -33,7 +33,7 @@ import numpy as np
 
 from tsp_celery.errors import InstanceError, LimitExceededError, TspCeleryError
 from tsp_celery.problem import Problem
-from tsp_celery.solver.units import UnitSpec
+from tsp_celery.solver import UnitSpec
 
 MAGIC = b"TSPI1"
 _ARRAYS = ("coords", "matrix", "display")

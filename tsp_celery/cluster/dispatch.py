@@ -22,7 +22,7 @@ from tsp_celery.cluster.celery_config import (
 )
 from tsp_celery.plan import RoundPlan
 from tsp_celery.settings import Settings
-from tsp_celery.solver.units import MAX_POLISH_S
+from tsp_celery.solver import MAX_POLISH_S
 
 
 def unit_task_id(job_id: str, unit_id: str) -> str:
@@ -38,7 +38,7 @@ class Dispatcher:
 
     def send_round(self, job_id: str, instance: str, plan: RoundPlan, fence: str,
                    lamport: int, units_deadline_at: float | None = None) -> str:
-        """``group(units) | merge_round`` for one round; returns the chord's group id.
+        """``group(units) | round_callback`` for one round; returns the chord's group id.
 
         ``units_deadline_at`` (wall clock) cuts short a unit that starts late, e.g. after
         waiting in the queue, so the round can still close on time.

@@ -21,16 +21,15 @@ from tsp_celery import metrics
 from tsp_celery.cluster.celery_config import MAX_UNIT_BUDGET_S
 from tsp_celery.cluster.events import EventType
 from tsp_celery.cluster.job import JobParams, JobStatus, parse_record
-from tsp_celery.cluster.merging import merge_round
+from tsp_celery.cluster.round_close import close_round
 from tsp_celery.errors import JobNotFoundError
 from tsp_celery.plan import PlanInput, RoundPlan, plan_round
 from tsp_celery.plan.planner import EXACT_MAX_N, MIN_UNIT_S, initial_partition_s
-from tsp_celery.solver.partition import part_count
-from tsp_celery.solver.units import fits_matrix_budget, partition_part_nodes
+from tsp_celery.solver import fits_matrix_budget, part_count, partition_part_nodes
 
 if TYPE_CHECKING:
+    from tsp_celery.cluster.coordinator import Coordinator
     from tsp_celery.cluster.store import JobStore
-    from tsp_celery.coordinator import Coordinator
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +162,7 @@ class JobDriver:
             problem = self.c.problems.get(self.instance)
             self.c.check_fence(fence)
             with metrics.merge_seconds.labels(closer).time():
-                merge_round(self.c.store, problem, self.job_id, plan, fence, closer=closer,
+                close_round(self.c.store, problem, self.job_id, plan, fence, closer=closer,
                             events=self.c.events, clock=self.c.clock)
         else:
             self.c.clock.observe(merged.get("lamport", 0))

@@ -28,14 +28,14 @@ from typing import TYPE_CHECKING
 
 from tsp_celery.cluster.celery_config import SOLVE_QUEUE, celery_config
 from tsp_celery.cluster.dispatch import unit_task_id
-from tsp_celery.cluster.health import is_redis_failure
 from tsp_celery.cluster.lock import LockNotAcquiredError, job_lock
-from tsp_celery.cluster.merging import merge_round
+from tsp_celery.cluster.redis_health import is_redis_failure
+from tsp_celery.cluster.round_close import close_round
 from tsp_celery.cluster.workers import live_workers
 from tsp_celery.errors import ClusterError, TspCeleryError
 
 if TYPE_CHECKING:
-    from tsp_celery.coordinator import Coordinator
+    from tsp_celery.cluster.coordinator import Coordinator
     from tsp_celery.plan import RoundPlan
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ def _recover_job(recovery: Recovery, job_id: str, fence: str) -> JobRecovery:
         return JobRecovery(job_id, "await", plan.round_no, arrived=len(arrived),
                            missing=len(missing))
     problem = coord.problems.get(driver.instance)
-    merge_round(coord.store, problem, job_id, plan, fence, closer="recovery",
+    close_round(coord.store, problem, job_id, plan, fence, closer="recovery",
                 events=coord.events, clock=coord.clock)
     return JobRecovery(job_id, "close", plan.round_no, reason, len(arrived), len(missing),
                        round(sum(u.budget_s for u in missing), 3))

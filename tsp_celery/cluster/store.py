@@ -38,7 +38,7 @@ from tsp_celery.errors import (
 )
 from tsp_celery.problem import Problem
 from tsp_celery.settings import Settings
-from tsp_celery.solver.elite import ELITE_SIZE
+from tsp_celery.solver import ELITE_SIZE
 
 log = logging.getLogger(__name__)
 

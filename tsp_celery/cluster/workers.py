@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from tsp_celery.cluster.connection import REDIS_DOWN
-from tsp_celery.cluster.health import RedisHealth, is_redis_failure
 from tsp_celery.cluster.keys import Keys
+from tsp_celery.cluster.redis_health import RedisHealth, is_redis_failure
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from tsp_celery.errors import (
     TourError,
     TspCeleryError,
 )
+from tsp_celery.gateway.http_metrics import instrument
 from tsp_celery.gateway.jobs import JobService, OptionLimitError, TooManyJobsError
-from tsp_celery.gateway.metrics import instrument
 from tsp_celery.gateway.page import mount_page
 from tsp_celery.gateway.routes import router
 from tsp_celery.gateway.stream import PING_S

@@ -83,7 +83,7 @@ def serve(port: int, addr: str = "0.0.0.0") -> None:
     start_http_server(port, addr=addr, registry=registry)
 
 
-# -- what the Celery signal handlers in tasks/metrics.py call (in the prefork child) ----------
+# -- what the Celery signal handlers in tasks/task_metrics.py call (in the prefork child) ----------
 def unit_started(task_id: str, kind: str, redelivered: bool) -> None:
     _started[task_id] = (time.monotonic(), kind)
     m.units_in_progress.inc()

@@ -24,15 +24,17 @@ from __future__ import annotations
 import hashlib
 import math
 
-from tsp_celery.plan.model import PlanInput, RoundPlan
-from tsp_celery.solver.decompose import (
+from tsp_celery.plan.round_plan import PlanInput, RoundPlan
+from tsp_celery.solver import (
+    MAX_EXACT_NODES,
+    PIECE_KINDS,
     RECOMMENDED_SECONDS_PER_NODE,
     RECOMMENDED_SEGMENT_SIZE,
+    UnitSpec,
+    fits_matrix_budget,
     round_offset,
     segments,
 )
-from tsp_celery.solver.exact import MAX_EXACT_NODES
-from tsp_celery.solver.units import PIECE_KINDS, UnitSpec, fits_matrix_budget
 
 # Held–Karp's limit, from the solver that runs it.
 EXACT_MAX_N = MAX_EXACT_NODES

@@ -14,9 +14,9 @@ from collections.abc import Callable
 import numpy as np
 
 from tsp_celery.problem import Problem
-from tsp_celery.solver.bound import LowerBound, held_karp_bound
 from tsp_celery.solver.branch import branch_and_cut
 from tsp_celery.solver.fasttsp import FastTspEngine
+from tsp_celery.solver.held_karp import LowerBound, held_karp_bound
 
 # Largest instance branch-and-cut runs on: it prices over all n(n-1)/2 edges (2,000 nodes:
 # 2 M pairs, about 50 MB of arrays).

@@ -37,8 +37,8 @@ from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from tsp_celery.problem import Problem
+from tsp_celery.solver.crossover import neighbours
 from tsp_celery.solver.decompose import region_order
-from tsp_celery.solver.merge import neighbours
 from tsp_celery.solver.quiet import quiet_stdout
 
 # Reduced nodes in a first window: fnl4461, eight tours, one pass of windows of 200 nodes took

@@ -27,11 +27,11 @@ from tsp_celery.problem.model import Problem
 from tsp_celery.settings import DEFAULT_MATRIX_BUDGET_MB
 from tsp_celery.solver.budget import fits_matrix_budget, max_matrix_nodes
 from tsp_celery.solver.construct import greedy_tour
+from tsp_celery.solver.crossover import merge_tours
 from tsp_celery.solver.decompose import region_nodes
 from tsp_celery.solver.elite import update_elite
 from tsp_celery.solver.engine import get_engine
 from tsp_celery.solver.exact import MAX_EXACT_NODES
-from tsp_celery.solver.merge import merge_tours
 from tsp_celery.solver.partition import partition_tour, solve_part
 from tsp_celery.solver.path import (
     SEPARATOR,

@@ -1,7 +1,7 @@
 """The coordinator's decisions, turn by turn, with the Celery side replaced by a recorder.
 
 Units are simulated by writing their records as a worker would; the merge is the real shared
-``merge_round``. Runs on fakeredis and the real Redis (fixture ``any_redis``).
+``close_round``. Runs on fakeredis and the real Redis (fixture ``any_redis``).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import pytest
 
 from tests.unit.solver.test_merge import circle, reversed_at, swapped_at
 from tsp_celery.cluster.client import ClusterClient
+from tsp_celery.cluster.coordinator import Coordinator
 from tsp_celery.cluster.events import EventLog, EventType
 from tsp_celery.cluster.lamport import LamportClock
-from tsp_celery.cluster.merging import merge_round
+from tsp_celery.cluster.round_close import close_round
 from tsp_celery.cluster.workers import beat
-from tsp_celery.coordinator import Coordinator
 from tsp_celery.errors import FencedWriteError
 from tsp_celery.plan.planner import UNION_EVERY, UNION_MIN_TOURS
 from tsp_celery.problem import Problem
@@ -87,7 +87,7 @@ def chord_merge(client, p, job_id, plan, fence, lamport):
     """What the merge task does: observe the message's stamp, close the round, log events."""
     clock = LamportClock("worker")
     clock.observe(lamport)
-    return merge_round(client.store, p, job_id, plan, fence, closer="chord",
+    return close_round(client.store, p, job_id, plan, fence, closer="chord",
                        events=EventLog(client.redis, client.keys), clock=clock)
 
 
@@ -148,7 +148,7 @@ def test_two_jobs_share_the_slots_and_neither_waits_for_the_other(any_redis, set
     # Job b's round is merged; a's is not: b moves on alone.
     plan_b = next(r[1] for r in coord.dispatcher.rounds if r[0] == b)
     finish_units(coord, client, b, plan_b, problem(seed=2))
-    merge_round(client.store, problem(seed=2), b, plan_b, coord.lease.fence, closer="chord")
+    close_round(client.store, problem(seed=2), b, plan_b, coord.lease.fence, closer="chord")
     coord.tick()
     assert [r[0] for r in coord.dispatcher.rounds].count(b) == 2
     assert [r[0] for r in coord.dispatcher.rounds].count(a) == 1
@@ -209,7 +209,7 @@ def test_stop_criteria_end_the_job_done(any_redis, settings, client, params, rea
             break
         plan = coord.dispatcher.rounds[-1][1]
         finish_units(coord, client, job_id, plan, p)
-        merge_round(client.store, p, job_id, plan, coord.lease.fence, closer="chord")
+        close_round(client.store, p, job_id, plan, coord.lease.fence, closer="chord")
     coord.tick()
     assert client.status(job_id)["status"] == "done"
     done = [e for e in EventLog(any_redis, client.keys).read(job_id) if e.type == EventType.DONE]
@@ -252,7 +252,7 @@ def test_a_deposed_leader_is_fenced_and_its_successor_resumes_the_round(any_redi
     old._leader_turn()
     assert not old._leading and old.drivers == {}
     with pytest.raises(FencedWriteError):
-        merge_round(client.store, p, job_id, plan, old_fence, closer="chord")
+        close_round(client.store, p, job_id, plan, old_fence, closer="chord")
     new.tick()
     assert client.store.round_merged(job_id, 1) is None  # its unit is still running
     finish_units(new, client, job_id, plan, p)

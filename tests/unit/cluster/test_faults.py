@@ -15,15 +15,15 @@ import pytest
 import redis
 import redis.exceptions as redis_exc
 
-import tsp_celery.coordinator as coordinator_module
+import tsp_celery.cluster.coordinator as coordinator_module
 from tests.unit.cluster.test_coordinator import Recorder, problem
 from tsp_celery.cluster.client import ClusterClient
+from tsp_celery.cluster.coordinator import POISON_LIMIT, Coordinator
 from tsp_celery.cluster.events import EventType
-from tsp_celery.cluster.health import classify
 from tsp_celery.cluster.lamport import LamportClock
 from tsp_celery.cluster.lease import read_leader
+from tsp_celery.cluster.redis_health import classify
 from tsp_celery.cluster.workers import beat
-from tsp_celery.coordinator import POISON_LIMIT, Coordinator
 from tsp_celery.errors import EXIT_CLUSTER_UNREACHABLE, StoreRefusedError
 from tsp_celery.settings import Settings
 

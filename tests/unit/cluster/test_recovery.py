@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from tsp_celery.cluster.celery_config import SOLVE_QUEUE, celery_config
+from tsp_celery.cluster.coordinator import Coordinator
 from tsp_celery.cluster.dispatch import unit_task_id
 from tsp_celery.cluster.events import EventType
 from tsp_celery.cluster.job import JobParams
 from tsp_celery.cluster.recovery import recover
 from tsp_celery.cluster.workers import beat
-from tsp_celery.coordinator import Coordinator
 from tsp_celery.errors import FencedWriteError
 from tsp_celery.problem import Problem
 from tsp_celery.settings import Settings

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tasks.runtime
-from tasks.units import solve_unit
+from tasks.unit_tasks import solve_unit
 from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.events import EventLog, EventType
 from tsp_celery.cluster.job import JobParams

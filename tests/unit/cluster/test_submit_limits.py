@@ -18,9 +18,9 @@ from tsp_celery.cluster import scripts
 from tsp_celery.cluster.admission import JobRefused, parse_params
 from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.codec import MAGIC, encode_problem
+from tsp_celery.cluster.coordinator import Coordinator
 from tsp_celery.cluster.events import EventLog, EventType
 from tsp_celery.cluster.workers import beat
-from tsp_celery.coordinator import Coordinator
 from tsp_celery.errors import LimitExceededError
 from tsp_celery.settings import Settings
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import tasks.runtime
-from tasks.merge import merge_round
-from tasks.units import MAX_DELIVERIES, solve_unit
+from tasks.round_callback import round_callback
+from tasks.unit_tasks import MAX_DELIVERIES, solve_unit
 from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.events import EventLog, EventType
 from tsp_celery.cluster.job import JobParams
@@ -136,21 +136,21 @@ def test_the_merge_closes_the_round_from_the_unit_records(client):
     _unit(job_id, problem, plan, 0)  # unit 1 never reports
     kwargs = {"job_id": job_id, "round_no": 1, "instance": problem.content_hash(),
               "fence": FENCE, "lamport": 9}
-    out = merge_round.apply(args=[[{"dup": 1}, {"dup": 1}, {"dup": 1}]], kwargs=kwargs).get()
+    out = round_callback.apply(args=[[{"dup": 1}, {"dup": 1}, {"dup": 1}]], kwargs=kwargs).get()
     assert out["merged"] and out["missing"] == ["r1-u1"] and out["chord_parts"] == 3
     assert client.status(job_id)["best_length"] == client.store.unit_records(
         job_id, 1)["r1-u0"]["length"]
-    again = merge_round.apply(args=[[]], kwargs=kwargs).get()
+    again = round_callback.apply(args=[[]], kwargs=kwargs).get()
     assert not again["merged"] and again["reason"] == "already closed"
-    unknown = merge_round.apply(args=[[]], kwargs={**kwargs, "round_no": 5}).get()
+    unknown = round_callback.apply(args=[[]], kwargs={**kwargs, "round_no": 5}).get()
     assert unknown == {"job_id": job_id, "round": 5, "merged": False, "reason": "no such round"}
     # A round planned by a leader that has since been replaced: its merge may not close it.
     record = {"plan": {**plan.to_dict(), "round_no": 2}, "fence": FENCE}
     client.store.plan_round(job_id, 2, record, FENCE)
     client.redis.set(client.keys.lease(), "c2:e1:2")
-    fenced = merge_round.apply(args=[[]], kwargs={**kwargs, "round_no": 2}).get()
+    fenced = round_callback.apply(args=[[]], kwargs={**kwargs, "round_no": 2}).get()
     assert fenced["reason"] == "fenced" and client.store.round_merged(job_id, 2) is None
     # The fence comes from the stored plan: a message naming the current lease cannot close it.
-    forged = merge_round.apply(args=[[]],
+    forged = round_callback.apply(args=[[]],
                                kwargs={**kwargs, "round_no": 2, "fence": "c2:e1:2"}).get()
     assert forged["reason"] == "fenced" and client.store.round_merged(job_id, 2) is None

@@ -12,8 +12,8 @@ import pytest
 from scipy.sparse.csgraph import minimum_spanning_tree
 
 from tsp_celery.problem import Problem, load_problem
-from tsp_celery.solver import bound as bound_module
-from tsp_celery.solver.bound import LowerBound, held_karp_bound
+from tsp_celery.solver import held_karp as bound_module
+from tsp_celery.solver.held_karp import LowerBound, held_karp_bound
 
 pytestmark = pytest.mark.timeout(60)
 

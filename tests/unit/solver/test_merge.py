@@ -8,7 +8,7 @@ import pytest
 
 from tsp_celery.errors import TourError
 from tsp_celery.problem import Problem, load_problem
-from tsp_celery.solver.merge import merge_tours, partition_crossover, same_cycle
+from tsp_celery.solver.crossover import merge_tours, partition_crossover, same_cycle
 
 pytestmark = pytest.mark.timeout(60)
 

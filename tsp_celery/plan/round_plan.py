@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tsp_celery.settings import DEFAULT_MATRIX_BUDGET_MB
-from tsp_celery.solver.units import KINDS, UnitSpec
+from tsp_celery.solver import KINDS, UnitSpec
 
 DEFAULT_MATRIX_BUDGET_BYTES = DEFAULT_MATRIX_BUDGET_MB * 1024 * 1024
 

@@ -12,8 +12,8 @@ import logging
 import time
 
 from tasks.celeryapp import app
-from tasks.progress import Progress
 from tasks.runtime import runtime
+from tasks.unit_progress import Progress
 from tsp_celery.cluster.celery_config import INITIAL_TASK, PART_TASK, SOLVE_TASK
 from tsp_celery.cluster.codec import MessageError, decode_unit_message, is_job_id
 from tsp_celery.cluster.connection import REDIS_DOWN
@@ -21,9 +21,17 @@ from tsp_celery.cluster.events import EventType
 from tsp_celery.cluster.lease import parse_fence
 from tsp_celery.cluster.store import StaleEpochError
 from tsp_celery.errors import JobNotFoundError
-from tsp_celery.solver.partition import join_parts, part_seed, solve_part, spatial_parts
+from tsp_celery.solver import (
+    PIECE_KINDS,
+    UnitSpec,
+    initial_tour,
+    join_parts,
+    part_seed,
+    polished,
+    solve_part,
+    spatial_parts,
+)
 from tsp_celery.solver.stub import first_tour, stub_engine, unit_runner
-from tsp_celery.solver.units import PIECE_KINDS, UnitSpec, initial_tour, polished
 
 log = logging.getLogger(__name__)
 

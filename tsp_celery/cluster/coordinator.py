@@ -30,12 +30,12 @@ from tsp_celery.cluster.connection import connect_settings
 from tsp_celery.cluster.dispatch import Dispatcher
 from tsp_celery.cluster.driver import JobDriver, poll_jobs
 from tsp_celery.cluster.events import EventLog, EventType
-from tsp_celery.cluster.health import RedisHealth, is_redis_failure
 from tsp_celery.cluster.job import JobStatus
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lamport import LamportClock
 from tsp_celery.cluster.lease import LeaderLease
 from tsp_celery.cluster.recovery import Recovery
+from tsp_celery.cluster.redis_health import RedisHealth, is_redis_failure
 from tsp_celery.cluster.store import JobStore
 from tsp_celery.cluster.workers import live_workers, total_slots
 from tsp_celery.errors import ClusterError, FencedWriteError, JobNotFoundError, TspCeleryError

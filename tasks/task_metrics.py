@@ -12,7 +12,7 @@ from tsp_celery.cluster.celery_config import MERGE_TASK, SOLVE_TASK
 from tsp_celery.cluster.connection import REDIS_DOWN
 from tsp_celery.errors import EXIT_USAGE, TspCeleryError
 from tsp_celery.metrics import redis_error, worker
-from tsp_celery.plan.model import KINDS
+from tsp_celery.plan.round_plan import KINDS
 
 # The exporter's port, set in the worker's main process before the pool forks (so children
 # inherit it); None in Flower, `celery inspect` and other processes that import the app.

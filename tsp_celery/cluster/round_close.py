@@ -26,8 +26,7 @@ from tsp_celery.cluster.store import JobStore
 from tsp_celery.errors import TourError
 from tsp_celery.plan import RoundPlan
 from tsp_celery.problem import Problem
-from tsp_celery.solver.elite import update_elite
-from tsp_celery.solver.units import PIECE_KINDS, WHOLE_KINDS, UnitResult, apply_results
+from tsp_celery.solver import PIECE_KINDS, WHOLE_KINDS, UnitResult, apply_results, update_elite
 
 log = logging.getLogger(__name__)
 _RESULT_FIELDS = {f.name for f in fields(UnitResult)}
@@ -55,7 +54,7 @@ def collect(store: JobStore, job_id: str, plan: RoundPlan) -> tuple[list[UnitRes
     return results, {"missing": missing, "failed": failed, "max_lamport": max(stamps, default=0)}
 
 
-def merge_round(store: JobStore, problem: Problem, job_id: str, plan: RoundPlan, fence: str, *,
+def close_round(store: JobStore, problem: Problem, job_id: str, plan: RoundPlan, fence: str, *,
                 closer: str, events: EventLog | None = None,
                 clock: LamportClock | None = None) -> dict[str, Any] | None:
     """Close round ``plan.round_no`` with what arrived. Returns the outcome, or None if the round

@@ -7,7 +7,7 @@ import logging
 from tasks.celeryapp import app
 from tasks.runtime import runtime
 from tsp_celery.cluster.celery_config import MERGE_TASK
-from tsp_celery.cluster.merging import merge_round as close_round
+from tsp_celery.cluster.round_close import close_round
 from tsp_celery.errors import FencedWriteError
 from tsp_celery.plan import RoundPlan
 
@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 @app.task(name=MERGE_TASK, bind=True)
-def merge_round(self, results: list | None = None, *, job_id: str, round_no: int, instance: str,
+def round_callback(self, results: list | None = None, *, job_id: str, round_no: int, instance: str,
                 fence: str = "", lamport: int = 0) -> dict:
     """Merge round ``round_no`` of ``job_id`` and commit the best; fenced by the planner's lease.
 
