@@ -11,27 +11,26 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import wait
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from tsp_celery.local_workers import BoundProcess, UnitPool, start_method
-from tsp_celery.plan import MaxRuntime, MultipleCriteria, PlanInput, RoundPlan, TargetLength
-from tsp_celery.plan.planner import EXACT_MAX_N, initial_partition_s, plan_round, worth_a_round
+from tsp_celery.plan import MaxRuntime, RoundLoop, RoundPlan, SearchState, TargetLength
+from tsp_celery.plan.first_tour import needs_first_tour
+from tsp_celery.plan.planner import EXACT_MAX_N, initial_partition_s
+from tsp_celery.plan.round_loop import meets_bound, proves_optimal
 from tsp_celery.plan.stop import StoppingCriterion
 from tsp_celery.problem import Problem
 from tsp_celery.result import Result
 from tsp_celery.settings import Settings
 from tsp_celery.solver import (
     PIECE_KINDS,
-    WHOLE_KINDS,
     UnitResult,
-    apply_results,
     default_polish_s,
-    fits_matrix_budget,
     initial_tour,
     run_unit,
     update_elite,
@@ -61,10 +60,24 @@ BOUND_MAX_N = 100_000
 POLISH_SHARE = 0.3
 
 
+class _Clock:
+    """Seconds since the solve started (the budget's clock)."""
+
+    def __init__(self, time_s: float) -> None:
+        self.time_s = time_s
+        self._start = time.monotonic()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self._start
+
+    def remaining(self) -> float:
+        return max(0.0, self.time_s - self.elapsed())
+
+
 class _Best:
     """The incumbent: best tour, its length, when it was found, and the trace of improvements."""
 
-    def __init__(self, problem: Problem, clock: MaxRuntime, on_progress: ProgressCallback | None):
+    def __init__(self, problem: Problem, clock: _Clock, on_progress: ProgressCallback | None):
         self.problem, self.clock, self.on_progress = problem, clock, on_progress
         self.tour: np.ndarray | None = None
         self.length = math.inf
@@ -115,8 +128,8 @@ class _Best:
     def meets_bound(self) -> bool:
         """True when an integral tour is as short as a proven bound allows: it is optimal."""
         lb = self.lower_bound
-        return bool(lb and lb["proven"] and self.problem.is_integral
-                    and self.length <= math.ceil(lb["value"] - 1e-9))
+        return bool(lb) and self.problem.is_integral and meets_bound(
+            self.length, lb["value"], lb["proven"], integral=True)
 
 
 def solve_local(
@@ -148,12 +161,12 @@ def solve_local(
     if workers < 1:
         raise ValueError(f"Expected workers >= 1, got {workers}.")
     budget = matrix_budget_bytes or Settings.from_env().matrix_budget_bytes
-    clock = MaxRuntime(time_s)
-    criteria: list[StoppingCriterion] = [clock]
+    criteria: StoppingCriterion = MaxRuntime(time_s)
     if target is not None:
-        criteria.append(TargetLength(target))
+        criteria = TargetLength(target) | criteria
     if stop is not None:
-        criteria.append(stop)
+        criteria = criteria | stop
+    clock = _Clock(criteria.time_limit or time_s)
     best = _Best(problem, clock, on_progress)
     stats: dict[str, Any] = {"rounds": 0, "units": 0, "units_failed": 0, "units_late": 0,
                              "workers": workers, "kinds": {}, "unit_kinds": {}}
@@ -161,8 +174,8 @@ def solve_local(
     if problem.n <= EXACT_MAX_N:
         proven = _solve_exact(problem, clock, seed, best, stats)
     else:
-        proven = _search(problem, clock, workers, seed, target, budget, bound,
-                         MultipleCriteria(criteria), best, stats, merge)
+        loop = RoundLoop(problem.n, seed, criteria, budget, merge, threads_per_unit_allowed=True)
+        proven = _search(problem, clock, workers, target, bound, loop, best, stats)
     assert best.tour is not None
     proven = proven or best.meets_bound()  # a bound that arrived as the search ended
     lb = best.lower_bound
@@ -176,11 +189,11 @@ def solve_local(
     )
 
 
-def _solve_exact(problem: Problem, clock: MaxRuntime, seed: int, best: _Best,
+def _solve_exact(problem: Problem, clock: _Clock, seed: int, best: _Best,
                  stats: dict[str, Any]) -> bool:
     """n <= 16: Held–Karp in this process; no pool is worth its start-up time."""
-    plan = plan_round(PlanInput(n=problem.n, slots=1, remaining_s=clock.remaining(),
-                                round_no=0, seed=seed))
+    loop = RoundLoop(problem.n, seed, MaxRuntime(clock.time_s), 1)
+    plan = loop.plan(loop.plan_input(slots=1, elapsed_s=clock.elapsed(), has_tour=False))
     best.report_phase("solving exactly (Held–Karp)", 0)
     result = run_unit(problem, plan.units[0])
     best.offer(result.tour, {result.engine}, 0)
@@ -189,65 +202,45 @@ def _solve_exact(problem: Problem, clock: MaxRuntime, seed: int, best: _Best,
     return result.proven_optimal
 
 
-def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target: float | None,
-            budget: int, with_bound: bool, criteria: MultipleCriteria, best: _Best,
-            stats: dict[str, Any], merge: bool) -> bool:
+def _search(problem: Problem, clock: _Clock, workers: int, target: float | None,
+            with_bound: bool, loop: RoundLoop, best: _Best, stats: dict[str, Any]) -> bool:
     """Rounds on the pool until a criterion stops them or the tour meets a proven bound."""
     method = start_method()
     bound = None
     if with_bound and problem.n <= BOUND_MAX_N:  # before the pool, which starts a thread
-        share = BOUND_SHARE if problem.n <= DENSE_MAX_N else BOUND_ESTIMATE_SHARE
-        bound_s = min(share * clock.max_runtime, BOUND_BASE_S + BOUND_S_PER_NODE * problem.n,
-                      BOUND_MAX_S)
-        bound_s = certify_budget(problem, bound_s, clock.max_runtime)
-        bound = BoundProcess(problem, bound_s, target, method)
+        bound = _start_bound(problem, clock.time_s, target, method)
     best.report_phase(f"starting {workers} worker process{'es' if workers > 1 else ''}")
-    pool = UnitPool(problem, workers, budget, method)
+    pool = UnitPool(problem, workers, loop.matrix_budget_bytes, method)
     try:
-        if not fits_matrix_budget(problem.n, budget):
-            best.report_phase("first tour: partitioning")
-            t0 = clock.elapsed()
-            polish_s = min(default_polish_s(problem.n), POLISH_SHARE * clock.max_runtime)
-            tour = initial_tour(problem, seed, matrix_budget_bytes=budget, polish_s=polish_s,
-                                partition_s=initial_partition_s(clock.remaining()),
-                                threads=workers, on_part=best.report_part)
-            best.offer(tour, {"initial"})
-            stats["initial_length"], stats["initial_s"] = best.length, clock.elapsed() - t0
+        if needs_first_tour(problem.n, loop.matrix_budget_bytes):
+            _first_tour(problem, clock, workers, loop, best, stats)
         pool.wait_ready()
-        round_no, improved, last_kind = 0, True, ""
         elite: list[np.ndarray] = []
         while True:
-            inp = PlanInput(
-                n=problem.n, slots=workers, remaining_s=clock.remaining(), round_no=round_no,
-                seed=seed, has_tour=best.tour is not None, matrix_budget_bytes=budget,
-                last_improved=improved, threads_per_unit_allowed=True, pooled=merge,
-                pool_size=len(elite), last_kind=last_kind,
-            )
-            plan = plan_round(inp)
+            plan = loop.plan(loop.plan_input(slots=workers, elapsed_s=clock.elapsed(),
+                                             has_tour=best.tour is not None,
+                                             pool_size=len(elite)))
             # Without any tour yet there is nothing to fall back on: wait for the units (they
             # stop by themselves) instead of closing the round at its deadline.
             deadline = plan.deadline_s if best.tour is not None else None
-            best.report_phase(_round_phase(plan), round_no)
+            best.report_phase(_round_phase(plan), plan.round_no)
             results = _run_round(pool, plan, best.tour, elite, deadline, stats)
-            improved = _apply(problem, best, results, round_no, elite, merge)
-            last_kind = plan.kind
-            if merge and plan.kind in WHOLE_KINDS:
-                elite = update_elite(problem, elite, [r.tour for r in results] + [best.tour])
+            improved = _apply(problem, loop, plan, best, results, elite)
+            loop.close(plan.kind, improved)
+            if loop.pooled(plan.kind):
+                elite = update_elite(problem, elite, loop.pool_candidates(plan, results,
+                                                                          best.tour))
             _count(stats, plan, results)
             if bound is not None:
                 best.lower_bound = bound.poll()
-            log.info("round %d: %d of %d %s units back, best %s after %.1f s", round_no,
+            log.info("round %d: %d of %d %s units back, best %s after %.1f s", plan.round_no,
                      len(results), len(plan.units), plan.kind, best.length, clock.elapsed())
-            best.report("round", round_no)
-            if best.meets_bound() or any(
-                r.proven_optimal and r.kind not in PIECE_KINDS and r.length <= best.length
-                for r in results
-            ):
+            best.report("round", plan.round_no)
+            if best.meets_bound() or proves_optimal(results, best.length):
                 return True
-            if criteria(best.length) or not worth_a_round(replace(
-                    inp, remaining_s=clock.remaining(), has_tour=best.tour is not None)):
+            state = SearchState(clock.elapsed(), best.length, loop.stall_rounds)
+            if loop.stop_reason(state, slots=workers, has_tour=best.tour is not None):
                 return False
-            round_no += 1
     except KeyboardInterrupt:
         if best.tour is None:
             raise
@@ -260,6 +253,27 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
             bound.close()
             if bound.error:
                 log.warning("lower bound failed: %s", bound.error)
+
+
+def _start_bound(problem: Problem, time_s: float, target: float | None,
+                 method: str) -> BoundProcess:
+    """The lower bound's own process, with its share of the budget (see BOUND_SHARE)."""
+    share = BOUND_SHARE if problem.n <= DENSE_MAX_N else BOUND_ESTIMATE_SHARE
+    bound_s = min(share * time_s, BOUND_BASE_S + BOUND_S_PER_NODE * problem.n, BOUND_MAX_S)
+    return BoundProcess(problem, certify_budget(problem, bound_s, time_s), target, method)
+
+
+def _first_tour(problem: Problem, clock: _Clock, workers: int, loop: RoundLoop, best: _Best,
+                stats: dict[str, Any]) -> None:
+    """Beyond the matrix budget: the first tour from a spatial partition (or greedy)."""
+    best.report_phase("first tour: partitioning")
+    t0 = clock.elapsed()
+    polish_s = min(default_polish_s(problem.n), POLISH_SHARE * clock.time_s)
+    tour = initial_tour(problem, loop.seed, matrix_budget_bytes=loop.matrix_budget_bytes,
+                        polish_s=polish_s, partition_s=initial_partition_s(clock.remaining()),
+                        threads=workers, on_part=best.report_part)
+    best.offer(tour, {"initial"})
+    stats["initial_length"], stats["initial_s"] = best.length, clock.elapsed() - t0
 
 
 def _round_phase(plan: RoundPlan) -> str:
@@ -292,17 +306,14 @@ def _run_round(pool: UnitPool, plan: RoundPlan, base: np.ndarray | None,
     return results
 
 
-def _apply(problem: Problem, best: _Best, results: list[UnitResult], round_no: int,
-           elite: list[np.ndarray], merge: bool) -> bool:
+def _apply(problem: Problem, loop: RoundLoop, plan: RoundPlan, best: _Best,
+           results: list[UnitResult], elite: list[np.ndarray]) -> bool:
     """Merge (with the elite pool) or splice the round's results into the incumbent; True
     when it got shorter."""
     if not results:
         return False
-    base = best.tour
-    if base is None:  # first island round: the shortest run is the base the others merge into
-        base = min(results, key=lambda r: r.length).tour
-    tour = apply_results(problem, base, results, elite=elite, merge=merge)
-    return best.offer(tour, {r.engine for r in results}, round_no)
+    tour = loop.merged_tour(problem, plan, best.tour, results, elite)
+    return best.offer(tour, {r.engine for r in results}, plan.round_no)
 
 
 def _count(stats: dict[str, Any], plan: RoundPlan, results: list[UnitResult]) -> None:

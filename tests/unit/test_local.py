@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tsp_celery.local import solve_local
+from tsp_celery.plan import StoppingCriterion
 from tsp_celery.problem import Problem, generate, load_problem
 from tsp_celery.solver.budget import matrix_bytes
 
@@ -115,17 +116,17 @@ def test_same_result_shape_for_float_coordinates():
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("merge", [True, False])
 def test_island_rounds_merge_with_the_elite_pool_unless_told_not_to(monkeypatch, merge):
-    import tsp_celery.local as local
+    import tsp_celery.plan.round_loop as round_loop
 
     problem = generate("uniform", 200, seed=4)
     calls = []
-    real = local.apply_results
+    real = round_loop.apply_results
 
     def recording(problem_, base, results, *, elite=(), merge=True):
         calls.append(([problem_.tour_length(t) for t in elite], merge))
         return real(problem_, base, results, elite=elite, merge=merge)
 
-    monkeypatch.setattr(local, "apply_results", recording)
+    monkeypatch.setattr(round_loop, "apply_results", recording)
     result = solve_local(problem, time_s=3, workers=2, seed=1, bound=False, merge=merge)
     _check(problem, result)
     assert len(calls) >= 2 and all(m is merge for _, m in calls)
@@ -140,8 +141,8 @@ def test_island_rounds_merge_with_the_elite_pool_unless_told_not_to(monkeypatch,
 
 @pytest.mark.timeout(90)
 def test_union_units_merge_the_pool_once_it_holds_distinct_tours(monkeypatch):
-    import tsp_celery.local as local
     import tsp_celery.plan.planner as planner
+    import tsp_celery.plan.round_loop as round_loop
 
     # half-second runs on 1,000 nodes: every run ends somewhere else, so the pool fills at once
     monkeypatch.setattr(planner, "ISLAND_S_PER_NODE", 0.0)
@@ -153,11 +154,14 @@ def test_union_units_merge_the_pool_once_it_holds_distinct_tours(monkeypatch):
         plans.append((inp.pool_size, [u.kind for u in plan.units]))
         return plan
 
-    monkeypatch.setattr(local, "plan_round", recording_plan_round)
+    monkeypatch.setattr(round_loop, "plan_round", recording_plan_round)
     rounds = planner.UNION_EVERY + 1  # round UNION_EVERY is the first to hold a union unit
 
-    def after_rounds(_best_length: float) -> bool:  # a round count, not the clock: under load
-        return len(plans) >= rounds                 # a short budget would end before a union
+    class AfterRounds(StoppingCriterion):  # a round count, not the clock: under load a short
+        def reason(self, state):          # budget would end before a union
+            return "enough rounds" if len(plans) >= rounds else None
+
+    after_rounds = AfterRounds()
 
     problem = generate("uniform", 1000, seed=2)
     result = solve_local(problem, time_s=120, workers=2, seed=1, bound=False, stop=after_rounds)

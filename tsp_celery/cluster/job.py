@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, fields
 from enum import Enum
 from typing import Any
 
+from tsp_celery.plan.stop import AnyOf, MaxRuntime, NoImprovement, StoppingCriterion, TargetLength
+
 
 class JobStatus(str, Enum):
     """Life cycle of a job; stored as text in the job record."""
@@ -56,6 +58,22 @@ class JobParams:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def stop_criterion(self) -> StoppingCriterion:
+        """The record's stop fields as the round loop reads them (target, stall, time)."""
+        found: list[StoppingCriterion] = []
+        if self.target is not None:
+            found.append(TargetLength(self.target))
+        if self.stall_rounds is not None:
+            found.append(NoImprovement(self.stall_rounds))
+        return AnyOf([*found, MaxRuntime(self.time_s)])
+
+    @classmethod
+    def from_stop(cls, stop: StoppingCriterion, **others: Any) -> JobParams:
+        """Params whose stop fields hold ``stop`` (its MaxRuntime is the time budget)."""
+        d = stop.to_dict()
+        return cls(time_s=d.get("max_runtime", cls.time_s), target=d.get("target"),
+                   stall_rounds=d.get("no_improvement"), **others)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> JobParams:
