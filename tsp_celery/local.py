@@ -22,7 +22,13 @@ from tsp_celery.local_workers import BoundProcess, UnitPool, start_method
 from tsp_celery.plan import MaxRuntime, RoundLoop, RoundPlan, SearchState, TargetLength
 from tsp_celery.plan.first_tour import needs_first_tour
 from tsp_celery.plan.planner import EXACT_MAX_N, initial_partition_s
-from tsp_celery.plan.round_loop import meets_bound, proves_optimal
+from tsp_celery.plan.round_loop import (
+    meets_bound,
+    merged_tour,
+    pool_candidates,
+    pooled,
+    proves_optimal,
+)
 from tsp_celery.plan.stop import StoppingCriterion
 from tsp_celery.problem import Problem
 from tsp_celery.result import Result
@@ -227,9 +233,9 @@ def _search(problem: Problem, clock: _Clock, workers: int, target: float | None,
             results = _run_round(pool, plan, best.tour, elite, deadline, stats)
             improved = _apply(problem, loop, plan, best, results, elite)
             loop.close(plan.kind, improved)
-            if loop.pooled(plan.kind):
-                elite = update_elite(problem, elite, loop.pool_candidates(plan, results,
-                                                                          best.tour))
+            if pooled(plan.kind, loop.merge):
+                elite = update_elite(problem, elite,
+                                     pool_candidates(plan, results, best.tour, loop.merge))
             _count(stats, plan, results)
             if bound is not None:
                 best.lower_bound = bound.poll()
@@ -312,7 +318,7 @@ def _apply(problem: Problem, loop: RoundLoop, plan: RoundPlan, best: _Best,
     when it got shorter."""
     if not results:
         return False
-    tour = loop.merged_tour(problem, plan, best.tour, results, elite)
+    tour = merged_tour(problem, plan, best.tour, results, elite, loop.merge)
     return best.offer(tour, {r.engine for r in results}, plan.round_no)
 
 

@@ -23,9 +23,10 @@ from tsp_celery.cluster.events import EventType
 from tsp_celery.cluster.job import JobParams, JobStatus, parse_record
 from tsp_celery.cluster.round_close import close_round
 from tsp_celery.errors import JobNotFoundError
-from tsp_celery.plan import PlanInput, RoundPlan, plan_round
-from tsp_celery.plan.planner import EXACT_MAX_N, MIN_UNIT_S, initial_partition_s
-from tsp_celery.solver import fits_matrix_budget, part_count, partition_part_nodes
+from tsp_celery.plan import RoundLoop, RoundPlan, SearchState
+from tsp_celery.plan.first_tour import needs_first_tour, plan_first_tour
+from tsp_celery.plan.planner import MIN_UNIT_S
+from tsp_celery.plan.round_loop import meets_bound
 
 if TYPE_CHECKING:
     from tsp_celery.cluster.coordinator import Coordinator
@@ -99,8 +100,9 @@ class JobDriver:
         self.instance = rec["instance"]
         self.admitted_at = rec.get("admitted_at") or time.time()
         self.round: InFlight | None = None
-        self.last_kind = ""  # the kind of the round closed last ('' after a failover: harmless)
-        self.next_round = rec.get("round", 0) + 1
+        self.loop = RoundLoop(self.n, self.params.seed, self.params.stop_criterion(),
+                              coord.settings.matrix_budget_bytes, self.params.merge,
+                              round_no=rec.get("round", 0) + 1)
         self.initial_sent_at: float | None = None
         self.initial_wait_s = INITIAL_TOUR_WAIT_S
 
@@ -168,7 +170,7 @@ class JobDriver:
             self.c.clock.observe(merged.get("lamport", 0))
         self.c.store.drop_round_scratch(self.job_id, plan.round_no,
                                         [u.unit_id for u in plan.units])
-        self.last_kind = plan.kind
+        self.loop.last_kind = plan.kind
         if self.round.planned_at:  # 0 for a round resumed from a record that lacks it
             metrics.round_seconds.labels(plan.kind).observe(time.time() - self.round.planned_at)
         self.round = None
@@ -191,22 +193,22 @@ class JobDriver:
         return "lost worker" if missing <= lost else ""
 
     def _stop_reason(self, rec: dict) -> str | None:
-        p = self.params
-        best = rec.get("best_length")
+        """Cancel, a proof, or the round loop's decision (criteria, time for another round)."""
         if rec["cancel_requested"]:
             return "cancelled"
         if rec["proven_optimal"]:
             return "proven optimal"
-        if p.target is not None and best is not None and best <= p.target:
-            return "target reached"
-        bound = self.c.store.get_bound(self.instance) if p.bound else None
-        if bound and bound.get("proven") and best is not None and best <= bound["value"]:
+        best = rec.get("best_length")
+        length = math.inf if best is None else best
+        bound = self.c.store.get_bound(self.instance) if self.params.bound else None
+        if bound and best is not None and meets_bound(
+                length, bound.get("value"), bool(bound.get("proven")),
+                self.c.problems.get(self.instance).is_integral):
             return "optimal: the tour meets the lower bound"
-        if p.stall_rounds is not None and rec.get("stall", 0) >= p.stall_rounds:
-            return f"no improvement in {p.stall_rounds} rounds"
-        if self.remaining_s() < MIN_UNIT_S:
-            return "time budget used"
-        return None
+        self.loop.stall_rounds = rec.get("stall", 0)
+        state = SearchState(time.time() - self.admitted_at, length, self.loop.stall_rounds)
+        return self.loop.stop_reason(state, slots=self.c.slots(), has_tour=best is not None,
+                                     active_jobs=max(1, self.c.active_count()))
 
     def remaining_s(self, at: float | None = None) -> float:
         """Budget left now (or at wall time ``at``)."""
@@ -222,21 +224,18 @@ class JobDriver:
 
     # -- rounds -----------------------------------------------------------------------------------
     def _needs_initial_tour(self, rec: dict) -> bool:
-        return (rec.get("best_length") is None and self.n > EXACT_MAX_N
-                and not fits_matrix_budget(self.n, self.c.settings.matrix_budget_bytes))
+        return (rec.get("best_length") is None
+                and needs_first_tour(self.n, self.loop.matrix_budget_bytes))
 
     def _send_initial(self, slots: int) -> None:
         """Ask for the first tour: its parts spread over the live worker slots when there is
         time for a partition, else one greedy task. A lost one is asked for again once it is
         overdue (``initial_wait_s``)."""
-        partition_s = initial_partition_s(self.remaining_s())
-        part_nodes = partition_part_nodes(self.n, self.c.settings.matrix_budget_bytes,
-                                          partition_s)
-        self.initial_wait_s = INITIAL_TOUR_WAIT_S + partition_s
+        first = plan_first_tour(self.n, self.loop.matrix_budget_bytes, self.remaining_s())
+        self.initial_wait_s = INITIAL_TOUR_WAIT_S + first.partition_s
         self.c.dispatcher.send_initial(
-            self.job_id, self.instance, self.params.seed, self.c.clock.tick(), partition_s,
-            max_part_nodes=part_nodes, parts=part_count(self.n, part_nodes) if part_nodes else 0,
-            slots=slots)
+            self.job_id, self.instance, self.params.seed, self.c.clock.tick(), first.partition_s,
+            max_part_nodes=first.max_part_nodes, parts=first.parts, slots=slots)
 
     def _start_round(self, rec: dict, fence: str) -> None:
         slots = self.c.slots()
@@ -251,14 +250,12 @@ class JobDriver:
             return
         self.c.clock.observe(rec.get("best_lamport", 0))
         remaining = self.remaining_s()
-        inp = PlanInput(n=self.n, slots=slots, remaining_s=remaining, round_no=self.next_round,
-                        seed=self.params.seed, active_jobs=max(1, self.c.active_count()),
-                        has_tour=rec.get("best_length") is not None,
-                        matrix_budget_bytes=self.c.settings.matrix_budget_bytes,
-                        last_improved=rec.get("stall", 0) == 0, pooled=self.params.merge,
-                        pool_size=self.c.store.elite_size(self.job_id) if self.params.merge else 0,
-                        last_kind=self.last_kind)
-        plan = plan_round(inp)
+        self.loop.stall_rounds = rec.get("stall", 0)
+        inp = self.loop.plan_input(
+            slots=slots, elapsed_s=time.time() - self.admitted_at,
+            has_tour=rec.get("best_length") is not None, active_jobs=max(1, self.c.active_count()),
+            pool_size=self.c.store.elite_size(self.job_id) if self.params.merge else 0)
+        plan = self.loop.plan(inp)
         cap = min(MAX_UNIT_BUDGET_S, max(remaining, MIN_UNIT_S))
         plan = replace(plan, units=tuple(replace(u, budget_s=min(u.budget_s, cap))
                                          for u in plan.units))
@@ -271,7 +268,6 @@ class JobDriver:
         if status != "ok":
             return  # the job left the running state meanwhile; the next step sees it
         self.round = InFlight(plan, deadline_at, now, slots, fence)
-        self.next_round = plan.round_no + 1
         self.c.events.emit(self.job_id, EventType.ROUND_PLANNED, self.c.clock,
                            {"round": plan.round_no, "kind": plan.kind,
                             "units": [u.unit_id for u in plan.units],

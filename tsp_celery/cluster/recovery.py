@@ -139,7 +139,7 @@ def _recover_job(recovery: Recovery, job_id: str, fence: str) -> JobRecovery:
     if driver is None:
         return JobRecovery(job_id, "skipped", reason="not running")
     if driver.round is None:
-        return JobRecovery(job_id, "next round", round=driver.next_round - 1)
+        return JobRecovery(job_id, "next round", round=driver.loop.round_no - 1)
     plan, deadline_at = driver.round.plan, driver.round.deadline_at
     records = coord.store.unit_records(job_id, plan.round_no)
     arrived = [u for u in plan.units if u.unit_id in records]

@@ -17,16 +17,15 @@ import time
 from dataclasses import fields
 from typing import Any
 
-import numpy as np
-
 from tsp_celery.cluster.events import EventLog, EventType
 from tsp_celery.cluster.job import JobParams
 from tsp_celery.cluster.lamport import LamportClock
 from tsp_celery.cluster.store import JobStore
 from tsp_celery.errors import TourError
 from tsp_celery.plan import RoundPlan
+from tsp_celery.plan.round_loop import merged_tour, pool_candidates, pooled, proves_optimal
 from tsp_celery.problem import Problem
-from tsp_celery.solver import PIECE_KINDS, WHOLE_KINDS, UnitResult, apply_results, update_elite
+from tsp_celery.solver import UnitResult, update_elite
 
 log = logging.getLogger(__name__)
 _RESULT_FIELDS = {f.name for f in fields(UnitResult)}
@@ -63,7 +62,7 @@ def close_round(store: JobStore, problem: Problem, job_id: str, plan: RoundPlan,
         return None
     rec = store.record(job_id)
     merge = JobParams.from_dict(rec["params"]).merge
-    pooled = merge and plan.kind in WHOLE_KINDS
+    feeds_pool = pooled(plan.kind, merge)
     results, seen = collect(store, job_id, plan)
     if clock is not None:
         clock.observe(seen["max_lamport"])
@@ -72,9 +71,11 @@ def close_round(store: JobStore, problem: Problem, job_id: str, plan: RoundPlan,
     committed, candidate, error = False, None, ""
     if results:
         try:
-            elite = store.elite_tours(job_id) if pooled else []
-            tour, candidate = _merged_tour(store, problem, job_id, plan, results, elite, merge)
-            proven = any(r.proven_optimal and r.length == candidate for r in results)
+            elite = store.elite_tours(job_id) if feeds_pool else []
+            base = store.base_tour(job_id, plan.round_no)
+            tour = merged_tour(problem, plan, base, results, elite, merge)
+            candidate = problem.tour_length(tour)  # never trust a unit's own number
+            proven = proves_optimal(results, candidate)
             engine = "+".join(sorted({r.engine for r in results}))
             committed = store.commit_best(job_id, tour, candidate, plan.round_no, elapsed,
                                           proven, engine) is True
@@ -82,8 +83,8 @@ def close_round(store: JobStore, problem: Problem, job_id: str, plan: RoundPlan,
             log.warning("round %s of job %s: merge rejected: %s", plan.round_no, job_id, exc)
             error = str(exc)
         else:
-            if pooled:  # after the commit: a fenced-out pool write must not cost the tour
-                pool = update_elite(problem, (), [r.tour for r in results] + [tour])
+            if feeds_pool:  # after the commit: a fenced-out pool write must not cost the tour
+                pool = update_elite(problem, (), pool_candidates(plan, results, tour, merge))
                 store.offer_elite(job_id, [(problem.tour_length(t), t) for t in pool], fence)
     after = store.record(job_id).get("best_length")
     outcome = {"round": plan.round_no, "kind": plan.kind, "closer": closer,
@@ -110,19 +111,6 @@ def _stamps(clock: LamportClock, outcome: dict) -> dict[str, int]:
         out["improved"] = clock.tick()
     out["merged"] = clock.tick()
     return out
-
-
-def _merged_tour(store: JobStore, problem: Problem, job_id: str, plan: RoundPlan,
-                 results: list[UnitResult], elite: list[np.ndarray],
-                 merge: bool) -> tuple[np.ndarray, float]:
-    """The validated merged tour and its exact length (never trust a unit's own number)."""
-    base = store.base_tour(job_id, plan.round_no)
-    if base is None:
-        if plan.kind in PIECE_KINDS:
-            raise ValueError(f"{plan.kind} round without a base tour")
-        base = min(results, key=lambda r: r.length).tour  # first round: nothing to beat yet
-    tour = problem.validate_tour(apply_results(problem, base, results, elite=elite, merge=merge))
-    return tour, problem.tour_length(tour)
 
 
 def _log_events(events: EventLog, node: str, stamps: dict[str, int], job_id: str, outcome: dict,

@@ -23,7 +23,7 @@ from tsp_celery.solver import PIECE_KINDS, WHOLE_KINDS, UnitResult, apply_result
 
 @dataclass
 class RoundLoop:
-    """One job's round loop: ``plan`` the next round, ``merged_tour`` of its results,
+    """One job's round loop: ``plan`` the next round, apply its results (``merged_tour``),
     ``close`` it, then ``stop_reason``. ``stop`` holds the job's criteria (see plan.stop)."""
 
     n: int
@@ -63,31 +63,6 @@ class RoundLoop:
         self.round_no = plan.round_no + 1
         return plan
 
-    def pooled(self, kind: str) -> bool:
-        """Whether a round of ``kind`` merges with (and then feeds) the elite pool."""
-        return self.merge and kind in WHOLE_KINDS
-
-    def merged_tour(self, problem: Problem, plan: RoundPlan, base: np.ndarray | None,
-                    results: Sequence[UnitResult], elite: Sequence[np.ndarray]) -> np.ndarray:
-        """The round's results applied to ``base`` (merged with the pool, or spliced), validated.
-
-        Without a base (the first island round) the shortest run is the base the others merge
-        into; a piece round without one is an error."""
-        if base is None:
-            if plan.kind in PIECE_KINDS:
-                raise ValueError(f"{plan.kind} round without a base tour")
-            base = min(results, key=lambda r: r.length).tour
-        elite = list(elite) if self.pooled(plan.kind) else []
-        return problem.validate_tour(
-            apply_results(problem, base, list(results), elite=elite, merge=self.merge))
-
-    def pool_candidates(self, plan: RoundPlan, results: Sequence[UnitResult],
-                        tour: np.ndarray | None) -> list[np.ndarray]:
-        """The tours a closed round offers the elite pool (none when it does not feed it)."""
-        if not self.pooled(plan.kind) or tour is None:
-            return []
-        return [r.tour for r in results] + [tour]
-
     def close(self, kind: str, improved: bool) -> None:
         """Note a closed round (the cluster reads ``stall_rounds`` back from its record)."""
         self.last_kind = kind
@@ -102,6 +77,33 @@ class RoundLoop:
         inp = self.plan_input(slots=max(slots, 1), elapsed_s=state.elapsed_s, has_tour=has_tour,
                               active_jobs=active_jobs)
         return None if worth_a_round(inp) else "time budget used"
+
+
+def pooled(kind: str, merge: bool) -> bool:
+    """Whether a round of ``kind`` merges with (and then feeds) the elite pool."""
+    return merge and kind in WHOLE_KINDS
+
+
+def merged_tour(problem: Problem, plan: RoundPlan, base: np.ndarray | None,
+                results: Sequence[UnitResult], elite: Sequence[np.ndarray],
+                merge: bool) -> np.ndarray:
+    """A round's results applied to ``base`` (merged with the pool, or spliced), validated.
+
+    Without a base (the first island round) the shortest run is the base the others merge into;
+    a piece round without one is an error."""
+    if base is None:
+        if plan.kind in PIECE_KINDS:
+            raise ValueError(f"{plan.kind} round without a base tour")
+        base = min(results, key=lambda r: r.length).tour
+    elite = list(elite) if pooled(plan.kind, merge) else []
+    return problem.validate_tour(
+        apply_results(problem, base, list(results), elite=elite, merge=merge))
+
+
+def pool_candidates(plan: RoundPlan, results: Sequence[UnitResult], tour: np.ndarray,
+                    merge: bool) -> list[np.ndarray]:
+    """The tours a closed round offers the elite pool (none when it does not feed it)."""
+    return [r.tour for r in results] + [tour] if pooled(plan.kind, merge) else []
 
 
 def proves_optimal(results: Sequence[UnitResult], length: float) -> bool:

@@ -144,15 +144,15 @@ def test_a_poison_job_fails_alone_with_its_reason(settings, monkeypatch):
     client, coord = leading(settings)
     good = client.submit(problem(30, 1), {"time_s": 30})
     poison = client.submit(problem(31, 2), {"time_s": 30})
-    import tsp_celery.cluster.driver as driver_module
-    real_plan = driver_module.plan_round
+    import tsp_celery.plan.round_loop as round_loop
+    real_plan = round_loop.plan_round
 
     def plan_round(inp):
         if inp.n == 31:
             raise ZeroDivisionError("the planner met a job it cannot plan")
         return real_plan(inp)
 
-    monkeypatch.setattr(driver_module, "plan_round", plan_round)
+    monkeypatch.setattr(round_loop, "plan_round", plan_round)
     for _ in range(POISON_LIMIT + 2):
         coord.tick()
     st = client.status(poison)
