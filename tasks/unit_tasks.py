@@ -19,7 +19,7 @@ from tsp_celery.cluster.codec import MessageError, decode_unit_message, is_job_i
 from tsp_celery.cluster.connection import REDIS_DOWN
 from tsp_celery.cluster.events import EventType
 from tsp_celery.cluster.lease import parse_fence
-from tsp_celery.cluster.store import StaleEpochError
+from tsp_celery.cluster.round_store import StaleEpochError
 from tsp_celery.errors import JobNotFoundError
 from tsp_celery.solver import (
     PIECE_KINDS,
