@@ -25,7 +25,10 @@ from tsp_celery.errors import InstanceError, LimitExceededError
 from tsp_celery.settings import Settings
 
 if TYPE_CHECKING:
-    from tsp_celery.cluster.coordinator import Coordinator
+    from tsp_celery.cluster.cache import ProblemCache
+    from tsp_celery.cluster.events import EventLog
+    from tsp_celery.cluster.job_queue import JobQueue
+    from tsp_celery.cluster.lamport import LamportClock
     from tsp_celery.problem import Problem
 
 log = logging.getLogger(__name__)
@@ -128,47 +131,49 @@ def limit_fields(settings: Settings) -> dict[str, str]:
 class Admission:
     """The leader's gate: ``admissible(job_id, fence)`` before the ADMIT script."""
 
-    coordinator: Coordinator
+    store: JobQueue
+    problems: ProblemCache
+    events: EventLog
+    clock: LamportClock
 
     def publish(self) -> None:
-        c = self.coordinator
-        publish_limits(c.redis, c.keys, c.settings)
+        publish_limits(self.store.redis, self.store.keys, self.store.settings)
 
     def admissible(self, job_id: str, fence: str) -> bool:
         """True if the queued job may be admitted; otherwise it is failed here with its reason,
         and its instance removed (unless a good job shares it: instances are stored by content)."""
-        c = self.coordinator
-        raw = c.redis.hgetall(c.keys.job(job_id))
+        store = self.store
+        raw = store.redis.hgetall(store.keys.job(job_id))
         record = {_text(k): _text(v) for k, v in raw.items()}
         if record.get("status") != JobStatus.QUEUED.value:
             return True  # ADMIT drops a cancelled or vanished job from the queue itself
         instance = record.get("instance") or ""
         try:
-            problem = review(record, c.redis.get(c.keys.instance(instance)), c.settings)
+            problem = review(record, store.redis.get(store.keys.instance(instance)),
+                             store.settings)
         except JobRefused as exc:
             self._refuse(job_id, instance, exc, fence)
             return False
-        c.problems.put(instance, problem)
+        self.problems.put(instance, problem)
         return True
 
     def _refuse(self, job_id: str, instance: str, exc: JobRefused, fence: str) -> None:
-        c = self.coordinator
         error = f"refused at admission: {exc.reason}"
         log.warning("job %s %s", job_id, error)
-        c.store.finish(job_id, JobStatus.FAILED, fence, error)
-        c.events.emit(job_id, EventType.FAILED, c.clock, {"error": error, "refused": True},
-                      fence=fence)
+        self.store.finish(job_id, JobStatus.FAILED, fence, error)
+        self.events.emit(job_id, EventType.FAILED, self.clock, {"error": error, "refused": True},
+                         fence=fence)
         if instance and (exc.instance_bad or not self._shared(instance, job_id)):
-            c.redis.delete(c.keys.instance(instance))
+            self.store.redis.delete(self.store.keys.instance(instance))
 
     def _shared(self, instance: str, job_id: str) -> bool:
         """Whether another unfinished job uses the same stored instance."""
-        c = self.coordinator
-        others = [j for j in (*c.store.queued_ids(c.settings.max_active_jobs),
-                              *c.store.active_ids()) if j != job_id]
-        pipe = c.redis.pipeline(transaction=False)
+        store = self.store
+        others = [j for j in (*store.queued_ids(store.settings.max_active_jobs),
+                              *store.active_ids()) if j != job_id]
+        pipe = store.redis.pipeline(transaction=False)
         for other in others:
-            pipe.hget(c.keys.job(other), "instance")
+            pipe.hget(store.keys.job(other), "instance")
         return instance in {_text(v) for v in pipe.execute()}
 
 

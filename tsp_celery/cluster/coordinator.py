@@ -4,7 +4,7 @@ Two threads. The lease keeper renews the lease (or campaigns for it) every ``lea
 its own, so no recovery, merge or slow Redis call of the work can starve it; it stops renewing
 when the work loop has not turned for LOOP_STALL_S (a wedged loop still loses the lease). The
 work loop follows the lease: while leader, every active job gets one non-blocking
-``JobDriver.step``, and every control write is fenced twice — locally (``check_fence``: a
+``JobDriver.step``, and every control write is fenced twice — locally (``Fencing.check``: a
 leader past its local deadline stops writing at once) and atomically in Redis. A refused fenced
 write (FencedWriteError) means someone else leads now: drop all job state and go back to standby.
 Any other Redis failure (unreachable, OOM, READONLY, MISCONF, BUSY...) is backed off and retried,
@@ -28,16 +28,17 @@ from tsp_celery.cluster.admission import Admission
 from tsp_celery.cluster.cache import ProblemCache
 from tsp_celery.cluster.connection import connect_settings
 from tsp_celery.cluster.dispatch import Dispatcher
-from tsp_celery.cluster.driver import JobDriver, poll_jobs
+from tsp_celery.cluster.driver import DriverServices, JobDriver, poll_jobs
 from tsp_celery.cluster.events import EventLog, EventType
+from tsp_celery.cluster.fencing import Fencing
 from tsp_celery.cluster.job import JobStatus
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lamport import LamportClock
 from tsp_celery.cluster.lease import LeaderLease
-from tsp_celery.cluster.recovery import Recovery
+from tsp_celery.cluster.recovery import JobRecovery, Recovery
 from tsp_celery.cluster.redis_health import RedisHealth, is_redis_failure
 from tsp_celery.cluster.store import JobStore
-from tsp_celery.cluster.workers import live_workers, total_slots
+from tsp_celery.cluster.worker_watch import WorkerWatch
 from tsp_celery.errors import ClusterError, FencedWriteError, JobNotFoundError, TspCeleryError
 from tsp_celery.metrics.exporter import serve_metrics
 from tsp_celery.settings import Settings
@@ -48,8 +49,6 @@ log = logging.getLogger(__name__)
 # followed up), and while leading an idle cluster (how quickly a submitted job is admitted).
 POLL_S = 0.02
 IDLE_POLL_S = 0.05
-# Re-read live worker slots at most this often.
-SLOTS_REFRESH_S = 1.0
 # Look for active jobs without a driver (admitted elsewhere) this often.
 SYNC_S = 2.0
 # Recovery after a takeover runs in steps of at most this long (then the jobs get a turn).
@@ -62,9 +61,6 @@ POISON_LIMIT = 3
 # The lease keeper stops renewing when the work loop has not turned for this long: a wedged
 # loop must lose the lease, as it would if it renewed itself.
 LOOP_STALL_S = 60.0
-# How many of the newest events of a job with an open round are searched for the start of a
-# unit on a worker just lost (a round's starts are among its last few events).
-STARTED_SCAN = 1000
 
 
 def default_node_id() -> str:
@@ -88,64 +84,27 @@ class Coordinator:
                                  settings.lease_ttl_ms, settings.lease_renew_ms)
         self.dispatcher = dispatcher or Dispatcher(settings)
         self.problems = ProblemCache(self.store)
-        self.admission = Admission(self)  # re-checks every queued job against our limits
+        # re-checks every queued job against our limits
+        self.admission = Admission(self.store, self.problems, self.events, self.clock)
         self.max_active = max_active
         self.drivers: dict[str, JobDriver] = {}
+        self.workers = WorkerWatch(self.redis, self.keys, self.events, self._open_rounds)
+        self.fencing = Fencing(self.lease, self.store)
+        self.services = DriverServices(self.store, self.problems, self.events, self.clock,
+                                       self.dispatcher, self.fencing, self.workers, settings,
+                                       self.active_count)
         self.recovery: Recovery | None = None
         self.job_faults: dict[str, int] = {}
-        self.lost_units: set[tuple[str, str]] = set()
-        self._workers_seen: dict[str, dict] = {}
         self.health = RedisHealth(self.node_id)
         self._stop = threading.Event()
-        self._slots = (0.0, 0)
         self._synced = 0.0
         self._purged = time.monotonic()
         self._led_fence: str | None = None  # the lease value our job state belongs to
         self._loop_turned = time.monotonic()
 
     # -- what drivers ask -----------------------------------------------------------------------
-    def slots(self) -> int:
-        """Live worker slots (cached for SLOTS_REFRESH_S); notes the units of lost workers."""
-        at, value = self._slots
-        now = time.monotonic()
-        if now - at > SLOTS_REFRESH_S:
-            workers = {str(w.get("worker")): w for w in live_workers(self.redis, self.keys)}
-            self._note_lost_workers(workers)
-            value = total_slots(workers.values())
-            self._slots = (now, value)
-        return value
-
-    def _note_lost_workers(self, workers: dict[str, dict]) -> None:
-        """A worker whose heartbeat stopped (killed, OOM, host lost) takes its running units
-        with it: their messages come back only at the visibility timeout, so the rounds that
-        wait for them are closed as soon as their other units are in (``lost_units``)."""
-        for worker_id, last in self._workers_seen.items():
-            if worker_id in workers:
-                continue
-            units = {(u.get("job_id"), u.get("unit_id")) for u in last.get("units", [])
-                     if u.get("unit_id")} | self._units_started_on(worker_id)
-            log.warning("worker %s lost (heartbeat stopped)%s", worker_id,
-                        f" with {len(units)} unit(s) running" if units else "")
-            self.lost_units |= units
-        self._workers_seen = workers
-
-    def _units_started_on(self, worker_id: str) -> set[tuple[str, str]]:
-        """Units of open rounds whose start event names ``worker_id``: a unit started after
-        the worker's last heartbeat is in no heartbeat, yet is gone with the worker."""
-        found = set()
-        for job_id, driver in self.drivers.items():
-            if driver.round is None:
-                continue
-            for event in self.events.recent(job_id, STARTED_SCAN):
-                data = event.data
-                if (event.type == EventType.UNIT_STARTED and data.get("worker") == worker_id
-                        and data.get("round") == driver.round.plan.round_no and data.get("unit")):
-                    found.add((job_id, str(data["unit"])))
-        return found
-
-    def lost_units_of(self, job_id: str) -> set[str]:
-        """Unit ids of ``job_id`` that were running on a worker now lost."""
-        return {unit for job, unit in self.lost_units if job == job_id}
+    def _open_rounds(self) -> dict[str, int]:
+        return {job_id: d.open_round() for job_id, d in self.drivers.items()}
 
     def active_count(self) -> int:
         return len(self.drivers)
@@ -155,28 +114,14 @@ class Coordinator:
     def _leading(self) -> bool:
         return self._led_fence is not None
 
-    def check_fence(self, fence: str) -> None:
-        """Before a commit: FencedWriteError unless ``fence`` is still our live lease.
-
-        Redis checks the fence again atomically; this local check makes a leader that could
-        not renew in time stop writing at once, even before Redis would refuse it."""
-        if self.lease.fence != fence:
-            raise FencedWriteError(f"write refused: {fence} is no longer our lease")
-
-    def confirm_fence(self, fence: str) -> None:
-        """``check_fence``, and the lease read back from the store: before a dispatch, which no
-        fenced script covers (a deposed leader must not even send work)."""
-        self.check_fence(fence)
-        if self.store.lease_value() != fence:
-            raise FencedWriteError(f"dispatch refused: {fence} is no longer the leader's lease")
-
     def on_acquire(self) -> None:
         """Just became leader: rebuild every non-final job from Redis, in bounded steps."""
         self.drivers.clear()
         self.store.replicate(f"leader lease {self._led_fence}")  # the new term, on the replicas
         metrics.leader_acquisitions.inc()
         self.admission.publish()
-        self.recovery = Recovery(self)
+        self.recovery = Recovery(self.services, self.lease.fence, self.resume_job,
+                                 self.job_fault)
         self._recovery_started = time.monotonic()
         self._recover_step()
 
@@ -193,7 +138,7 @@ class Coordinator:
         if rec["status"] != "running":
             return None
         self.clock.observe(self.events.max_lamport(job_id))
-        driver = JobDriver.resume(self, rec)
+        driver = JobDriver.resume(self.services, rec)
         self.drivers[job_id] = driver
         self.events.emit(job_id, EventType.LEADER_CHANGED, self.clock,
                          {"leader": self.node_id, "fence": fence,
@@ -218,12 +163,12 @@ class Coordinator:
         if time.monotonic() - self._purged > PURGE_S:
             self._purged = time.monotonic()
             self.store.purge()
-        polled = poll_jobs(self.store, {j: d.open_round() for j, d in self.drivers.items()})
+        polled = poll_jobs(self.store, self._open_rounds())
         for job_id, driver in list(self.drivers.items()):
-            self.check_fence(fence)
+            self.fencing.check(fence)
             if self.guarded(job_id, fence, driver.step, fence, polled.get(job_id)) is False:
                 self.drivers.pop(job_id, None)
-                self.lost_units = {u for u in self.lost_units if u[0] != job_id}
+                self.workers.forget_job(job_id)
 
     def guarded(self, job_id: str, fence: str, action, *args):
         """``action(*args)`` for one job; if it raises (and the fault is the job's, not Redis's
@@ -260,7 +205,7 @@ class Coordinator:
         self.events.emit(job_id, EventType.FAILED, self.clock, {"error": error}, fence=fence)
 
     def _admit(self, fence: str) -> None:
-        slots = self.slots()
+        slots = self.workers.slots()
         cap = self.max_active if self.max_active is not None else slots
         # Jobs in a last round about to end leave their slots to the next ones early (see
         # EARLY_ADMIT_S), but never more than ``cap`` of them wait in the queue that way.
@@ -277,7 +222,7 @@ class Coordinator:
             self.clock.observe(rec.get("lamport", 0))
             self.events.emit(job_id, EventType.ADMITTED, self.clock,
                              {"leader": self.node_id, "slots": slots}, fence=fence)
-            driver = self.guarded(job_id, fence, JobDriver, self, rec)
+            driver = self.guarded(job_id, fence, JobDriver, self.services, rec)
             if driver is None:
                 continue
             self.drivers[job_id] = driver
@@ -285,6 +230,12 @@ class Coordinator:
                 budget = min(10.0, max(1.0, 0.25 * driver.params.time_s))
                 self.dispatcher.send_bound(rec["instance"], budget, driver.params.seed,
                                            self.clock.tick())
+
+    def recover(self) -> list[JobRecovery]:
+        """Resume every admitted, non-final job after a takeover, in one go (see Recovery)."""
+        recovery = Recovery(self.services, self.lease.fence, self.resume_job, self.job_fault)
+        recovery.step()
+        return recovery.report
 
     def _sync(self, fence: str) -> None:
         now = time.monotonic()

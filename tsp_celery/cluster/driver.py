@@ -13,24 +13,26 @@ import json
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from tsp_celery import metrics
+from tsp_celery.cluster.cache import ProblemCache
 from tsp_celery.cluster.celery_config import MAX_UNIT_BUDGET_S
-from tsp_celery.cluster.events import EventType
+from tsp_celery.cluster.dispatch import Dispatcher
+from tsp_celery.cluster.events import EventLog, EventType
+from tsp_celery.cluster.fencing import Fencing
 from tsp_celery.cluster.job import JobParams, JobStatus, parse_record
+from tsp_celery.cluster.lamport import LamportClock
 from tsp_celery.cluster.round_close import close_round
+from tsp_celery.cluster.store import JobStore
+from tsp_celery.cluster.worker_watch import WorkerWatch
 from tsp_celery.errors import JobNotFoundError
 from tsp_celery.plan import RoundLoop, RoundPlan, SearchState
 from tsp_celery.plan.first_tour import needs_first_tour, plan_first_tour
 from tsp_celery.plan.planner import MIN_UNIT_S
 from tsp_celery.plan.round_loop import meets_bound
-
-if TYPE_CHECKING:
-    from tsp_celery.cluster.coordinator import Coordinator
-    from tsp_celery.cluster.store import JobStore
+from tsp_celery.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,21 @@ INITIAL_TOUR_WAIT_S = 120.0
 # next job's first units wait in the queue for the slots about to free, instead of the slots
 # idling through the merge, the stop decision and the next dispatch.
 EARLY_ADMIT_S = 1.0
+
+
+@dataclass(frozen=True)
+class DriverServices:
+    """What a job driver (and recovery) works with, handed over by the coordinator."""
+
+    store: JobStore
+    problems: ProblemCache
+    events: EventLog
+    clock: LamportClock
+    dispatcher: Dispatcher
+    fencing: Fencing
+    workers: WorkerWatch
+    settings: Settings
+    active_jobs: Callable[[], int]  # how many jobs this leader drives (fair share)
 
 
 @dataclass
@@ -92,8 +109,8 @@ def poll_jobs(store: JobStore, open_rounds: Mapping[str, int]) -> dict[str, Poll
 class JobDriver:
     """State machine of one running job, owned by the leader's coordinator loop."""
 
-    def __init__(self, coord: Coordinator, rec: dict) -> None:
-        self.c = coord
+    def __init__(self, services: DriverServices, rec: dict) -> None:
+        self.s = services
         self.job_id = rec["job_id"]
         self.params = JobParams.from_dict(rec["params"])
         self.n = rec["n"]
@@ -101,19 +118,19 @@ class JobDriver:
         self.admitted_at = rec.get("admitted_at") or time.time()
         self.round: InFlight | None = None
         self.loop = RoundLoop(self.n, self.params.seed, self.params.stop_criterion(),
-                              coord.settings.matrix_budget_bytes, self.params.merge,
+                              services.settings.matrix_budget_bytes, self.params.merge,
                               round_no=rec.get("round", 0) + 1)
         self.initial_sent_at: float | None = None
         self.initial_wait_s = INITIAL_TOUR_WAIT_S
 
     @classmethod
-    def resume(cls, coord: Coordinator, rec: dict) -> JobDriver:
+    def resume(cls, services: DriverServices, rec: dict) -> JobDriver:
         """Rebuild a driver from the record: an unmerged last round is awaited to its deadline."""
-        driver = cls(coord, rec)
+        driver = cls(services, rec)
         last = rec.get("round", 0)
         if last:
-            record = coord.store.round_plan(driver.job_id, last)
-            if record and coord.store.round_merged(driver.job_id, last) is None:
+            record = services.store.round_plan(driver.job_id, last)
+            if record and services.store.round_merged(driver.job_id, last) is None:
                 driver.round = InFlight(RoundPlan.from_dict(record["plan"]),
                                         float(record["deadline_at"]),
                                         float(record.get("planned_at", 0.0)),
@@ -130,19 +147,19 @@ class JobDriver:
         ``poll_jobs`` entry of the loop turn (read here when not given)."""
         try:
             rec = (parse_record(polled.record) if polled is not None and polled.record
-                   else self.c.store.record(self.job_id))  # raises for a job that is gone
+                   else self.s.store.record(self.job_id))  # raises for a job that is gone
         except JobNotFoundError:
             return False
         if rec["status"] != JobStatus.RUNNING.value:
             return False
         if self.round is not None:
             if polled is None:
-                merged = self.c.store.round_merged(self.job_id, self.round.plan.round_no)
+                merged = self.s.store.round_merged(self.job_id, self.round.plan.round_no)
             else:
                 merged = None if polled.merged is None else json.loads(polled.merged)
             if not self._round_over(rec, fence, merged):
                 return True
-            rec = self.c.store.record(self.job_id)
+            rec = self.s.store.record(self.job_id)
         reason = self._stop_reason(rec)
         if reason is not None:
             self._finish(rec, reason, fence)
@@ -161,14 +178,14 @@ class JobDriver:
             if not cancel and not early and time.time() < self.round.deadline_at:
                 return False
             closer = "cancel" if cancel else early or "deadline"
-            problem = self.c.problems.get(self.instance)
-            self.c.check_fence(fence)
+            problem = self.s.problems.get(self.instance)
+            self.s.fencing.check(fence)
             with metrics.merge_seconds.labels(closer).time():
-                close_round(self.c.store, problem, self.job_id, plan, fence, closer=closer,
-                            events=self.c.events, clock=self.c.clock)
+                close_round(self.s.store, problem, self.job_id, plan, fence, closer=closer,
+                            events=self.s.events, clock=self.s.clock)
         else:
-            self.c.clock.observe(merged.get("lamport", 0))
-        self.c.store.drop_round_scratch(self.job_id, plan.round_no,
+            self.s.clock.observe(merged.get("lamport", 0))
+        self.s.store.drop_round_scratch(self.job_id, plan.round_no,
                                         [u.unit_id for u in plan.units])
         self.loop.last_kind = plan.kind
         if self.round.planned_at:  # 0 for a round resumed from a record that lacks it
@@ -183,10 +200,10 @@ class JobDriver:
         a worker that was lost since (its message returns only at the visibility timeout)."""
         assert self.round is not None
         inherited = self.round.fence != fence
-        lost = self.c.lost_units_of(self.job_id)
+        lost = self.s.workers.lost_units_of(self.job_id)
         if not inherited and not lost:
             return ""
-        reported = self.c.store.unit_ids(self.job_id, plan.round_no)
+        reported = self.s.store.unit_ids(self.job_id, plan.round_no)
         missing = {u.unit_id for u in plan.units} - reported
         if not missing:
             return "takeover" if inherited else ""
@@ -200,15 +217,15 @@ class JobDriver:
             return "proven optimal"
         best = rec.get("best_length")
         length = math.inf if best is None else best
-        bound = self.c.store.get_bound(self.instance) if self.params.bound else None
+        bound = self.s.store.get_bound(self.instance) if self.params.bound else None
         if bound and best is not None and meets_bound(
                 length, bound.get("value"), bool(bound.get("proven")),
-                self.c.problems.get(self.instance).is_integral):
+                self.s.problems.get(self.instance).is_integral):
             return "optimal: the tour meets the lower bound"
         self.loop.stall_rounds = rec.get("stall", 0)
         state = SearchState(time.time() - self.admitted_at, length, self.loop.stall_rounds)
-        return self.loop.stop_reason(state, slots=self.c.slots(), has_tour=best is not None,
-                                     active_jobs=max(1, self.c.active_count()))
+        return self.loop.stop_reason(state, slots=self.s.workers.slots(), has_tour=best is not None,
+                                     active_jobs=max(1, self.s.active_jobs()))
 
     def remaining_s(self, at: float | None = None) -> float:
         """Budget left now (or at wall time ``at``)."""
@@ -233,28 +250,28 @@ class JobDriver:
         overdue (``initial_wait_s``)."""
         first = plan_first_tour(self.n, self.loop.matrix_budget_bytes, self.remaining_s())
         self.initial_wait_s = INITIAL_TOUR_WAIT_S + first.partition_s
-        self.c.dispatcher.send_initial(
-            self.job_id, self.instance, self.params.seed, self.c.clock.tick(), first.partition_s,
+        self.s.dispatcher.send_initial(
+            self.job_id, self.instance, self.params.seed, self.s.clock.tick(), first.partition_s,
             max_part_nodes=first.max_part_nodes, parts=first.parts, slots=slots)
 
     def _start_round(self, rec: dict, fence: str) -> None:
-        slots = self.c.slots()
+        slots = self.s.workers.slots()
         if slots < 1:
             return  # no live worker: wait (the time budget keeps running)
         if self._needs_initial_tour(rec):
             now = time.time()
             if self.initial_sent_at is None or now - self.initial_sent_at > self.initial_wait_s:
-                self.c.confirm_fence(fence)
+                self.s.fencing.confirm(fence)
                 self._send_initial(slots)
                 self.initial_sent_at = now
             return
-        self.c.clock.observe(rec.get("best_lamport", 0))
+        self.s.clock.observe(rec.get("best_lamport", 0))
         remaining = self.remaining_s()
         self.loop.stall_rounds = rec.get("stall", 0)
         inp = self.loop.plan_input(
             slots=slots, elapsed_s=time.time() - self.admitted_at,
-            has_tour=rec.get("best_length") is not None, active_jobs=max(1, self.c.active_count()),
-            pool_size=self.c.store.elite_size(self.job_id) if self.params.merge else 0)
+            has_tour=rec.get("best_length") is not None, active_jobs=max(1, self.s.active_jobs()),
+            pool_size=self.s.store.elite_size(self.job_id) if self.params.merge else 0)
         plan = self.loop.plan(inp)
         cap = min(MAX_UNIT_BUDGET_S, max(remaining, MIN_UNIT_S))
         plan = replace(plan, units=tuple(replace(u, budget_s=min(u.budget_s, cap))
@@ -263,20 +280,20 @@ class JobDriver:
         deadline_at = now + plan.deadline_s + MERGE_GRACE_S
         record = {"plan": plan.to_dict(), "fence": fence, "planned_at": now,
                   "deadline_at": deadline_at, "slots": slots, "active_jobs": inp.active_jobs}
-        self.c.check_fence(fence)  # planning may have taken a while
-        status = self.c.store.plan_round(self.job_id, plan.round_no, record, fence)
+        self.s.fencing.check(fence)  # planning may have taken a while
+        status = self.s.store.plan_round(self.job_id, plan.round_no, record, fence)
         if status != "ok":
             return  # the job left the running state meanwhile; the next step sees it
         self.round = InFlight(plan, deadline_at, now, slots, fence)
-        self.c.events.emit(self.job_id, EventType.ROUND_PLANNED, self.c.clock,
+        self.s.events.emit(self.job_id, EventType.ROUND_PLANNED, self.s.clock,
                            {"round": plan.round_no, "kind": plan.kind,
                             "units": [u.unit_id for u in plan.units],
                             "budget_s": plan.budget_s, "deadline_s": plan.deadline_s,
                             "slots": slots}, fence=fence)
-        self.c.confirm_fence(fence)
+        self.s.fencing.confirm(fence)
         try:
-            self.c.dispatcher.send_round(self.job_id, self.instance, plan, fence,
-                                         self.c.clock.value, now + plan.deadline_s)
+            self.s.dispatcher.send_round(self.job_id, self.instance, plan, fence,
+                                         self.s.clock.value, now + plan.deadline_s)
             metrics.units_dispatched.inc(len(plan.units))
         except Exception as exc:  # broker trouble: the deadline closes the round
             log.warning("job %s round %s: dispatch failed: %s", self.job_id, plan.round_no, exc)
@@ -289,9 +306,9 @@ class JobDriver:
             error = f"no tour found before the stop ({reason}); were workers alive?"
         else:
             status, kind, error = JobStatus.DONE, EventType.DONE, ""
-        self.c.check_fence(fence)
-        final = self.c.store.finish(self.job_id, status, fence, error)
-        self.c.events.emit(self.job_id, kind, self.c.clock,
+        self.s.fencing.check(fence)
+        final = self.s.store.finish(self.job_id, status, fence, error)
+        self.s.events.emit(self.job_id, kind, self.s.clock,
                            {"reason": reason, "best_length": rec.get("best_length"),
                             "rounds": rec.get("rounds_done", 0), "error": error}, fence=fence)
         log.info("job %s %s: %s (best %s)", self.job_id, final, reason, rec.get("best_length"))

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from tsp_celery.cluster.celery_config import SOLVE_QUEUE, celery_config
 from tsp_celery.cluster.dispatch import unit_task_id
+from tsp_celery.cluster.driver import DriverServices, JobDriver
 from tsp_celery.cluster.lock import LockNotAcquiredError, job_lock
 from tsp_celery.cluster.redis_health import is_redis_failure
 from tsp_celery.cluster.round_close import close_round
@@ -35,7 +37,7 @@ from tsp_celery.cluster.workers import live_workers
 from tsp_celery.errors import ClusterError, TspCeleryError
 
 if TYPE_CHECKING:
-    from tsp_celery.cluster.coordinator import Coordinator
+    from tsp_celery.cluster.store import JobStore
     from tsp_celery.plan import RoundPlan
 
 log = logging.getLogger(__name__)
@@ -66,11 +68,15 @@ class Recovery:
     lease is renewed on its own thread meanwhile. The broker is read once per pass.
     """
 
-    def __init__(self, coord: Coordinator) -> None:
+    def __init__(self, services: DriverServices, fence: str | None,
+                 resume_job: Callable[[str, str], JobDriver | None],
+                 job_fault: Callable[[str, str, Exception], None]) -> None:
         self.started = time.monotonic()
-        self.coord = coord
-        self.fence = coord.lease.fence
-        self.pending = coord.store.active_ids() if self.fence is not None else []
+        self.s = services
+        self.fence = fence
+        self.resume_job = resume_job  # rebuilds (and registers) a job's driver
+        self.job_fault = job_fault  # counts a poison job's fault, failing it at the limit
+        self.pending = services.store.active_ids() if fence is not None else []
         self.report: list[JobRecovery] = []
         self._broker: list[bytes] | None = None
 
@@ -87,25 +93,25 @@ class Recovery:
             if time.monotonic() >= deadline:
                 break
         if self.done:
-            log.info("%s recovered %d job(s) in %.3f s (%d queued): %s", self.coord.node_id,
+            log.info("%s recovered %d job(s) in %.3f s (%d queued): %s", self.s.clock.node_id,
                      len(self.report), time.monotonic() - self.started,
-                     len(self.coord.store.queued_ids()), [asdict(r) for r in self.report])
+                     len(self.s.store.queued_ids()), [asdict(r) for r in self.report])
         return self.done
 
     def broker_messages(self) -> list[bytes]:
         """The solve queue and kombu's unacked messages, read once per pass."""
         if self._broker is None:
-            coord = self.coord
-            prefix = celery_config(coord.settings)["broker_transport_options"]["global_keyprefix"]
-            self._broker = (coord.redis.lrange(prefix + SOLVE_QUEUE, 0, -1)
-                            + coord.redis.hvals(prefix + "unacked"))
+            redis = self.s.store.redis
+            prefix = celery_config(self.s.settings)["broker_transport_options"]["global_keyprefix"]
+            self._broker = (redis.lrange(prefix + SOLVE_QUEUE, 0, -1)
+                            + redis.hvals(prefix + "unacked"))
         return self._broker
 
     def _one(self, job_id: str) -> JobRecovery:
-        coord, fence = self.coord, self.fence
+        s, fence = self.s, self.fence
         assert fence is not None
-        coord.check_fence(fence)
-        lock = job_lock(coord.redis, coord.keys, job_id, coord.node_id, fence=fence,
+        s.fencing.check(fence)
+        lock = job_lock(s.store.redis, s.store.keys, job_id, s.clock.node_id, fence=fence,
                         ttl_ms=LOCK_TTL_MS, wait_s=LOCK_WAIT_S)
         try:
             with lock:
@@ -122,35 +128,28 @@ class Recovery:
         except Exception as exc:
             if is_redis_failure(exc):
                 raise
-            coord.job_fault(job_id, fence, exc)  # a poison job: counted, failed alone
+            self.job_fault(job_id, fence, exc)  # a poison job: counted, failed alone
             return JobRecovery(job_id, "skipped", reason=f"{type(exc).__name__}: {exc}")
 
 
-def recover(coord: Coordinator) -> list[JobRecovery]:
-    """Resume every admitted, non-final job after a takeover, in one go (see ``Recovery``)."""
-    recovery = Recovery(coord)
-    recovery.step()
-    return recovery.report
-
-
 def _recover_job(recovery: Recovery, job_id: str, fence: str) -> JobRecovery:
-    coord = recovery.coord
-    driver = coord.resume_job(job_id, fence)
+    s = recovery.s
+    driver = recovery.resume_job(job_id, fence)
     if driver is None:
         return JobRecovery(job_id, "skipped", reason="not running")
     if driver.round is None:
         return JobRecovery(job_id, "next round", round=driver.loop.round_no - 1)
     plan, deadline_at = driver.round.plan, driver.round.deadline_at
-    records = coord.store.unit_records(job_id, plan.round_no)
+    records = s.store.unit_records(job_id, plan.round_no)
     arrived = [u for u in plan.units if u.unit_id in records]
     missing = [u for u in plan.units if u.unit_id not in records]
     reason = _dead_reason(recovery, job_id, plan, deadline_at, arrived)
     if reason is None:
         return JobRecovery(job_id, "await", plan.round_no, arrived=len(arrived),
                            missing=len(missing))
-    problem = coord.problems.get(driver.instance)
-    close_round(coord.store, problem, job_id, plan, fence, closer="recovery",
-                events=coord.events, clock=coord.clock)
+    problem = s.problems.get(driver.instance)
+    close_round(s.store, problem, job_id, plan, fence, closer="recovery", events=s.events,
+                clock=s.clock)
     return JobRecovery(job_id, "close", plan.round_no, reason, len(arrived), len(missing),
                        round(sum(u.budget_s for u in missing), 3))
 
@@ -158,24 +157,24 @@ def _recover_job(recovery: Recovery, job_id: str, fence: str) -> JobRecovery:
 def _dead_reason(recovery: Recovery, job_id: str, plan: RoundPlan, deadline_at: float,
                  arrived: list) -> str | None:
     """Why the open round cannot complete by itself any more, or None if it may."""
-    coord = recovery.coord
+    store = recovery.s.store
     if time.time() >= deadline_at:
         return "deadline passed"
     if len(arrived) == len(plan.units):
         return "all units arrived, merge not done"
     task_ids = [unit_task_id(job_id, u.unit_id) for u in plan.units]
-    if (arrived or _running(coord, job_id, plan)
-            or any(coord.redis.exists(coord.keys.attempts(t)) for t in task_ids)
+    if (arrived or _running(store, job_id, plan)
+            or any(store.redis.exists(store.keys.attempts(t)) for t in task_ids)
             or _in_broker(recovery.broker_messages(), task_ids)):
         return None
     return "no unit stored, delivered, running or queued"
 
 
-def _running(coord: Coordinator, job_id: str, plan: RoundPlan) -> bool:
+def _running(store: JobStore, job_id: str, plan: RoundPlan) -> bool:
     """A live worker reports a unit of this round in progress."""
     ids = {u.unit_id for u in plan.units}
     return any(unit.get("job_id") == job_id and unit.get("unit_id") in ids
-               for worker in live_workers(coord.redis, coord.keys)
+               for worker in live_workers(store.redis, store.keys)
                for unit in worker.get("units", []))
 
 

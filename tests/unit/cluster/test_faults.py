@@ -215,7 +215,7 @@ def test_a_lost_workers_unit_closes_its_round_in_seconds_not_at_the_visibility_t
     assert [u.unit_id for u in plan.units] == ["r1-u0", "r1-u1"]
     beat(client.redis, client.keys, "w1", {"slots": 1, "units": [
         {"job_id": job_id, "unit_id": "r1-u0"}]}, ttl_s=30)
-    coord._slots = (0.0, 0)
+    coord.workers.refresh()
     coord.tick()  # w1 is seen running r1-u0
     tour = np.arange(p.n)
     summary = {"unit_id": "r1-u1", "kind": "island", "length": p.tour_length(tour),
@@ -225,7 +225,7 @@ def test_a_lost_workers_unit_closes_its_round_in_seconds_not_at_the_visibility_t
     coord.tick()
     assert client.store.round_merged(job_id, 1) is None  # r1-u0 still runs on a live worker
     client.redis.delete(client.keys.worker("w1"))  # w1's heartbeat stopped: its key expired
-    coord._slots = (0.0, 0)
+    coord.workers.refresh()
     coord.tick()
     merged = client.store.round_merged(job_id, 1)
     assert merged["closer"] == "lost worker" and merged["missing"] == ["r1-u0"]
@@ -242,7 +242,7 @@ def test_a_unit_started_after_its_workers_last_heartbeat_is_lost_with_it(setting
     job_id = client.submit(p, {"time_s": 120})
     coord.tick()
     beat(client.redis, client.keys, "w1", {"slots": 1, "units": []}, ttl_s=30)
-    coord._slots = (0.0, 0)
+    coord.workers.refresh()
     coord.tick()  # w1 is seen, running nothing yet
     clock = LamportClock("worker:w1")
     client.events.emit(job_id, EventType.UNIT_STARTED, clock,
@@ -255,9 +255,9 @@ def test_a_unit_started_after_its_workers_last_heartbeat_is_lost_with_it(setting
                "engine": "test", "ok": True, "lamport": 1}
     client.store.record_unit(job_id, 1, "r1-u1", summary, tour)
     client.redis.delete(client.keys.worker("w1"))  # w1 died before its next heartbeat
-    coord._slots = (0.0, 0)
+    coord.workers.refresh()
     coord.tick()
-    assert coord.lost_units_of(job_id) == {"r1-u0"}
+    assert coord.workers.lost_units_of(job_id) == {"r1-u0"}
     merged = client.store.round_merged(job_id, 1)
     assert merged["closer"] == "lost worker" and merged["missing"] == ["r1-u0"]
 

@@ -15,7 +15,6 @@ from tsp_celery.cluster.coordinator import Coordinator
 from tsp_celery.cluster.dispatch import unit_task_id
 from tsp_celery.cluster.events import EventType
 from tsp_celery.cluster.job import JobParams
-from tsp_celery.cluster.recovery import recover
 from tsp_celery.cluster.workers import beat
 from tsp_celery.errors import FencedWriteError
 from tsp_celery.problem import Problem
@@ -76,7 +75,7 @@ def test_a_round_that_never_left_is_closed_and_replanned(world):
     settings, old, _problem, job_id = world
     before = old.events.max_lamport(job_id)
     new = take_over(settings, old)
-    (report,) = recover(new)
+    (report,) = new.recover()
     assert report.action == "close" and report.round == 1 and report.missing == 2
     assert "no unit" in report.reason and report.lost_unit_s > 0
     merged = new.store.round_merged(job_id, 1)
@@ -93,7 +92,7 @@ def test_a_round_that_never_left_is_closed_and_replanned(world):
 def test_the_deposed_leader_cannot_plan_after_the_takeover(world):
     settings, old, _problem, job_id = world
     new = take_over(settings, old)
-    recover(new)
+    new.recover()
     with pytest.raises(FencedWriteError):
         old.tick()  # sees round 1 merged, tries to plan round 2 with its stale fence
     old._leader_turn()  # the coordinator's own handling: step down, drop the jobs
@@ -106,7 +105,7 @@ def test_a_round_whose_units_are_arriving_is_awaited(world):
     settings, old, problem, job_id = world
     store_unit(old, problem, job_id, "r1-u0", seed=1)  # one arrived, the other still running
     new = take_over(settings, old)
-    (report,) = recover(new)
+    (report,) = new.recover()
     assert (report.action, report.arrived, report.missing) == ("await", 1, 1)
     assert new.store.round_merged(job_id, 1) is None
     assert new.drivers[job_id].round.plan.round_no == 1
@@ -124,7 +123,7 @@ def test_a_round_seen_by_the_broker_or_a_worker_is_awaited(world, where):
         prefix = celery_config(settings)["broker_transport_options"]["global_keyprefix"]
         old.redis.lpush(prefix + SOLVE_QUEUE, json.dumps({"headers": {"id": task_id}}))
     new = take_over(settings, old)
-    (report,) = recover(new)
+    (report,) = new.recover()
     assert report.action == "await"
 
 
@@ -133,7 +132,7 @@ def test_a_complete_round_whose_merge_was_lost_is_merged_now(world):
     lengths = [store_unit(old, problem, job_id, u, seed=s) for s, u in enumerate(["r1-u0",
                                                                                    "r1-u1"])]
     new = take_over(settings, old)
-    (report,) = recover(new)
+    (report,) = new.recover()
     assert report.action == "close" and report.missing == 0 and report.lost_unit_s == 0
     rec = new.store.record(job_id)
     # The merge may recombine the two tours into one shorter than either; never longer.
@@ -149,7 +148,7 @@ def test_a_round_past_its_deadline_is_closed_with_what_arrived(world):
     entry = json.loads(old.redis.hget(key, "1"))
     old.redis.hset(key, "1", json.dumps({**entry, "deadline_at": time.time() - 1}))
     new = take_over(settings, old)
-    (report,) = recover(new)
+    (report,) = new.recover()
     assert (report.action, report.reason, report.arrived) == ("close", "deadline passed", 1)
     assert new.store.record(job_id)["best_length"] == pytest.approx(length)
     assert new.store.round_merged(job_id, 1)["missing"] == ["r1-u0"]
@@ -160,8 +159,8 @@ def test_queued_jobs_are_left_to_admission_and_standbys_do_nothing(world):
     queued = old.store.submit(problem, JobParams(time_s=30))
     new = take_over(settings, old)
     standby = Coordinator(settings, "standby", 0, dispatcher=RecordingDispatcher())
-    assert recover(standby) == []
-    reports = recover(new)
+    assert standby.recover() == []
+    reports = new.recover()
     assert queued not in {r.job_id for r in reports}
     assert new.store.record(queued)["status"] == "queued"
     new.tick()
@@ -175,7 +174,7 @@ def test_a_job_with_a_corrupt_instance_fails_without_taking_the_leader_down(worl
     entry = json.loads(old.redis.hget(key, "1"))
     old.redis.hset(key, "1", json.dumps({**entry, "deadline_at": time.time() - 1}))
     new = take_over(settings, old)
-    (report,) = recover(new)  # does not raise
+    (report,) = new.recover()  # does not raise
     assert report.action == "skipped" and "layout" in report.reason
     new.tick()  # the driver closes the round, cannot read the instance: the job fails
     rec = new.store.record(job_id)
