@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import secrets
-from typing import Any
 
 from tsp_celery.local import ProgressCallback, solve_local
+from tsp_celery.plan.stop import AnyOf, MaxRuntime, StoppingCriterion, TargetLength
 from tsp_celery.problem import Problem, known_optimum
 from tsp_celery.result import Result
+
+DEFAULT_TIME_S = 10.0
 
 
 def load(path: str | os.PathLike[str]) -> Problem:
@@ -25,7 +27,7 @@ def load(path: str | os.PathLike[str]) -> Problem:
 
 def solve(
     problem: Problem,
-    time: float = 10.0,
+    time: float | None = None,
     workers: int | None = None,
     seed: int | None = None,
     target: float | None = None,
@@ -34,6 +36,7 @@ def solve(
     merge: bool = True,
     gateway: str | None = None,
     token: str | None = None,
+    stop: StoppingCriterion | None = None,
 ) -> Result:
     """Solve ``problem`` within about ``time`` seconds and return the best tour found.
 
@@ -45,32 +48,48 @@ def solve(
     ``merge=False`` turns tour merging off (each round keeps its shortest run as it is), to
     measure what merging adds. With ``gateway`` (an HTTP URL of ``tsp-celery gateway``) the job
     goes through that gateway with ``token`` (default: $TSP_CELERY_GATEWAY_TOKEN) instead.
+    ``stop`` adds stopping criteria (``MaxRuntime(30) | NoImprovement(rounds=5)``, see
+    ``tsp_celery.plan.stop``), on every path; without ``time`` its MaxRuntime is the budget.
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"Expected a Problem (see tsp_celery.load), got {type(problem).__name__}.")
     if seed is None:
         seed = secrets.randbelow(2**31)
+    criteria = _criteria(time, target, stop)
+    limits = criteria.to_dict()  # the job record's stop fields, as a cluster stores them
     if gateway is not None:
         from tsp_celery.gateway.http_client import GatewayClient
 
         result = GatewayClient(gateway, token).solve(
-            problem, {"time": time, "seed": seed, "target": target, "merge": merge}, on_progress)
+            problem, {"time": limits["max_runtime"], "seed": seed, "target": limits.get("target"),
+                      "stall_rounds": limits.get("no_improvement"), "merge": merge}, on_progress)
     elif cluster is None:
-        result = solve_local(problem, time_s=time, workers=workers, seed=seed, target=target,
-                             on_progress=on_progress, merge=merge)
+        result = solve_local(problem, time_s=limits["max_runtime"], workers=workers, seed=seed,
+                             target=target, on_progress=on_progress, stop=stop, merge=merge)
     else:
-        result = _solve_on_cluster(problem, cluster, time, seed, target, on_progress, merge)
+        result = _solve_on_cluster(problem, cluster, criteria, seed, on_progress, merge)
     if result.optimum is None:  # a TSPLIB instance with a published optimum: report the gap
         result.optimum = known_optimum(problem.name, problem.n)
     return result
 
 
-def _solve_on_cluster(problem: Problem, url: str, time: float, seed: int,
-                      target: float | None, on_progress: ProgressCallback | None,
-                      merge: bool) -> Result:
+def _criteria(time: float | None, target: float | None,
+              stop: StoppingCriterion | None) -> StoppingCriterion:
+    """``time`` (default: the MaxRuntime in ``stop``, else 10 s), ``target`` and ``stop``."""
+    if time is None:
+        time = DEFAULT_TIME_S if stop is None or stop.time_limit is None else stop.time_limit
+    found: list[StoppingCriterion] = [MaxRuntime(time)]
+    if target is not None:
+        found.append(TargetLength(target))
+    return AnyOf([*found, *([] if stop is None else [stop])])
+
+
+def _solve_on_cluster(problem: Problem, url: str, criteria: StoppingCriterion, seed: int,
+                      on_progress: ProgressCallback | None, merge: bool) -> Result:
     from tsp_celery.cluster.client import ClusterClient
+    from tsp_celery.cluster.job import JobParams
     from tsp_celery.settings import Settings
 
-    params: dict[str, Any] = {"time_s": time, "seed": seed, "target": target, "merge": merge}
+    params = JobParams.from_stop(criteria, seed=seed, merge=merge)
     client = ClusterClient(Settings.from_env(redis_url=url or None))
     return client.solve(problem, params, on_progress)

@@ -57,3 +57,17 @@ def test_cluster_url_goes_to_the_cluster(examples_dir):
 
     with pytest.raises(ClusterUnreachableError, match=r"127\.0\.0\.1:1"):
         solve(load(examples_dir / "berlin52.tsp"), time=2, cluster="redis://127.0.0.1:1/0")
+
+
+@pytest.mark.timeout(60)
+def test_stopping_criteria_combine_and_the_max_runtime_is_the_budget():
+    from tsp_celery.plan import MaxRuntime, NoImprovement
+
+    xy = np.random.default_rng(5).random((120, 2)) * 1000
+    problem = Problem.from_coords(xy, "EUC_2D", name="random120")
+    # one round without a shorter tour ends a 30-second budget early
+    result = solve(problem, workers=1, seed=3, stop=MaxRuntime(30) | NoImprovement(rounds=1))
+    assert result.elapsed < 25 and result.stats["rounds"] >= 2
+    # without a stall rule the MaxRuntime is the budget, which the search uses
+    timed = solve(problem, workers=1, seed=3, stop=MaxRuntime(2))
+    assert 1.0 < timed.elapsed < 6
