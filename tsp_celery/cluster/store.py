@@ -1,6 +1,7 @@
-"""All of a deployment's stores on one connection, for callers that use several of them
-(clients, workers' runtime, the coordinator); the parts are in job_queue, round_store and
-pool_store, sharing store_base."""
+"""All of a deployment's stores on one connection, for callers that use several of them.
+
+The parts (job_queue, round_store, pool_store, on store_base) each own one concept.
+"""
 
 from __future__ import annotations
 

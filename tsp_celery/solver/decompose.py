@@ -5,21 +5,8 @@ A round improves each segment as a path with fixed ends (``path.solve_path``), t
 improvements back (``units.apply_results``). Edges between segments cannot change in that
 round, so the next round moves every cut point by shifting the offset.
 
-What to choose, measured on pla33810 (one process on the shared 2-core machine, fast-tsp):
-- first round from greedy, 6 segments each: gain per node is flat in the size (232 / 267 / 247 /
-  234 for 500 / 1000 / 2000 / 4000 nodes at 0.5 ms per node) and doubling the budget to 1 ms
-  per node adds < 4 % gain at half the gain per second. Best gain per second: 1000 nodes at
-  0.5 s (460k length units/s; 500 at 0.25 s: 442k; 2000 at 1 s: 366k; 4000 at 2 s: 345k).
-- whole runs: tour segments alone stall where the tour's global route is wrong (fnl4461: 2.8 %
-  from greedy, 1.2 % from a Hilbert tour); alternating segment and region rounds from the
-  polished initial tour keeps improving (fnl4461: 0.23 % after 20 s; pla33810: 1.45 % after
-  110 s of one process, 1000 nodes, 0.3 s per unit).
-- later rounds, from the polished tour (2 workers, 60 s, load 3-6, one run each): 1000 nodes
-  at 0.4 ms per node 1.06 %, at 0.2 ms 0.86 %, at 0.1 ms 0.93 %; 2000 nodes at 0.4 ms 0.65 %
-  (repeat under heavier load: 1.15 %), at 0.2 ms 0.71 %; 4000 nodes 2.0-2.7 % (fast-tsp's
-  set-up eats the slice). Once the tour is good, fewer cut points gain more than faster units.
-Hence RECOMMENDED_SEGMENT_SIZE nodes and about RECOMMENDED_SECONDS_PER_NODE x size seconds per
-unit, for segment and region units alike, alternating the two kinds round by round.
+RECOMMENDED_SEGMENT_SIZE nodes and about RECOMMENDED_SECONDS_PER_NODE x size seconds per unit, for
+segment and region units alike, gained most per second on pla33810 (docs/performance.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Union merging: the shortest tour in the union graph of a pool's tours, by integer programming.
 
-Partition crossover (``merge``) only swaps components in which two tours pair their portals
+Partition crossover (``crossover``) only swaps components in which two tours pair their portals
 the same way; good fast-tsp tours differ globally, so it rarely finds more than a few units
 (fnl4461, twenty 5 s tours: pairs gain 1-3 units). The classic remedy (tour merging, Cook &
 Seymour 2003) finds the best tour in the *union graph* of several tours: it holds most of the
@@ -19,10 +19,7 @@ good edges each of them found elsewhere.
   double each pass until one window is the whole graph; cuts found in one window stay valid
   for all. Every answer is a tour, so the search can stop at any time.
 
-Measured (fnl4461, one core): eight 10 s fast-tsp tours (the best 0.050 % over the optimum)
-have a union optimum 0.0099 % over it; windows of 800 reach 0.018 % in 3.5 s, of 1,600 the
-union optimum in 24 s. fast-tsp over the contracted graph (penalising edges outside it), the
-earlier search here, did not even get back the best tour in 25 s.
+Measurements: docs/performance.md, *Union units*.
 """
 
 from __future__ import annotations
