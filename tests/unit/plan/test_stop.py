@@ -7,15 +7,9 @@ import math
 
 import pytest
 
+from tsp_celery import plan
 from tsp_celery.cluster.job import JobParams
-from tsp_celery.plan.stop import (
-    AnyOf,
-    MaxRuntime,
-    NoImprovement,
-    SearchState,
-    StoppingCriterion,
-    TargetLength,
-)
+from tsp_celery.plan import MaxRuntime, NoImprovement, SearchState, TargetLength
 
 
 def test_max_runtime_reads_the_elapsed_time():
@@ -39,7 +33,7 @@ def test_no_improvement_counts_closed_rounds_without_a_shorter_tour():
 
 def test_or_combines_and_the_first_member_gives_the_reason():
     stop = TargetLength(5) | NoImprovement(2) | MaxRuntime(30)
-    assert isinstance(stop, AnyOf) and len(stop.members()) == 3
+    assert isinstance(stop, plan.AnyOf) and len(stop.members()) == 3
     assert stop.reason(SearchState(1.0, 10, 0)) is None
     assert stop.reason(SearchState(31.0, 5, 3)) == "target reached"
     assert stop.reason(SearchState(31.0, 6, 0)) == "time budget used"
@@ -53,8 +47,8 @@ def test_or_combines_and_the_first_member_gives_the_reason():
 ])
 def test_criteria_round_trip_as_data(stop):
     d = stop.to_dict()
-    assert StoppingCriterion.from_dict(d).to_dict() == d
-    assert StoppingCriterion.from_dict(d) == stop
+    assert plan.StoppingCriterion.from_dict(d).to_dict() == d
+    assert plan.StoppingCriterion.from_dict(d) == stop
 
 
 def test_of_two_criteria_of_a_kind_the_first_to_fire_is_kept():
@@ -78,4 +72,4 @@ def test_bad_arguments():
     with pytest.raises(ValueError):
         NoImprovement(0)
     with pytest.raises(ValueError):
-        AnyOf([])
+        plan.AnyOf([])
