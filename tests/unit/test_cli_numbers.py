@@ -55,7 +55,7 @@ def test_bad_numbers_are_usage_errors_in_a_real_process(tmp_path, args, says):
 
 # command -> (fixed arguments that make it end quickly, its numeric options)
 COMMANDS = {
-    "solve": ([MISSING], ["--time", "--workers", "--seed", "--target"]),
+    "solve": ([MISSING], ["--time", "--workers", "--seed", "--target", "--stall-rounds"]),
     "submit": ([MISSING, "--redis-url", DEAD_REDIS],
                ["--time", "--target", "--priority", "--seed", "--stall-rounds"]),
     "watch": (["job", "--redis-url", DEAD_REDIS], ["--interval"]),

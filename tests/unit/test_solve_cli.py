@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tsp_celery.problem import read_tour
+from tsp_celery.problem import generate, read_tour, write_tsplib
 
 
 def run(*args, timeout=90):
@@ -104,3 +104,14 @@ def test_verbose_logs_each_round_before_or_after_the_command(examples_dir, where
     assert proc.returncode == 0, proc.stderr
     assert "INFO tsp_celery.local: round 0: 1 of 1 island units back, best " in proc.stderr
     assert proc.stdout.startswith("berlin52: length 7542")
+
+
+@pytest.mark.timeout(120)
+def test_stall_rounds_ends_an_embedded_solve_after_rounds_without_gain(tmp_path):
+    """--stall-rounds is NoImprovement: one round without a shorter tour ends a 60 s budget."""
+    path = tmp_path / "r120.tsp"
+    write_tsplib(generate("uniform", 120, seed=5), path)
+    proc = run(path, "--time", 60, "--workers", 1, "--seed", 3, "--stall-rounds", 1, "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["elapsed"] < 40 and result["stats"]["rounds"] >= 2

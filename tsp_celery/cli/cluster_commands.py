@@ -16,7 +16,15 @@ from typing import Any
 import click
 
 from tsp_celery.cli.instance import load_instance
-from tsp_celery.cli.options import PRIORITY, SEED, TARGET, count, merge_option, seconds
+from tsp_celery.cli.options import (
+    PRIORITY,
+    SEED,
+    TARGET,
+    count,
+    merge_option,
+    seconds,
+    stall_option,
+)
 from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.job import JobParams, JobStatus
 from tsp_celery.errors import JobFailedError
@@ -76,8 +84,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Machine-read
 @click.option("--seed", type=SEED, default=None,
               help="Seed for the units (default: random, stored with the job and reported in "
                    "the result).")
-@click.option("--stall-rounds", type=count(1, 1_000_000, "5"), default=None,
-              help="Stop after this many rounds without improvement.")
+@stall_option
 @click.option("--bound/--no-bound", default=False, help="Compute a Held-Karp lower bound too.")
 @merge_option
 @json_option

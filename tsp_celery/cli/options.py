@@ -80,3 +80,7 @@ merge_option = click.option(
     "--merge/--no-merge", default=True, show_default=True,
     help="merge each round's tours with the best ones found so far (partition crossover); "
          "--no-merge keeps the shortest run as is, to measure what merging adds")
+
+stall_option = click.option(
+    "--stall-rounds", type=count(1, 1_000_000, "5"), default=None,
+    help="Stop after this many rounds without improvement.")

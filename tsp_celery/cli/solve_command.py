@@ -14,10 +14,11 @@ from pathlib import Path
 import click
 
 from tsp_celery.cli.instance import load_instance
-from tsp_celery.cli.options import SEED, TARGET, count, merge_option, seconds
+from tsp_celery.cli.options import SEED, TARGET, count, merge_option, seconds, stall_option
 from tsp_celery.cli.progress import ProgressLine
 from tsp_celery.errors import TspCeleryError
 from tsp_celery.output import output_format, write_result
+from tsp_celery.plan.stop import NoImprovement
 from tsp_celery.plot import picture_format, plot_tour, plot_trace, require_matplotlib
 from tsp_celery.problem import Problem, known_optimum
 from tsp_celery.result import Result
@@ -69,6 +70,7 @@ def _looks_like_a_url(value: str) -> bool:
               help="Seed for the units (default: random, reported in the result).")
 @click.option("--target", type=TARGET, default=None,
               help="Stop once a tour this short is found (e.g. a known optimum).")
+@stall_option
 @click.option("--out", type=click.Path(dir_okay=False), callback=_checked(output_format),
               help="Write the tour: .tour (TSPLIB), .json or .csv.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False),
@@ -86,8 +88,9 @@ def _looks_like_a_url(value: str) -> bool:
                    "cancel it) instead of cancelling it.")
 @merge_option
 def solve(file: str, time_s: float, workers: int | None, seed: int | None, target: float | None,
-          out: str | None, plot_path: str | None, trace_path: str | None, as_json: bool,
-          cluster: bool, redis_url: str | None, detach_on_interrupt: bool, merge: bool) -> None:
+          stall_rounds: int | None, out: str | None, plot_path: str | None,
+          trace_path: str | None, as_json: bool, cluster: bool, redis_url: str | None,
+          detach_on_interrupt: bool, merge: bool) -> None:
     """Solve the instance FILE (TSPLIB .tsp or a coordinate file) within --time seconds.
 
     Embedded by default: a process pool on this machine, no server needed. The progress line
@@ -109,13 +112,15 @@ def solve(file: str, time_s: float, workers: int | None, seed: int | None, targe
                                                                            problem.n)
         if cluster:
             result = _solve_on_cluster(problem, progress, redis_url, detach_on_interrupt,
-                                       time_s=time_s, seed=seed, target=target, merge=merge)
+                                       time_s=time_s, seed=seed, target=target,
+                                       stall_rounds=stall_rounds, merge=merge)
         else:
             from tsp_celery.api import solve as solve_problem  # the pool loads only here
 
             progress.restart_clock("starting")
+            stop = None if stall_rounds is None else NoImprovement(stall_rounds)
             result = solve_problem(problem, time=time_s, workers=workers, seed=seed,
-                                   target=target, on_progress=progress, merge=merge)
+                                   target=target, on_progress=progress, merge=merge, stop=stop)
     finally:
         progress.close()
     if out:
@@ -129,7 +134,7 @@ def solve(file: str, time_s: float, workers: int | None, seed: int | None, targe
 
 def _solve_on_cluster(problem: Problem, progress: ProgressLine, redis_url: str | None,
                       detach_on_interrupt: bool, *, time_s: float, seed: int | None,
-                      target: float | None, merge: bool) -> Result:
+                      target: float | None, stall_rounds: int | None, merge: bool) -> Result:
     """Submit, say the job id and what is missing at once, follow the job, fetch the result.
     Ctrl-C cancels the job (or, detaching, leaves it running) and exits 130."""
     from tsp_celery.cli.cluster_commands import cluster_client
@@ -137,7 +142,7 @@ def _solve_on_cluster(problem: Problem, progress: ProgressLine, redis_url: str |
     from tsp_celery.cluster.job import JobParams
 
     client = cluster_client(redis_url)
-    params = JobParams(time_s=time_s, target=target, merge=merge,
+    params = JobParams(time_s=time_s, target=target, stall_rounds=stall_rounds, merge=merge,
                        seed=secrets.randbelow(2**31) if seed is None else seed)
     job_id = client.submit(problem, params)
     try:  # from the submit on, so that a Ctrl-C right after a message still cancels the job
