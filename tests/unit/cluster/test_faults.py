@@ -177,7 +177,9 @@ def test_a_job_record_that_cannot_be_read_as_params_fails_alone(settings):
         assert time.monotonic() < deadline, client.status(poison)
         coord._synced = 0.0  # the periodic sync retries the job's resumption at once
         coord.tick()
-    assert "stall_rounds" in client.status(poison)["error"]
+    shown = client.status(poison)
+    assert "stall_rounds" in shown["error"]
+    assert shown["time_s"] == 30  # the valid stored fields are shown, not the defaults
     assert client.status(good)["status"] == "running"
 
 
