@@ -1,8 +1,10 @@
 """The coordinator service: an elected leader admits queued jobs and drives every active job.
 
-Two threads. The lease keeper renews the lease (or campaigns for it) every ``lease_renew_ms`` on
+Three threads. The lease keeper renews the lease (or campaigns for it) every ``lease_renew_ms`` on
 its own, so no recovery, merge or slow Redis call of the work can starve it; it stops renewing
 when the work loop has not turned for LOOP_STALL_S (a wedged loop still loses the lease). The
+merge thread merges the rounds the leader closes itself (``close_round``), so one wide merge
+does not hold up every other job's next round. The
 work loop follows the lease: while leader, every active job gets one non-blocking
 ``JobDriver.step``, and every control write is fenced twice — locally (``check_fence``: a
 leader past its local deadline stops writing at once) and atomically in Redis. A refused fenced
@@ -22,6 +24,7 @@ import signal
 import socket
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from tsp_celery import metrics
 from tsp_celery.cluster.admission import Admission
@@ -35,11 +38,14 @@ from tsp_celery.cluster.job import JobStatus
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lamport import LamportClock
 from tsp_celery.cluster.lease import LeaderLease
+from tsp_celery.cluster.merging import merge_round
 from tsp_celery.cluster.recovery import Recovery
 from tsp_celery.cluster.store import JobStore
 from tsp_celery.cluster.workers import live_workers, total_slots
 from tsp_celery.errors import ClusterError, FencedWriteError, JobNotFoundError, TspCeleryError
 from tsp_celery.metrics.exporter import serve_metrics
+from tsp_celery.plan import RoundPlan
+from tsp_celery.problem import Problem
 from tsp_celery.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -96,6 +102,8 @@ class Coordinator:
         self.lost_units: set[tuple[str, str]] = set()
         self._workers_seen: dict[str, dict] = {}
         self.health = RedisHealth(self.node_id)
+        # Rounds the leader closes itself are merged here, off the loop (see close_round).
+        self._closer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tsp-close")
         self._stop = threading.Event()
         self._slots = (0.0, 0)
         self._synced = 0.0
@@ -149,6 +157,17 @@ class Coordinator:
 
     def active_count(self) -> int:
         return len(self.drivers)
+
+    def close_round(self, problem: Problem, job_id: str, plan: RoundPlan, fence: str,
+                    closer: str) -> Future:
+        """Merge and close a round on the coordinator's merge thread: a wide round's merge
+        takes a second or more, and the loop must go on stepping the other jobs meanwhile
+        (after a takeover the leader closes every inherited round itself)."""
+        def close() -> dict | None:
+            with metrics.merge_seconds.labels(closer).time():
+                return merge_round(self.store, problem, job_id, plan, fence, closer=closer,
+                                   events=self.events, clock=self.clock)
+        return self._closer.submit(close)
 
     # -- leadership -----------------------------------------------------------------------------
     @property
@@ -315,6 +334,7 @@ class Coordinator:
                     self._stop.wait(IDLE_POLL_S)
         finally:
             self._stop.set()
+            self._closer.shutdown(wait=False, cancel_futures=True)
             keeper.join(timeout=self.settings.lease_ttl_ms / 1000.0)
             self.lease.release()
             log.info("coordinator %s stopped", self.node_id)
