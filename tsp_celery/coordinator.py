@@ -68,8 +68,8 @@ POISON_LIMIT = 3
 # The lease keeper stops renewing when the work loop has not turned for this long: a wedged
 # loop must lose the lease, as it would if it renewed itself.
 LOOP_STALL_S = 60.0
-# How many of the newest events of a job with an open round are searched for the start of a
-# unit on a worker just lost (a round's starts are among its last few events).
+# At most this many of the newest events of a job with an open round are searched for the start
+# of a unit on a worker just lost (those since the round was planned, when that is known).
 STARTED_SCAN = 1000
 
 
@@ -139,12 +139,14 @@ class Coordinator:
 
     def _units_started_on(self, worker_id: str) -> set[tuple[str, str]]:
         """Units of open rounds whose start event names ``worker_id``: a unit started after
-        the worker's last heartbeat is in no heartbeat, yet is gone with the worker."""
+        the worker's last heartbeat is in no heartbeat, yet is gone with the worker. Only the
+        events since the round was planned are read (the newest STARTED_SCAN after a takeover,
+        which does not know where they begin)."""
         found = set()
         for job_id, driver in self.drivers.items():
             if driver.round is None:
                 continue
-            for event in self.events.recent(job_id, STARTED_SCAN):
+            for event in self.events.recent(job_id, STARTED_SCAN, driver.round.planned_event):
                 data = event.data
                 if (event.type == EventType.UNIT_STARTED and data.get("worker") == worker_id
                         and data.get("round") == driver.round.plan.round_no and data.get("unit")):

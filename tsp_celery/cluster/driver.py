@@ -56,6 +56,7 @@ class InFlight:
     planned_at: float = 0.0
     slots: int = 1
     fence: str = ""  # the lease that planned it (its chord's merge is refused under another)
+    planned_event: str = ""  # the stream id of its round_planned event ('' after a takeover)
 
     @property
     def expected_end(self) -> float:
@@ -278,11 +279,11 @@ class JobDriver:
             return  # the job left the running state meanwhile; the next step sees it
         self.round = InFlight(plan, deadline_at, now, slots, fence)
         self.next_round = plan.round_no + 1
-        self.c.events.emit(self.job_id, EventType.ROUND_PLANNED, self.c.clock,
-                           {"round": plan.round_no, "kind": plan.kind,
-                            "units": [u.unit_id for u in plan.units],
-                            "budget_s": plan.budget_s, "deadline_s": plan.deadline_s,
-                            "slots": slots}, fence=fence)
+        self.round.planned_event = self.c.events.emit(
+            self.job_id, EventType.ROUND_PLANNED, self.c.clock,
+            {"round": plan.round_no, "kind": plan.kind, "units": [u.unit_id for u in plan.units],
+             "budget_s": plan.budget_s, "deadline_s": plan.deadline_s, "slots": slots},
+            fence=fence)
         self.c.confirm_fence(fence)
         try:
             self.c.dispatcher.send_round(self.job_id, self.instance, plan, fence,
