@@ -4,11 +4,11 @@ Three threads. The lease keeper renews the lease (or campaigns for it) every ``l
 its own, so no recovery, merge or slow Redis call of the work can starve it; it stops renewing
 when the work loop has not turned for LOOP_STALL_S (a wedged loop still loses the lease). The
 merge thread merges the rounds the leader closes itself (``close_round``), so one wide merge
-does not hold up every other job's next round. The
-work loop follows the lease: while leader, every active job gets one non-blocking
-``JobDriver.step``, and every control write is fenced twice — locally (``check_fence``: a
-leader past its local deadline stops writing at once) and atomically in Redis. A refused fenced
-write (FencedWriteError) means someone else leads now: drop all job state and go back to standby.
+does not hold up every other job's next round. The work loop follows the lease: while leader,
+every active job gets one non-blocking ``JobDriver.step``, and every control write is fenced
+twice — locally (``check_fence``: a leader past its local deadline stops writing at once) and
+atomically in Redis. A refused fenced write (FencedWriteError) means someone else leads now: drop
+all job state and go back to standby.
 Any other Redis failure (unreachable, OOM, READONLY, MISCONF, BUSY...) is backed off and retried,
 with one log line per change of state (``RedisHealth``); the process stays up.
 
