@@ -6,12 +6,14 @@ Units are simulated by writing their records as a worker would; the merge is the
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import wait
 
 import numpy as np
 import pytest
 
+import tsp_celery.coordinator as coordinator_module
 from tests.unit.solver.test_merge import circle, reversed_at, swapped_at
 from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.events import EventLog, EventType
@@ -190,6 +192,36 @@ def test_round_closes_at_its_deadline_with_what_arrived(any_redis, settings, cli
     assert len(coord.dispatcher.rounds) == 2
     kinds = [e.type for e in EventLog(any_redis, client.keys).read(job_id)]
     assert EventType.UNIT_LOST in kinds
+
+
+def test_a_slow_close_by_the_leader_does_not_hold_up_another_jobs_next_round(
+        any_redis, settings, client, monkeypatch):
+    beat(any_redis, client.keys, "w1", {"slots": 2}, ttl_s=30)
+    coord = coordinator(any_redis, settings)
+    a = client.submit(problem(seed=1), {"time_s": 30})
+    b = client.submit(problem(seed=2), {"time_s": 30})
+    turn(coord)
+    plan_b = next(r[1] for r in coord.dispatcher.rounds if r[0] == b)
+    release = threading.Event()
+    real_merge = coordinator_module.merge_round
+
+    def slow_merge(*args, **kwargs):  # a wide round's merge, still running
+        release.wait(10)
+        return real_merge(*args, **kwargs)
+
+    monkeypatch.setattr(coordinator_module, "merge_round", slow_merge)
+    coord.drivers[a].round.deadline_at = 0.0  # a's round is closed by the leader: slowly
+    coord.tick()
+    assert coord.drivers[a].closing is not None and not coord.drivers[a].closing.done()
+    finish_units(coord, client, b, plan_b, problem(seed=2))
+    merge_round(client.store, problem(seed=2), b, plan_b, coord.lease.fence, closer="chord")
+    coord.tick()  # b goes on while a's merge runs
+    assert [r[0] for r in coord.dispatcher.rounds].count(b) == 2
+    assert client.store.round_merged(a, 1) is None
+    release.set()
+    turn(coord)
+    assert client.store.round_merged(a, 1)["closer"] == "deadline"
+    assert [r[0] for r in coord.dispatcher.rounds].count(a) == 2
 
 
 def test_cancel_stops_a_running_job_without_waiting_for_the_round(any_redis, settings, client):
