@@ -185,7 +185,7 @@ class Point:
         for job_id in self.job_ids:
             log = self.events.read(job_id)
             events += len(log)
-            line = Timeline()
+            line = Timeline(job_id)
             for e in log:
                 line.add(e)
             rounds += len(line.merged)
@@ -205,7 +205,9 @@ class Point:
                 "dispatch_p50": percentile(dispatch, 50),
                 "dispatch_p99": percentile(dispatch, 99), "merge_p50": percentile(merge, 50),
                 "rounds": rounds, "units": len(dispatch), "events": events,
-                "idle": {k: v / (self.slots * window) for k, v in idle.items()}}
+                "idle": {k: v / (self.slots * window) for k, v in idle.items()},
+                "per_round": sorted((r for line in timelines for r in line.rounds(t0)),
+                                    key=lambda r: r["planned"])}
 
     def stop(self) -> None:
         for proc in self.procs.values():
@@ -217,7 +219,9 @@ class Point:
 class Timeline:
     """One job's rounds from its event log: walls of plans, unit starts and ends, merges."""
 
-    def __init__(self) -> None:
+    def __init__(self, job_id: str = "") -> None:
+        self.job_id = job_id
+        self.closer: dict[int, str] = {}
         self.planned: dict[int, float] = {}
         self.merged: dict[int, float] = {}
         self.started: dict[tuple, float] = {}
@@ -233,9 +237,30 @@ class Timeline:
             self.finished[(r, e.data.get("unit"))] = e.wall
         elif e.type is EventType.ROUND_MERGED:
             self.merged[r] = e.wall
+            self.closer[r] = e.data.get("closer", "")
 
     def ends(self, r: int) -> list[float]:
         return [w for (rr, _), w in self.finished.items() if rr == r]
+
+    def rounds(self, t0: float) -> list[dict]:
+        """Per round: planned (s after t0), its units' first and last start after that, the
+        spread of their ends, last end -> merged (close), merged -> next planned (plan)."""
+        out = []
+        order = sorted(self.planned)
+        for i, r in enumerate(order):
+            starts = sorted(w for (rr, _), w in self.started.items() if rr == r)
+            ends = self.ends(r)
+            if not starts or not ends:
+                continue
+            merged = self.merged.get(r)
+            nxt = self.planned[order[i + 1]] if i + 1 < len(order) else None
+            out.append({"job": self.job_id[-4:], "round": r, "units": len(starts),
+                        "closer": self.closer.get(r, ""), "planned": self.planned[r] - t0,
+                        "first": starts[0] - self.planned[r], "last": starts[-1] - self.planned[r],
+                        "straggle": max(ends) - min(ends),
+                        "close": merged - max(ends) if merged else None,
+                        "plan": nxt - merged if nxt and merged else None})
+        return out
 
 
 def all_running_util(lines: list[Timeline], slots: int) -> float:
@@ -295,6 +320,10 @@ def idle_breakdown(lines: list[Timeline], slots: int, t_start: float,
     return out
 
 
+def _cell(value: object) -> str:
+    return "-" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
 def _cpu_s(proc: psutil.Process) -> float:
     times = proc.cpu_times()
     return times.user + times.system
@@ -341,6 +370,8 @@ def main() -> None:
                         help="slots x jobs x nodes [x job seconds, default 20], comma separated")
     parser.add_argument("--breakdown", action="store_true",
                         help="also print where the slots' idle time went, by cause")
+    parser.add_argument("--rounds", action="store_true",
+                        help="also print every round's timings (see Timeline.rounds)")
     args = parser.parse_args()
     points = QUICK if args.quick else args.points
     rows = []
@@ -352,6 +383,9 @@ def main() -> None:
         slots, jobs, nodes, time_s = ([float(x) for x in spec.split("x")] + [20.0])[:4]
         rows.append(measure(int(slots), int(jobs), int(nodes), time_s))
         print(row(rows[-1]), flush=True)
+        if args.rounds:
+            for r in rows[-1]["per_round"]:
+                print("  " + " ".join(f"{k}={_cell(v)}" for k, v in r.items()), flush=True)
     if args.breakdown:
         print("\nIdle slot-time by cause, % of slots x window (see idle_breakdown: per job, so "
               "causes may overlap); util while all jobs run (see all_running_util)\n")
