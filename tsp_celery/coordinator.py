@@ -1,12 +1,14 @@
 """The coordinator service: an elected leader admits queued jobs and drives every active job.
 
-Two threads. The lease keeper renews the lease (or campaigns for it) every ``lease_renew_ms`` on
+Three threads. The lease keeper renews the lease (or campaigns for it) every ``lease_renew_ms`` on
 its own, so no recovery, merge or slow Redis call of the work can starve it; it stops renewing
 when the work loop has not turned for LOOP_STALL_S (a wedged loop still loses the lease). The
-work loop follows the lease: while leader, every active job gets one non-blocking
-``JobDriver.step``, and every control write is fenced twice — locally (``check_fence``: a
-leader past its local deadline stops writing at once) and atomically in Redis. A refused fenced
-write (FencedWriteError) means someone else leads now: drop all job state and go back to standby.
+merge thread merges the rounds the leader closes itself (``close_round``), so one wide merge
+does not hold up every other job's next round. The work loop follows the lease: while leader,
+every active job gets one non-blocking ``JobDriver.step``, and every control write is fenced
+twice — locally (``check_fence``: a leader past its local deadline stops writing at once) and
+atomically in Redis. A refused fenced write (FencedWriteError) means someone else leads now: drop
+all job state and go back to standby.
 Any other Redis failure (unreachable, OOM, READONLY, MISCONF, BUSY...) is backed off and retried,
 with one log line per change of state (``RedisHealth``); the process stays up.
 
@@ -22,6 +24,7 @@ import signal
 import socket
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from tsp_celery import metrics
 from tsp_celery.cluster.admission import Admission
@@ -35,11 +38,14 @@ from tsp_celery.cluster.job import JobStatus
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lamport import LamportClock
 from tsp_celery.cluster.lease import LeaderLease
+from tsp_celery.cluster.merging import merge_round
 from tsp_celery.cluster.recovery import Recovery
 from tsp_celery.cluster.store import JobStore
 from tsp_celery.cluster.workers import live_workers, total_slots
 from tsp_celery.errors import ClusterError, FencedWriteError, JobNotFoundError, TspCeleryError
 from tsp_celery.metrics.exporter import serve_metrics
+from tsp_celery.plan import RoundPlan
+from tsp_celery.problem import Problem
 from tsp_celery.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -62,8 +68,8 @@ POISON_LIMIT = 3
 # The lease keeper stops renewing when the work loop has not turned for this long: a wedged
 # loop must lose the lease, as it would if it renewed itself.
 LOOP_STALL_S = 60.0
-# How many of the newest events of a job with an open round are searched for the start of a
-# unit on a worker just lost (a round's starts are among its last few events).
+# At most this many of the newest events of a job with an open round are searched for the start
+# of a unit on a worker just lost (those since the round was planned, when that is known).
 STARTED_SCAN = 1000
 
 
@@ -96,6 +102,8 @@ class Coordinator:
         self.lost_units: set[tuple[str, str]] = set()
         self._workers_seen: dict[str, dict] = {}
         self.health = RedisHealth(self.node_id)
+        # Rounds the leader closes itself are merged here, off the loop (see close_round).
+        self._closer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tsp-close")
         self._stop = threading.Event()
         self._slots = (0.0, 0)
         self._synced = 0.0
@@ -131,12 +139,14 @@ class Coordinator:
 
     def _units_started_on(self, worker_id: str) -> set[tuple[str, str]]:
         """Units of open rounds whose start event names ``worker_id``: a unit started after
-        the worker's last heartbeat is in no heartbeat, yet is gone with the worker."""
+        the worker's last heartbeat is in no heartbeat, yet is gone with the worker. Only the
+        events since the round was planned are read (the newest STARTED_SCAN after a takeover,
+        which does not know where they begin)."""
         found = set()
         for job_id, driver in self.drivers.items():
             if driver.round is None:
                 continue
-            for event in self.events.recent(job_id, STARTED_SCAN):
+            for event in self.events.recent(job_id, STARTED_SCAN, driver.round.planned_event):
                 data = event.data
                 if (event.type == EventType.UNIT_STARTED and data.get("worker") == worker_id
                         and data.get("round") == driver.round.plan.round_no and data.get("unit")):
@@ -149,6 +159,17 @@ class Coordinator:
 
     def active_count(self) -> int:
         return len(self.drivers)
+
+    def close_round(self, problem: Problem, job_id: str, plan: RoundPlan, fence: str,
+                    closer: str) -> Future:
+        """Merge and close a round on the coordinator's merge thread: a wide round's merge
+        takes a second or more, and the loop must go on stepping the other jobs meanwhile
+        (after a takeover the leader closes every inherited round itself)."""
+        def close() -> dict | None:
+            with metrics.merge_seconds.labels(closer).time():
+                return merge_round(self.store, problem, job_id, plan, fence, closer=closer,
+                                   events=self.events, clock=self.clock)
+        return self._closer.submit(close)
 
     # -- leadership -----------------------------------------------------------------------------
     @property
@@ -315,6 +336,7 @@ class Coordinator:
                     self._stop.wait(IDLE_POLL_S)
         finally:
             self._stop.set()
+            self._closer.shutdown(wait=False, cancel_futures=True)
             keeper.join(timeout=self.settings.lease_ttl_ms / 1000.0)
             self.lease.release()
             log.info("coordinator %s stopped", self.node_id)

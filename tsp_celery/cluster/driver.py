@@ -14,6 +14,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,6 @@ from tsp_celery import metrics
 from tsp_celery.cluster.celery_config import MAX_UNIT_BUDGET_S
 from tsp_celery.cluster.events import EventType
 from tsp_celery.cluster.job import JobParams, JobStatus, parse_record
-from tsp_celery.cluster.merging import merge_round
 from tsp_celery.errors import JobNotFoundError
 from tsp_celery.plan import PlanInput, RoundPlan, plan_round
 from tsp_celery.plan.planner import EXACT_MAX_N, MIN_UNIT_S, initial_partition_s
@@ -56,6 +56,7 @@ class InFlight:
     planned_at: float = 0.0
     slots: int = 1
     fence: str = ""  # the lease that planned it (its chord's merge is refused under another)
+    planned_event: str = ""  # the stream id of its round_planned event ('' after a takeover)
 
     @property
     def expected_end(self) -> float:
@@ -100,6 +101,7 @@ class JobDriver:
         self.instance = rec["instance"]
         self.admitted_at = rec.get("admitted_at") or time.time()
         self.round: InFlight | None = None
+        self.closing: Future | None = None  # our close of the round in flight, while it runs
         self.last_kind = ""  # the kind of the round closed last ('' after a failover: harmless)
         self.next_round = rec.get("round", 0) + 1
         self.initial_sent_at: float | None = None
@@ -150,22 +152,26 @@ class JobDriver:
         return True
 
     def _round_over(self, rec: dict, fence: str, merged: dict | None) -> bool:
-        """True once the round in flight is closed (``merged``: by the chord; or here at its
-        deadline)."""
+        """True once the round in flight is closed (``merged``: by the chord; or by the leader at
+        its deadline, on takeover or cancel, merged on its merge thread over a few turns)."""
         assert self.round is not None
         plan = self.round.plan
         if merged is None:
-            cancel = rec["cancel_requested"]
-            early = self._early_close(plan, fence)
-            if not cancel and not early and time.time() < self.round.deadline_at:
-                return False
-            closer = "cancel" if cancel else early or "deadline"
-            problem = self.c.problems.get(self.instance)
-            self.c.check_fence(fence)
-            with metrics.merge_seconds.labels(closer).time():
-                merge_round(self.c.store, problem, self.job_id, plan, fence, closer=closer,
-                            events=self.c.events, clock=self.c.clock)
-        else:
+            if self.closing is None:
+                cancel = rec["cancel_requested"]
+                early = self._early_close(plan, fence)
+                if not cancel and not early and time.time() < self.round.deadline_at:
+                    return False
+                closer = "cancel" if cancel else early or "deadline"
+                problem = self.c.problems.get(self.instance)
+                self.c.check_fence(fence)
+                self.closing = self.c.close_round(problem, self.job_id, plan, fence, closer)
+            if not self.closing.done():
+                return False  # merging on the coordinator's merge thread: look again next turn
+            closing, self.closing = self.closing, None
+            closing.result()  # the merge's error (fenced, Redis, a poison job) is raised here
+        else:  # closed (by the chord, or by our close that finished since: done with it)
+            self.closing = None
             self.c.clock.observe(merged.get("lamport", 0))
         self.c.store.drop_round_scratch(self.job_id, plan.round_no,
                                         [u.unit_id for u in plan.units])
@@ -273,11 +279,11 @@ class JobDriver:
             return  # the job left the running state meanwhile; the next step sees it
         self.round = InFlight(plan, deadline_at, now, slots, fence)
         self.next_round = plan.round_no + 1
-        self.c.events.emit(self.job_id, EventType.ROUND_PLANNED, self.c.clock,
-                           {"round": plan.round_no, "kind": plan.kind,
-                            "units": [u.unit_id for u in plan.units],
-                            "budget_s": plan.budget_s, "deadline_s": plan.deadline_s,
-                            "slots": slots}, fence=fence)
+        self.round.planned_event = self.c.events.emit(
+            self.job_id, EventType.ROUND_PLANNED, self.c.clock,
+            {"round": plan.round_no, "kind": plan.kind, "units": [u.unit_id for u in plan.units],
+             "budget_s": plan.budget_s, "deadline_s": plan.deadline_s, "slots": slots},
+            fence=fence)
         self.c.confirm_fence(fence)
         try:
             self.c.dispatcher.send_round(self.job_id, self.instance, plan, fence,

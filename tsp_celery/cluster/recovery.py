@@ -11,8 +11,9 @@ round the previous leader left open:
 - **close** — it is dead: its deadline passed, every unit already reported (the chord body was
   lost), or none of its units is anywhere — not stored, not delivered, not running on a live
   worker, not waiting in the broker (the old leader died between recording the round and
-  dispatching it, or the messages were lost). It is closed now with what arrived, and the
-  driver plans the next round at its next step;
+  dispatching it, or the messages were lost). It is closed with what arrived, merged on the
+  leader's merge thread (``Coordinator.close_round``) while the other jobs go on, and the
+  driver plans the next round at its first step after that;
 - jobs between rounds simply go on; queued jobs are left to the normal admission loop.
 
 Nothing that committed runs twice: the best tour is in Redis, unit results are stored first-write-
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import wait
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -30,7 +32,6 @@ from tsp_celery.cluster.celery_config import SOLVE_QUEUE, celery_config
 from tsp_celery.cluster.dispatch import unit_task_id
 from tsp_celery.cluster.health import is_redis_failure
 from tsp_celery.cluster.lock import LockNotAcquiredError, job_lock
-from tsp_celery.cluster.merging import merge_round
 from tsp_celery.cluster.workers import live_workers
 from tsp_celery.errors import ClusterError, TspCeleryError
 
@@ -127,9 +128,11 @@ class Recovery:
 
 
 def recover(coord: Coordinator) -> list[JobRecovery]:
-    """Resume every admitted, non-final job after a takeover, in one go (see ``Recovery``)."""
+    """Resume every admitted, non-final job after a takeover, in one go (see ``Recovery``),
+    its closes merged."""
     recovery = Recovery(coord)
     recovery.step()
+    wait([d.closing for d in coord.drivers.values() if d.closing is not None])
     return recovery.report
 
 
@@ -148,9 +151,10 @@ def _recover_job(recovery: Recovery, job_id: str, fence: str) -> JobRecovery:
     if reason is None:
         return JobRecovery(job_id, "await", plan.round_no, arrived=len(arrived),
                            missing=len(missing))
-    problem = coord.problems.get(driver.instance)
-    merge_round(coord.store, problem, job_id, plan, fence, closer="recovery",
-                events=coord.events, clock=coord.clock)
+    # Merged on the leader's merge thread, so the other jobs are recovered and stepped
+    # meanwhile; the driver waits for it as for any close of its own.
+    driver.closing = coord.close_round(coord.problems.get(driver.instance), job_id, plan, fence,
+                                       "recovery")
     return JobRecovery(job_id, "close", plan.round_no, reason, len(arrived), len(missing),
                        round(sum(u.budget_s for u in missing), 3))
 
