@@ -181,40 +181,147 @@ class Point:
         """Utilisation and latencies from the jobs' event logs."""
         busy, dispatch, merge, rounds, events = 0.0, [], [], 0, 0
         first_start, last_finish = t1, t0
+        timelines = []
         for job_id in self.job_ids:
             log = self.events.read(job_id)
             events += len(log)
-            planned, started, finished = {}, {}, {}
+            line = Timeline(job_id)
             for e in log:
-                r = e.data.get("round")
-                if e.type is EventType.ROUND_PLANNED:
-                    planned[r] = e.wall
-                elif e.type is EventType.UNIT_STARTED:
-                    started.setdefault((r, e.data.get("unit")), e.wall)
-                elif e.type is EventType.UNIT_FINISHED:
-                    finished[(r, e.data.get("unit"))] = e.wall
-                elif e.type is EventType.ROUND_MERGED:
-                    rounds += 1
-                    ends = [w for (rr, _), w in finished.items() if rr == r]
-                    if ends:
-                        merge.append(e.wall - max(ends))
-            for (r, unit), wall in started.items():
-                if r in planned:
-                    dispatch.append(wall - planned[r])
-                if (r, unit) in finished:
-                    busy += finished[(r, unit)] - wall
+                line.add(e)
+            rounds += len(line.merged)
+            merge += [w - max(line.ends(r)) for r, w in line.merged.items() if line.ends(r)]
+            for (r, unit), wall in line.started.items():
+                if r in line.planned:
+                    dispatch.append(wall - line.planned[r])
+                if (r, unit) in line.finished:
+                    busy += line.finished[(r, unit)] - wall
                     first_start = min(first_start, wall)
-                    last_finish = max(last_finish, finished[(r, unit)])
+                    last_finish = max(last_finish, line.finished[(r, unit)])
+            timelines.append(line)
         window = max(last_finish - first_start, 1e-9)
-        return {"util": busy / (self.slots * window), "dispatch_p50": percentile(dispatch, 50),
+        idle = idle_breakdown(timelines, self.slots, first_start, last_finish)
+        return {"util": busy / (self.slots * window),
+                "util_all": all_running_util(timelines, self.slots),
+                "dispatch_p50": percentile(dispatch, 50),
                 "dispatch_p99": percentile(dispatch, 99), "merge_p50": percentile(merge, 50),
-                "rounds": rounds, "units": len(dispatch), "events": events}
+                "rounds": rounds, "units": len(dispatch), "events": events,
+                "idle": {k: v / (self.slots * window) for k, v in idle.items()},
+                "per_round": sorted((r for line in timelines for r in line.rounds(t0)),
+                                    key=lambda r: r["planned"])}
 
     def stop(self) -> None:
         for proc in self.procs.values():
             proc.stop()
         self.redis.close()
         self.server.kill()
+
+
+class Timeline:
+    """One job's rounds from its event log: walls of plans, unit starts and ends, merges."""
+
+    def __init__(self, job_id: str = "") -> None:
+        self.job_id = job_id
+        self.closer: dict[int, str] = {}
+        self.planned: dict[int, float] = {}
+        self.merged: dict[int, float] = {}
+        self.started: dict[tuple, float] = {}
+        self.finished: dict[tuple, float] = {}
+
+    def add(self, e) -> None:
+        r = e.data.get("round")
+        if e.type is EventType.ROUND_PLANNED:
+            self.planned[r] = e.wall
+        elif e.type is EventType.UNIT_STARTED:
+            self.started.setdefault((r, e.data.get("unit")), e.wall)
+        elif e.type is EventType.UNIT_FINISHED:
+            self.finished[(r, e.data.get("unit"))] = e.wall
+        elif e.type is EventType.ROUND_MERGED:
+            self.merged[r] = e.wall
+            self.closer[r] = e.data.get("closer", "")
+
+    def ends(self, r: int) -> list[float]:
+        return [w for (rr, _), w in self.finished.items() if rr == r]
+
+    def rounds(self, t0: float) -> list[dict]:
+        """Per round: planned (s after t0), its units' first and last start after that, the
+        spread of their ends, last end -> merged (close), merged -> next planned (plan)."""
+        out = []
+        order = sorted(self.planned)
+        for i, r in enumerate(order):
+            starts = sorted(w for (rr, _), w in self.started.items() if rr == r)
+            ends = self.ends(r)
+            if not starts or not ends:
+                continue
+            merged = self.merged.get(r)
+            nxt = self.planned[order[i + 1]] if i + 1 < len(order) else None
+            out.append({"job": self.job_id[-4:], "round": r, "units": len(starts),
+                        "closer": self.closer.get(r, ""), "planned": self.planned[r] - t0,
+                        "first": starts[0] - self.planned[r], "last": starts[-1] - self.planned[r],
+                        "straggle": max(ends) - min(ends),
+                        "close": merged - max(ends) if merged else None,
+                        "plan": nxt - merged if nxt and merged else None})
+        return out
+
+
+def all_running_util(lines: list[Timeline], slots: int) -> float:
+    """Slot utilisation while every job runs (from the last job's first unit start to the
+    first job's last unit end): no slot idles there for want of a job."""
+    spans = [(min(line.started.values()), max(line.finished.values()))
+             for line in lines if line.started and line.finished]
+    start, end = max(s for s, _ in spans), min(e for _, e in spans)
+    if end <= start:
+        return float("nan")
+    busy = sum(max(0.0, min(line.finished[k], end) - max(s, start))
+               for line in lines for k, s in line.started.items() if k in line.finished)
+    return busy / (slots * (end - start))
+
+
+# Where the slots' idle time goes (slot-seconds), in the order a round passes through them.
+IDLE_CAUSES = ("dispatch", "straggle", "close", "plan", "head", "tail", "unassigned")
+
+
+def idle_breakdown(lines: list[Timeline], slots: int, t_start: float,
+                   t_end: float) -> dict[str, float]:
+    """Idle slot-seconds by cause: a unit's round planned -> it started (dispatch); it ended
+    -> its round's last unit ended (straggle); last unit ended -> merged (close), times the
+    next round's units; merged -> next round planned (plan); before a job's first unit and
+    after its last (head, tail); slots no round was planned for (unassigned). Counted per job
+    at its rounds' widths: a unit queued behind another job's, or slots a finished job left to
+    another's wider round, count here too, so the causes can add up to more than the idle time.
+    """
+    out = dict.fromkeys(IDLE_CAUSES, 0.0)
+    held = 0.0  # slot-seconds the jobs' rounds span
+    for line in lines:
+        rounds = sorted(r for r in line.planned if line.ends(r))
+        for i, r in enumerate(rounds):
+            units = [(s, line.finished[k]) for k, s in line.started.items()
+                     if k[0] == r and k in line.finished]
+            last = max(e for _, e in units)
+            planned = max(line.planned[r], t_start)  # the window opens at the first start
+            out["dispatch"] += sum(s - planned for s, _ in units)
+            out["straggle"] += sum(last - e for _, e in units)
+            held += len(units) * (last - planned)
+            if i + 1 < len(rounds):
+                nxt = rounds[i + 1]
+                width = sum(k[0] == nxt for k in line.started)
+                merged = line.merged.get(r, last)
+                out["close"] += width * (merged - last)
+                out["plan"] += width * (line.planned[nxt] - merged)
+                held += width * (line.planned[nxt] - last)
+        if rounds:
+            first_w = sum(k[0] == rounds[0] for k in line.started)
+            last_w = sum(k[0] == rounds[-1] for k in line.started)
+            head = first_w * max(line.planned[rounds[0]] - t_start, 0.0)
+            tail = last_w * (t_end - max(line.ends(rounds[-1])))
+            out["head"] += head
+            out["tail"] += tail
+            held += head + tail
+    out["unassigned"] = max(slots * (t_end - t_start) - held, 0.0)
+    return out
+
+
+def _cell(value: object) -> str:
+    return "-" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
 def _cpu_s(proc: psutil.Process) -> float:
@@ -261,6 +368,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help=f"one small point ({QUICK})")
     parser.add_argument("--points", default=SWEEP,
                         help="slots x jobs x nodes [x job seconds, default 20], comma separated")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also print where the slots' idle time went, by cause")
+    parser.add_argument("--rounds", action="store_true",
+                        help="also print every round's timings (see Timeline.rounds)")
     args = parser.parse_args()
     points = QUICK if args.quick else args.points
     rows = []
@@ -272,6 +383,19 @@ def main() -> None:
         slots, jobs, nodes, time_s = ([float(x) for x in spec.split("x")] + [20.0])[:4]
         rows.append(measure(int(slots), int(jobs), int(nodes), time_s))
         print(row(rows[-1]), flush=True)
+        if args.rounds:
+            for r in rows[-1]["per_round"]:
+                print("  " + " ".join(f"{k}={_cell(v)}" for k, v in r.items()), flush=True)
+    if args.breakdown:
+        print("\nIdle slot-time by cause, % of slots x window (see idle_breakdown: per job, so "
+              "causes may overlap); util while all jobs run (see all_running_util)\n")
+        print("| slots | jobs | nodes | job s | util | util, all jobs running | "
+              + " | ".join(IDLE_CAUSES) + " |")
+        print("|" + "---:|" * (6 + len(IDLE_CAUSES)))
+        for r in rows:
+            print(f"| {r['slots']} | {r['jobs']} | {r['nodes']} | {r['time_s']:g} "
+                  f"| {r['util']:.0%} | {r['util_all']:.0%} | "
+                  + " | ".join(f"{r['idle'][k]:.1%}" for k in IDLE_CAUSES) + " |")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -253,6 +254,26 @@ def test_over_limit_requests_are_refused_with_a_clear_message(gateway, data_dir)
         assert second.status_code == 429
         assert "limit is 1" in second.json()["detail"]
         client.delete(f"/jobs/{first.json()['job_id']}")
+
+
+@pytest.mark.timeout(120)
+def test_concurrent_submissions_never_pass_the_active_jobs_quota(gateway, data_dir):
+    """Eight submissions at once on a token allowed two active jobs: exactly two are queued."""
+    token = gateway.new_token("burst", "--max-active-jobs", "2")
+
+    def one(_: int) -> httpx.Response:
+        with gateway.http(token) as client:
+            return submit(client, data_dir / "berlin52.tsp", time=20, priority=-1000)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        replies = list(pool.map(one, range(8)))
+    codes = sorted(r.status_code for r in replies)
+    assert codes == [202, 202] + [429] * 6, [r.text for r in replies]
+    with gateway.http(token) as client:
+        queued = client.get("/jobs").json()
+        assert len(queued) == 2
+        for job in queued:
+            client.delete(f"/jobs/{job['job_id']}")
 
 
 @pytest.mark.timeout(60)

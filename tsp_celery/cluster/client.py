@@ -37,11 +37,17 @@ NOBODY_HOME_S = 15.0
 
 
 def _shown_params(raw: Any) -> JobParams:
-    """A job's parameters for display: a job refused for invalid ones still has a status."""
-    try:
-        return JobParams.from_dict(raw if isinstance(raw, Mapping) else {})
-    except (TypeError, ValueError):
-        return JobParams()
+    """A job's parameters for display: a job refused for invalid ones still has a status, which
+    shows every stored field that is valid on its own (defaults only for the others)."""
+    stored = raw if isinstance(raw, Mapping) else {}
+    valid: dict[str, Any] = {}
+    for name, value in stored.items():
+        try:
+            JobParams.from_dict({**valid, name: value})
+        except (TypeError, ValueError):
+            continue
+        valid[name] = value
+    return JobParams.from_dict(valid)
 
 
 class ClusterClient:

@@ -1,12 +1,14 @@
 """The coordinator service: an elected leader admits queued jobs and drives every active job.
 
-Two threads. The lease keeper renews the lease (or campaigns for it) every ``lease_renew_ms`` on
+Three threads. The lease keeper renews the lease (or campaigns for it) every ``lease_renew_ms`` on
 its own, so no recovery, merge or slow Redis call of the work can starve it; it stops renewing
 when the work loop has not turned for LOOP_STALL_S (a wedged loop still loses the lease). The
-work loop follows the lease: while leader, every active job gets one non-blocking
-``JobDriver.step``, and every control write is fenced twice — locally (``Fencing.check``: a
-leader past its local deadline stops writing at once) and atomically in Redis. A refused fenced
-write (FencedWriteError) means someone else leads now: drop all job state and go back to standby.
+merge thread merges the rounds the leader closes itself (``close_round``), so one wide merge
+does not hold up every other job's next round. The work loop follows the lease: while leader,
+every active job gets one non-blocking ``JobDriver.step``, and every control write is fenced
+twice — locally (``Fencing.check``: a leader past its local deadline stops writing at once) and
+atomically in Redis. A refused fenced write (FencedWriteError) means someone else leads now: drop
+all job state and go back to standby.
 Any other Redis failure (unreachable, OOM, READONLY, MISCONF, BUSY...) is backed off and retried,
 with one log line per change of state (``RedisHealth``); the process stays up.
 
@@ -22,6 +24,7 @@ import signal
 import socket
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from tsp_celery import metrics
 from tsp_celery.cluster.admission import Admission
@@ -37,10 +40,13 @@ from tsp_celery.cluster.lamport import LamportClock
 from tsp_celery.cluster.lease import LeaderLease
 from tsp_celery.cluster.recovery import JobRecovery, Recovery
 from tsp_celery.cluster.redis_health import RedisHealth, is_redis_failure
+from tsp_celery.cluster.round_close import close_round
 from tsp_celery.cluster.store import JobStore
 from tsp_celery.cluster.worker_watch import WorkerWatch
 from tsp_celery.errors import ClusterError, FencedWriteError, JobNotFoundError, TspCeleryError
 from tsp_celery.metrics.exporter import serve_metrics
+from tsp_celery.plan import RoundPlan
+from tsp_celery.problem import Problem
 from tsp_celery.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,14 +94,16 @@ class Coordinator:
         self.admission = Admission(self.store, self.problems, self.events, self.clock)
         self.max_active = max_active
         self.drivers: dict[str, JobDriver] = {}
-        self.workers = WorkerWatch(self.redis, self.keys, self.events, self._open_rounds)
+        self.workers = WorkerWatch(self.redis, self.keys, self.events, self._round_starts)
         self.fencing = Fencing(self.lease, self.store)
         self.services = DriverServices(self.store, self.problems, self.events, self.clock,
                                        self.dispatcher, self.fencing, self.workers, settings,
-                                       self.active_count)
+                                       self.active_count, self.close_round)
         self.recovery: Recovery | None = None
         self.job_faults: dict[str, int] = {}
         self.health = RedisHealth(self.node_id)
+        # Rounds the leader closes itself are merged here, off the loop (see close_round).
+        self._closer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tsp-close")
         self._stop = threading.Event()
         self._synced = 0.0
         self._purged = time.monotonic()
@@ -106,8 +114,24 @@ class Coordinator:
     def _open_rounds(self) -> dict[str, int]:
         return {job_id: d.open_round() for job_id, d in self.drivers.items()}
 
+    def _round_starts(self) -> dict[str, tuple[int, str]]:
+        """Open rounds and where their events begin (see WorkerWatch)."""
+        return {job_id: (d.round.plan.round_no, d.round.planned_event)
+                for job_id, d in self.drivers.items() if d.round is not None}
+
     def active_count(self) -> int:
         return len(self.drivers)
+
+    def close_round(self, problem: Problem, job_id: str, plan: RoundPlan, fence: str,
+                    closer: str) -> Future:
+        """Merge and close a round on the coordinator's merge thread: a wide round's merge
+        takes a second or more, and the loop must go on stepping the other jobs meanwhile
+        (after a takeover the leader closes every inherited round itself)."""
+        def close() -> dict | None:
+            with metrics.merge_seconds.labels(closer).time():
+                return close_round(self.store, problem, job_id, plan, fence, closer=closer,
+                                   events=self.events, clock=self.clock)
+        return self._closer.submit(close)
 
     # -- leadership -----------------------------------------------------------------------------
     @property
@@ -232,9 +256,11 @@ class Coordinator:
                                            self.clock.tick())
 
     def recover(self) -> list[JobRecovery]:
-        """Resume every admitted, non-final job after a takeover, in one go (see Recovery)."""
+        """Resume every admitted, non-final job after a takeover, in one go (see Recovery), its
+        closes merged."""
         recovery = Recovery(self.services, self.lease.fence, self.resume_job, self.job_fault)
         recovery.step()
+        wait([d.closing for d in self.drivers.values() if d.closing is not None])
         return recovery.report
 
     def _sync(self, fence: str) -> None:
@@ -266,6 +292,7 @@ class Coordinator:
                     self._stop.wait(IDLE_POLL_S)
         finally:
             self._stop.set()
+            self._closer.shutdown(wait=False, cancel_futures=True)
             keeper.join(timeout=self.settings.lease_ttl_ms / 1000.0)
             self.lease.release()
             log.info("coordinator %s stopped", self.node_id)

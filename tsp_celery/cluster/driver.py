@@ -14,6 +14,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 
 from tsp_celery import metrics
@@ -24,7 +25,6 @@ from tsp_celery.cluster.events import EventLog, EventType
 from tsp_celery.cluster.fencing import Fencing
 from tsp_celery.cluster.job import JobParams, JobStatus, parse_record
 from tsp_celery.cluster.lamport import LamportClock
-from tsp_celery.cluster.round_close import close_round
 from tsp_celery.cluster.store import JobStore
 from tsp_celery.cluster.worker_watch import WorkerWatch
 from tsp_celery.errors import JobNotFoundError
@@ -32,6 +32,7 @@ from tsp_celery.plan import RoundLoop, RoundPlan, SearchState
 from tsp_celery.plan.first_tour import needs_first_tour, plan_first_tour
 from tsp_celery.plan.planner import MIN_UNIT_S
 from tsp_celery.plan.round_loop import meets_bound
+from tsp_celery.problem import Problem
 from tsp_celery.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class DriverServices:
     workers: WorkerWatch
     settings: Settings
     active_jobs: Callable[[], int]  # how many jobs this leader drives (fair share)
+    # closes a round on the leader's merge thread: (problem, job id, plan, fence, closer)
+    close_round: Callable[[Problem, str, RoundPlan, str, str], Future]
 
 
 @dataclass
@@ -73,6 +76,7 @@ class InFlight:
     planned_at: float = 0.0
     slots: int = 1
     fence: str = ""  # the lease that planned it (its chord's merge is refused under another)
+    planned_event: str = ""  # the stream id of its round_planned event ('' after a takeover)
 
     @property
     def expected_end(self) -> float:
@@ -117,6 +121,7 @@ class JobDriver:
         self.instance = rec["instance"]
         self.admitted_at = rec.get("admitted_at") or time.time()
         self.round: InFlight | None = None
+        self.closing: Future | None = None  # our close of the round in flight, while it runs
         self.loop = RoundLoop(self.n, self.params.seed, self.params.stop_criterion(),
                               services.settings.matrix_budget_bytes, self.params.merge,
                               round_no=rec.get("round", 0) + 1)
@@ -168,22 +173,26 @@ class JobDriver:
         return True
 
     def _round_over(self, rec: dict, fence: str, merged: dict | None) -> bool:
-        """True once the round in flight is closed (``merged``: by the chord; or here at its
-        deadline)."""
+        """True once the round in flight is closed (``merged``: by the chord; or by the leader at
+        its deadline, on takeover or cancel, merged on its merge thread over a few turns)."""
         assert self.round is not None
         plan = self.round.plan
         if merged is None:
-            cancel = rec["cancel_requested"]
-            early = self._early_close(plan, fence)
-            if not cancel and not early and time.time() < self.round.deadline_at:
-                return False
-            closer = "cancel" if cancel else early or "deadline"
-            problem = self.s.problems.get(self.instance)
-            self.s.fencing.check(fence)
-            with metrics.merge_seconds.labels(closer).time():
-                close_round(self.s.store, problem, self.job_id, plan, fence, closer=closer,
-                            events=self.s.events, clock=self.s.clock)
-        else:
+            if self.closing is None:
+                cancel = rec["cancel_requested"]
+                early = self._early_close(plan, fence)
+                if not cancel and not early and time.time() < self.round.deadline_at:
+                    return False
+                closer = "cancel" if cancel else early or "deadline"
+                problem = self.s.problems.get(self.instance)
+                self.s.fencing.check(fence)
+                self.closing = self.s.close_round(problem, self.job_id, plan, fence, closer)
+            if not self.closing.done():
+                return False  # merging on the coordinator's merge thread: look again next turn
+            closing, self.closing = self.closing, None
+            closing.result()  # the merge's error (fenced, Redis, a poison job) is raised here
+        else:  # closed (by the chord, or by our close that finished since: done with it)
+            self.closing = None
             self.s.clock.observe(merged.get("lamport", 0))
         self.s.store.drop_round_scratch(self.job_id, plan.round_no,
                                         [u.unit_id for u in plan.units])
@@ -285,11 +294,11 @@ class JobDriver:
         if status != "ok":
             return  # the job left the running state meanwhile; the next step sees it
         self.round = InFlight(plan, deadline_at, now, slots, fence)
-        self.s.events.emit(self.job_id, EventType.ROUND_PLANNED, self.s.clock,
-                           {"round": plan.round_no, "kind": plan.kind,
-                            "units": [u.unit_id for u in plan.units],
-                            "budget_s": plan.budget_s, "deadline_s": plan.deadline_s,
-                            "slots": slots}, fence=fence)
+        self.round.planned_event = self.s.events.emit(
+            self.job_id, EventType.ROUND_PLANNED, self.s.clock,
+            {"round": plan.round_no, "kind": plan.kind, "units": [u.unit_id for u in plan.units],
+             "budget_s": plan.budget_s, "deadline_s": plan.deadline_s, "slots": slots},
+            fence=fence)
         self.s.fencing.confirm(fence)
         try:
             self.s.dispatcher.send_round(self.job_id, self.instance, plan, fence,

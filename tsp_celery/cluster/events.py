@@ -154,9 +154,11 @@ class EventLog:
         return sorted((Event.from_entry(job_id, i, f) for i, f in entries),
                       key=lambda e: e.sort_key)
 
-    def recent(self, job_id: str, count: int) -> list[Event]:
-        """The newest ``count`` events, newest first: a bounded look back."""
-        entries = self.redis.xrevrange(self.keys.job_events(job_id), "+", "-", count=count)
+    def recent(self, job_id: str, count: int, since: str = "-") -> list[Event]:
+        """The newest ``count`` events, newest first, none older than stream id ``since``: a
+        bounded look back."""
+        entries = self.redis.xrevrange(self.keys.job_events(job_id), "+", since or "-",
+                                       count=count)
         return [Event.from_entry(job_id, i, f) for i, f in entries]
 
     def follow(self, job_id: str, block_ms: int = 1000, *,

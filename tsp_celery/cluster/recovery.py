@@ -11,8 +11,9 @@ round the previous leader left open:
 - **close** — it is dead: its deadline passed, every unit already reported (the chord body was
   lost), or none of its units is anywhere — not stored, not delivered, not running on a live
   worker, not waiting in the broker (the old leader died between recording the round and
-  dispatching it, or the messages were lost). It is closed now with what arrived, and the
-  driver plans the next round at its next step;
+  dispatching it, or the messages were lost). It is closed with what arrived, merged on the
+  leader's merge thread (``Coordinator.close_round``) while the other jobs go on, and the
+  driver plans the next round at its first step after that;
 - jobs between rounds simply go on; queued jobs are left to the normal admission loop.
 
 Nothing that committed runs twice: the best tour is in Redis, unit results are stored first-write-
@@ -32,7 +33,6 @@ from tsp_celery.cluster.dispatch import unit_task_id
 from tsp_celery.cluster.driver import DriverServices, JobDriver
 from tsp_celery.cluster.lock import LockNotAcquiredError, job_lock
 from tsp_celery.cluster.redis_health import is_redis_failure
-from tsp_celery.cluster.round_close import close_round
 from tsp_celery.cluster.workers import live_workers
 from tsp_celery.errors import ClusterError, TspCeleryError
 
@@ -147,9 +147,10 @@ def _recover_job(recovery: Recovery, job_id: str, fence: str) -> JobRecovery:
     if reason is None:
         return JobRecovery(job_id, "await", plan.round_no, arrived=len(arrived),
                            missing=len(missing))
-    problem = s.problems.get(driver.instance)
-    close_round(s.store, problem, job_id, plan, fence, closer="recovery", events=s.events,
-                clock=s.clock)
+    # Merged on the leader's merge thread, so the other jobs are recovered and stepped
+    # meanwhile; the driver waits for it as for any close of its own.
+    driver.closing = s.close_round(s.problems.get(driver.instance), job_id, plan, fence,
+                                   "recovery")
     return JobRecovery(job_id, "close", plan.round_no, reason, len(arrived), len(missing),
                        round(sum(u.budget_s for u in missing), 3))
 

@@ -14,17 +14,18 @@ log = logging.getLogger(__name__)
 
 # Re-read live worker slots at most this often.
 SLOTS_REFRESH_S = 1.0
-# How many of the newest events of a job with an open round are searched for the start of a
-# unit on a worker just lost (a round's starts are among its last few events).
+# At most this many of the newest events of a job with an open round are searched for the start
+# of a unit on a worker just lost (those since the round was planned, when that is known).
 STARTED_SCAN = 1000
 
 
 class WorkerWatch:
-    """Reads the heartbeats; ``open_rounds()`` (job id -> open round, 0 for none) says which
-    jobs' start events may name a lost worker's units."""
+    """Reads the heartbeats; ``open_rounds()`` (job id -> (open round, stream id of its
+    round_planned event, '' after a takeover)) says whose start events may name a lost
+    worker's units."""
 
     def __init__(self, redis, keys: Keys, events: EventLog,
-                 open_rounds: Callable[[], Mapping[str, int]]) -> None:
+                 open_rounds: Callable[[], Mapping[str, tuple[int, str]]]) -> None:
         self.redis, self.keys, self.events = redis, keys, events
         self.open_rounds = open_rounds
         self.lost_units: set[tuple[str, str]] = set()
@@ -69,12 +70,12 @@ class WorkerWatch:
 
     def _units_started_on(self, worker_id: str) -> set[tuple[str, str]]:
         """Units of open rounds whose start event names ``worker_id``: a unit started after
-        the worker's last heartbeat is in no heartbeat, yet is gone with the worker."""
+        the worker's last heartbeat is in no heartbeat, yet is gone with the worker. Only the
+        events since the round was planned are read (the newest STARTED_SCAN after a takeover,
+        which does not know where they begin)."""
         found = set()
-        for job_id, round_no in self.open_rounds().items():
-            if not round_no:
-                continue
-            for event in self.events.recent(job_id, STARTED_SCAN):
+        for job_id, (round_no, since) in self.open_rounds().items():
+            for event in self.events.recent(job_id, STARTED_SCAN, since):
                 data = event.data
                 if (event.type == EventType.UNIT_STARTED and data.get("worker") == worker_id
                         and data.get("round") == round_no and data.get("unit")):

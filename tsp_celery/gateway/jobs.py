@@ -6,12 +6,14 @@ credentials); another token's job is answered exactly like an unknown one.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import redis
+from redis.exceptions import LockNotOwnedError
 
 from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.job import JobStatus
@@ -47,14 +49,24 @@ class JobService:
         if options.time > limits.max_job_seconds:
             raise OptionLimitError(f"time budget {options.time:g} s; this token allows at most "
                                    f"{limits.max_job_seconds:g} s")
-        active = self.active_jobs(who)
-        if active >= limits.max_active_jobs:
-            raise TooManyJobsError(f"this token has {active} queued or running jobs, its limit "
-                                   f"is {limits.max_active_jobs}; wait or cancel one")
         seed = secrets.randbelow(2**31)
         params = options.params(seed)
-        job_id = self.client.submit(problem, params)
-        self.tokens.add_job(who.token_id, job_id)
+        # Count and queue under the token's lock, so concurrent submissions (threads, or
+        # several gateway processes) cannot all pass the count before any of them is recorded.
+        lock = self.tokens.quota_lock(who.token_id)
+        if not lock.acquire():
+            raise TooManyJobsError("this token's other submissions are still being queued; "
+                                   "retry")
+        try:
+            active = self.active_jobs(who)
+            if active >= limits.max_active_jobs:
+                raise TooManyJobsError(f"this token has {active} queued or running jobs, its "
+                                       f"limit is {limits.max_active_jobs}; wait or cancel one")
+            job_id = self.client.submit(problem, params)
+            self.tokens.add_job(who.token_id, job_id)
+        finally:
+            with contextlib.suppress(LockNotOwnedError):  # held past its TTL: nothing to free
+                lock.release()
         return {"job_id": job_id, "status": JobStatus.QUEUED.value, "n": problem.n,
                 "seed": params.seed, "warning": self.client.missing_service()}
 

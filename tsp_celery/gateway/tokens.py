@@ -14,6 +14,8 @@ import secrets
 import time
 from dataclasses import asdict, dataclass
 
+from redis.lock import Lock
+
 from tsp_celery.cluster.keys import Keys
 
 TOKEN_PREFIX = "tspg"
@@ -22,6 +24,10 @@ _TOKEN = re.compile(rf"^{TOKEN_PREFIX}_([0-9a-f]{{12}})_([A-Za-z0-9_-]{{20,100}}
 DEFAULT_MAX_NODES = 20_000
 DEFAULT_MAX_JOB_SECONDS = 600.0
 DEFAULT_MAX_ACTIVE_JOBS = 3
+# A submission holds its token's quota lock while it counts and queues (milliseconds); the TTL
+# only frees the lock of a gateway that died holding it.
+QUOTA_LOCK_TTL_S = 30.0
+QUOTA_LOCK_WAIT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,12 @@ class TokenStore:
         pipe.zadd(self.keys.gateway_token_jobs(token_id), {job_id: time.time()})
         pipe.sadd(self.keys.gateway_token_active(token_id), job_id)
         pipe.execute()
+
+    def quota_lock(self, token_id: str) -> Lock:
+        """Serialises one token's submissions across gateway threads and processes; it expires
+        by itself if its holder dies."""
+        return self.redis.lock(f"{self.keys.gateway_token_active(token_id)}:lock",
+                               timeout=QUOTA_LOCK_TTL_S, blocking_timeout=QUOTA_LOCK_WAIT_S)
 
     def active_job_ids(self, token_id: str) -> list[str]:
         """The token's jobs not yet seen final (a superset of its queued and running ones)."""

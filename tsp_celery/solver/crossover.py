@@ -247,17 +247,27 @@ def partition_crossover(problem: Problem, tour_a: np.ndarray, tour_b: np.ndarray
 def merge_tours(problem: Problem, tours: list[np.ndarray] | tuple[np.ndarray, ...],
                 max_passes: int = 4) -> np.ndarray:
     """Merge a pool: cross the best tour with every other one, keeping each better child,
-    and repeat while a pass improves (at most ``max_passes``)."""
+    and repeat while a pass improves (at most ``max_passes``).
+
+    A tour already crossed with the current best is not crossed again: the crossover is
+    deterministic, so it would give the same child, not shorter. A pass that improves early
+    therefore repeats only the crossovers before its last improvement (same tour, less time).
+    """
     if len(tours) == 0:
         raise ValueError("Expected at least one tour to merge.")
     pool = sorted((problem.validate_tour(t) for t in tours), key=problem.tour_length)
     best, best_len = pool[0], problem.tour_length(pool[0])
+    version = 0  # how many times best changed
+    crossed = [-1] * len(pool)  # the version of best each tour was last crossed with
     for _ in range(max_passes):
         improved = False
-        for other in pool[1:]:
-            child = partition_crossover(problem, best, other)
+        for i in range(1, len(pool)):
+            if crossed[i] == version:
+                continue
+            crossed[i] = version
+            child = partition_crossover(problem, best, pool[i])
             if (length := problem.tour_length(child)) < best_len:
-                best, best_len, improved = child, length, True
+                best, best_len, improved, version = child, length, True, version + 1
         if not improved:
             break
     return best.copy()

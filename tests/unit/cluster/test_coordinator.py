@@ -6,11 +6,14 @@ Units are simulated by writing their records as a worker would; the merge is the
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import wait
 
 import numpy as np
 import pytest
 
+import tsp_celery.cluster.coordinator as coordinator_module
 from tests.unit.solver.test_merge import circle, reversed_at, swapped_at
 from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.coordinator import Coordinator
@@ -48,6 +51,16 @@ class Recorder:
     def send_bound(self, instance, budget_s, seed, lamport):
         self.bounds.append((instance, budget_s))
         return "bound"
+
+
+def turn(coord: Coordinator, action=None) -> None:
+    """One leader turn (``action``, default ``tick``), then the turns that follow up the round
+    closes it started on the coordinator's merge thread: what one turn did before that thread."""
+    action = action or coord.tick
+    action()
+    while closing := [d.closing for d in coord.drivers.values() if d.closing is not None]:
+        wait(closing, timeout=10)
+        action()
 
 
 @pytest.fixture
@@ -96,18 +109,18 @@ def test_admits_plans_a_fair_round_and_follows_the_merge(any_redis, settings, cl
     coord = coordinator(any_redis, settings)
     p = problem()
     job_id = client.submit(p, {"time_s": 30, "seed": 3})
-    coord.tick()
+    turn(coord)
     assert client.status(job_id)["status"] == "running"
     (sent_job, plan, fence, lamport), = coord.dispatcher.rounds
     assert sent_job == job_id and fence == f"c1:{client.store.epoch()}:1" and plan.round_no == 1
     assert plan.kind == "island" and len(plan.units) == 2  # a lone job gets every slot
     assert client.status(job_id)["round"] == 1
-    coord.tick()
+    turn(coord)
     assert len(coord.dispatcher.rounds) == 1  # waits for the round: never two at once
     finish_units(coord, client, job_id, plan, p)
     outcome = chord_merge(client, p, job_id, plan, fence, lamport)
     assert outcome["received"] == ["r1-u0", "r1-u1"] and outcome["improved"]
-    coord.tick()
+    turn(coord)
     assert [r[1].round_no for r in coord.dispatcher.rounds] == [1, 2]
     st = client.status(job_id)
     assert st["best_length"] == p.tour_length(np.arange(p.n)) and st["round"] == 2
@@ -125,7 +138,7 @@ def test_a_union_unit_joins_the_islands_once_the_elite_pool_has_filled(any_redis
     rng = np.random.default_rng(1)
     kinds = []
     for _ in range(UNION_EVERY):
-        coord.tick()
+        turn(coord)
         _, plan, fence, lamport = coord.dispatcher.rounds[-1]
         kinds.append([u.kind for u in plan.units])
         finish_units(coord, client, merged, plan, p,
@@ -142,14 +155,14 @@ def test_two_jobs_share_the_slots_and_neither_waits_for_the_other(any_redis, set
     coord = coordinator(any_redis, settings)
     a = client.submit(problem(seed=1), {"time_s": 30})
     b = client.submit(problem(seed=2), {"time_s": 30})
-    coord.tick()
+    turn(coord)
     assert {r[0] for r in coord.dispatcher.rounds} == {a, b}
     assert all(len(r[1].units) == 1 for r in coord.dispatcher.rounds)
     # Job b's round is merged; a's is not: b moves on alone.
     plan_b = next(r[1] for r in coord.dispatcher.rounds if r[0] == b)
     finish_units(coord, client, b, plan_b, problem(seed=2))
     close_round(client.store, problem(seed=2), b, plan_b, coord.lease.fence, closer="chord")
-    coord.tick()
+    turn(coord)
     assert [r[0] for r in coord.dispatcher.rounds].count(b) == 2
     assert [r[0] for r in coord.dispatcher.rounds].count(a) == 1
 
@@ -157,7 +170,7 @@ def test_two_jobs_share_the_slots_and_neither_waits_for_the_other(any_redis, set
 def test_no_workers_means_jobs_stay_queued(any_redis, settings, client):
     coord = coordinator(any_redis, settings)
     job_id = client.submit(problem(), {"time_s": 5})
-    coord.tick()
+    turn(coord)
     assert client.status(job_id)["status"] == "queued" and coord.dispatcher.rounds == []
     assert client.missing_service().startswith("no worker")
 
@@ -167,12 +180,12 @@ def test_round_closes_at_its_deadline_with_what_arrived(any_redis, settings, cli
     coord = coordinator(any_redis, settings)
     p = problem()
     job_id = client.submit(p, {"time_s": 30})
-    coord.tick()
+    turn(coord)
     plan = coord.dispatcher.rounds[0][1]
     finish_units(coord, client, job_id, plan.__class__(1, plan.kind, plan.units[:1],
                                                         plan.deadline_s), p)
     coord.drivers[job_id].round.deadline_at = 0.0  # the deadline passes; one unit never came
-    coord.tick()
+    turn(coord)
     merged = client.store.round_merged(job_id, 1)
     assert merged["closer"] == "deadline" and merged["missing"] == ["r1-u1"]
     assert merged["received"] == ["r1-u0"] and client.status(job_id)["best_length"] is not None
@@ -181,13 +194,43 @@ def test_round_closes_at_its_deadline_with_what_arrived(any_redis, settings, cli
     assert EventType.UNIT_LOST in kinds
 
 
+def test_a_slow_close_by_the_leader_does_not_hold_up_another_jobs_next_round(
+        any_redis, settings, client, monkeypatch):
+    beat(any_redis, client.keys, "w1", {"slots": 2}, ttl_s=30)
+    coord = coordinator(any_redis, settings)
+    a = client.submit(problem(seed=1), {"time_s": 30})
+    b = client.submit(problem(seed=2), {"time_s": 30})
+    turn(coord)
+    plan_b = next(r[1] for r in coord.dispatcher.rounds if r[0] == b)
+    release = threading.Event()
+    real_merge = coordinator_module.close_round
+
+    def slow_merge(*args, **kwargs):  # a wide round's merge, still running
+        release.wait(10)
+        return real_merge(*args, **kwargs)
+
+    monkeypatch.setattr(coordinator_module, "close_round", slow_merge)
+    coord.drivers[a].round.deadline_at = 0.0  # a's round is closed by the leader: slowly
+    coord.tick()
+    assert coord.drivers[a].closing is not None and not coord.drivers[a].closing.done()
+    finish_units(coord, client, b, plan_b, problem(seed=2))
+    close_round(client.store, problem(seed=2), b, plan_b, coord.lease.fence, closer="chord")
+    coord.tick()  # b goes on while a's merge runs
+    assert [r[0] for r in coord.dispatcher.rounds].count(b) == 2
+    assert client.store.round_merged(a, 1) is None
+    release.set()
+    turn(coord)
+    assert client.store.round_merged(a, 1)["closer"] == "deadline"
+    assert [r[0] for r in coord.dispatcher.rounds].count(a) == 2
+
+
 def test_cancel_stops_a_running_job_without_waiting_for_the_round(any_redis, settings, client):
     beat(any_redis, client.keys, "w1", {"slots": 1}, ttl_s=30)
     coord = coordinator(any_redis, settings)
     job_id = client.submit(problem(), {"time_s": 30})
-    coord.tick()
+    turn(coord)
     assert client.cancel(job_id) == "running"
-    coord.tick()
+    turn(coord)
     st = client.status(job_id)
     assert st["status"] == "cancelled" and st["job_id"] not in coord.drivers
     assert client.store.round_merged(job_id, 1)["closer"] == "cancel"
@@ -204,13 +247,13 @@ def test_stop_criteria_end_the_job_done(any_redis, settings, client, params, rea
     p = problem()
     job_id = client.submit(p, params)
     for _round in (1, 2):
-        coord.tick()
+        turn(coord)
         if client.status(job_id)["status"] != "running":
             break
         plan = coord.dispatcher.rounds[-1][1]
         finish_units(coord, client, job_id, plan, p)
         close_round(client.store, p, job_id, plan, coord.lease.fence, closer="chord")
-    coord.tick()
+    turn(coord)
     assert client.status(job_id)["status"] == "done"
     done = [e for e in EventLog(any_redis, client.keys).read(job_id) if e.type == EventType.DONE]
     assert reason in done[0].data["reason"]
@@ -222,11 +265,11 @@ def test_a_job_whose_budget_ends_without_any_tour_fails(any_redis, settings, cli
     beat(any_redis, client.keys, "w1", {"slots": 1}, ttl_s=30)
     coord = coordinator(any_redis, settings)
     job_id = client.submit(problem(), {"time_s": 30})
-    coord.tick()
+    turn(coord)
     driver = coord.drivers[job_id]
     driver.admitted_at -= 60
     driver.round.deadline_at = 0.0
-    coord.tick()
+    turn(coord)
     st = client.status(job_id)
     assert st["status"] == "failed" and "no tour" in st["error"]
 
@@ -237,7 +280,7 @@ def test_a_deposed_leader_is_fenced_and_its_successor_resumes_the_round(any_redi
     old = coordinator(any_redis, settings, "c1")
     p = problem()
     job_id = client.submit(p, {"time_s": 30})
-    old.tick()
+    turn(old)
     plan = old.dispatcher.rounds[0][1]
     # The unit is running on a live worker, so its round is alive and must be awaited.
     beat(any_redis, client.keys, "w1", {"slots": 1, "units": [{"job_id": job_id,
@@ -249,14 +292,14 @@ def test_a_deposed_leader_is_fenced_and_its_successor_resumes_the_round(any_redi
     assert new.drivers[job_id].round.plan == plan  # awaited, not re-planned
     # The old leader wakes up: its next control write is refused and it steps down.
     old.drivers[job_id].round.deadline_at = 0.0
-    old._leader_turn()
+    turn(old, old._leader_turn)
     assert not old._leading and old.drivers == {}
     with pytest.raises(FencedWriteError):
         close_round(client.store, p, job_id, plan, old_fence, closer="chord")
-    new.tick()
+    turn(new)
     assert client.store.round_merged(job_id, 1) is None  # its unit is still running
     finish_units(new, client, job_id, plan, p)
-    new.tick()  # all units are in, and c1's chord merge will be refused: closed at once
+    turn(new)  # all units are in, and c1's chord merge will be refused: closed at once
     merged = client.store.round_merged(job_id, 1)
     assert merged["received"] == ["r1-u0"] and merged["closer"] == "takeover"
     assert new.dispatcher.rounds[0][1].round_no == 2
@@ -273,8 +316,8 @@ def test_the_first_tour_is_split_into_parts_spread_over_the_live_workers(any_red
     coord = coordinator(any_redis, settings)
     p = problem(n=800)
     client.submit(p, {"time_s": 30})
-    coord.tick()
-    coord.tick()
+    turn(coord)
+    turn(coord)
     sent = coord.dispatcher.parts
     assert sent["max_part_nodes"] == max_matrix_nodes(settings.matrix_budget_bytes) == 241
     assert sent["parts"] == 4 and sent["slots"] == 3
@@ -287,15 +330,15 @@ def test_large_instances_get_their_first_tour_from_a_worker(any_redis, keys, cli
     coord = coordinator(any_redis, settings)
     p = problem(n=800)  # 800^2 * 4 bytes > 1 MB: decomposition rounds, which need a base tour
     job_id = client.submit(p, {"time_s": 30})
-    coord.tick()
-    coord.tick()
+    turn(coord)
+    turn(coord)
     assert coord.dispatcher.initial == [(job_id, p.content_hash())]  # asked once, not per turn
     assert 13 < coord.dispatcher.partition_s <= 15  # half the job's time for a partition tour
     assert coord.dispatcher.parts["parts"] == 0  # 1 MB fits no part worth solving: greedy
     assert coord.dispatcher.rounds == []
     client.store.commit_best(job_id, np.arange(p.n), p.tour_length(np.arange(p.n)), 0, 0.1,
                              False, "initial")
-    coord.tick()
+    turn(coord)
     plan = coord.dispatcher.rounds[0][1]
     assert plan.kind in PIECE_KINDS and np.array_equal(client.store.base_tour(job_id, 1),
                                                      np.arange(p.n))
@@ -307,9 +350,9 @@ def test_the_next_job_is_admitted_while_the_last_round_of_another_ends(any_redis
     coord = coordinator(any_redis, settings)
     first = client.submit(problem(seed=1), {"time_s": 3})
     second = client.submit(problem(seed=2), {"time_s": 3})
-    coord.tick()
+    turn(coord)
     assert client.status(second)["status"] == "queued"  # one slot: one job at a time
-    coord.tick()
+    turn(coord)
     assert client.status(second)["status"] == "queued"  # the first round has just begun
     # The first job's only round is about to end and no other round fits its budget: its slot
     # is as good as free, so the second job's first unit is queued for it now.
@@ -318,7 +361,7 @@ def test_the_next_job_is_admitted_while_the_last_round_of_another_ends(any_redis
     driver.round.planned_at = time.time() - (driver.round.expected_end - driver.round.planned_at)
     driver.round.planned_at += 0.5  # ends in half a second
     assert driver.remaining_s(at=driver.round.expected_end) < 0.5
-    coord.tick()
+    turn(coord)
     assert client.status(second)["status"] == "running"
     assert client.store.round_merged(first, 1) is None
     assert [r[0] for r in coord.dispatcher.rounds] == [first, second]
@@ -330,7 +373,7 @@ def _island_round(any_redis, settings, client, params):
     coord = coordinator(any_redis, settings)
     p = circle()
     job_id = client.submit(p, {"time_s": 30, **params})
-    coord.tick()
+    turn(coord)
     (_, plan, fence, lamport), = coord.dispatcher.rounds
     assert plan.kind == "island"
     return coord, p, job_id, plan, fence, lamport

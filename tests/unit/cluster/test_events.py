@@ -60,6 +60,16 @@ def test_log_is_bounded(any_redis, keys):
     assert log.read("j")[-1].lamport == 399
 
 
+def test_recent_looks_back_no_further_than_since(any_redis, keys):
+    log = EventLog(any_redis, keys)
+    log.append("j", EventType.UNIT_STARTED, "w", 1, {"round": 1})
+    planned = log.append("j", EventType.ROUND_PLANNED, "c", 2, {"round": 2})
+    log.append("j", EventType.UNIT_STARTED, "w", 3, {"round": 2})
+    assert [e.lamport for e in log.recent("j", 10)] == [3, 2, 1]
+    assert [e.lamport for e in log.recent("j", 10, since=planned)] == [3, 2]
+    assert [e.lamport for e in log.recent("j", 1, since=planned)] == [3]
+
+
 def test_malformed_entries_do_not_break_readers(any_redis, keys):
     any_redis.xadd(keys.job_events("j"), {"type": "mystery", "lamport": "x", "data": "{oops"})
     (event,) = EventLog(any_redis, keys).read("j")

@@ -16,7 +16,7 @@ import redis
 import redis.exceptions as redis_exc
 
 import tsp_celery.cluster.coordinator as coordinator_module
-from tests.unit.cluster.test_coordinator import Recorder, problem
+from tests.unit.cluster.test_coordinator import Recorder, problem, turn
 from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.coordinator import POISON_LIMIT, Coordinator
 from tsp_celery.cluster.events import EventType
@@ -177,7 +177,9 @@ def test_a_job_record_that_cannot_be_read_as_params_fails_alone(settings):
         assert time.monotonic() < deadline, client.status(poison)
         coord._synced = 0.0  # the periodic sync retries the job's resumption at once
         coord.tick()
-    assert "stall_rounds" in client.status(poison)["error"]
+    shown = client.status(poison)
+    assert "stall_rounds" in shown["error"]
+    assert shown["time_s"] == 30  # the valid stored fields are shown, not the defaults
     assert client.status(good)["status"] == "running"
 
 
@@ -210,23 +212,23 @@ def test_a_lost_workers_unit_closes_its_round_in_seconds_not_at_the_visibility_t
     client, coord = leading(settings, w1=1, w2=1)
     p = problem(40, 3)
     job_id = client.submit(p, {"time_s": 120})
-    coord.tick()
+    turn(coord)
     plan = coord.dispatcher.rounds[0][1]
     assert [u.unit_id for u in plan.units] == ["r1-u0", "r1-u1"]
     beat(client.redis, client.keys, "w1", {"slots": 1, "units": [
         {"job_id": job_id, "unit_id": "r1-u0"}]}, ttl_s=30)
     coord.workers.refresh()
-    coord.tick()  # w1 is seen running r1-u0
+    turn(coord)  # w1 is seen running r1-u0
     tour = np.arange(p.n)
     summary = {"unit_id": "r1-u1", "kind": "island", "length": p.tour_length(tour),
                "base_length": None, "proven_optimal": False, "elapsed_s": 0.1,
                "engine": "test", "ok": True, "lamport": 1}
     client.store.record_unit(job_id, 1, "r1-u1", summary, tour)  # w2's unit reports
-    coord.tick()
+    turn(coord)
     assert client.store.round_merged(job_id, 1) is None  # r1-u0 still runs on a live worker
     client.redis.delete(client.keys.worker("w1"))  # w1's heartbeat stopped: its key expired
     coord.workers.refresh()
-    coord.tick()
+    turn(coord)
     merged = client.store.round_merged(job_id, 1)
     assert merged["closer"] == "lost worker" and merged["missing"] == ["r1-u0"]
     assert merged["received"] == ["r1-u1"]
@@ -240,10 +242,10 @@ def test_a_unit_started_after_its_workers_last_heartbeat_is_lost_with_it(setting
     client, coord = leading(settings, w1=1, w2=1)
     p = problem(40, 3)
     job_id = client.submit(p, {"time_s": 120})
-    coord.tick()
+    turn(coord)
     beat(client.redis, client.keys, "w1", {"slots": 1, "units": []}, ttl_s=30)
     coord.workers.refresh()
-    coord.tick()  # w1 is seen, running nothing yet
+    turn(coord)  # w1 is seen, running nothing yet
     clock = LamportClock("worker:w1")
     client.events.emit(job_id, EventType.UNIT_STARTED, clock,
                        {"round": 1, "unit": "r1-u0", "worker": "w1", "attempt": 1})
@@ -256,7 +258,7 @@ def test_a_unit_started_after_its_workers_last_heartbeat_is_lost_with_it(setting
     client.store.record_unit(job_id, 1, "r1-u1", summary, tour)
     client.redis.delete(client.keys.worker("w1"))  # w1 died before its next heartbeat
     coord.workers.refresh()
-    coord.tick()
+    turn(coord)
     assert coord.workers.lost_units_of(job_id) == {"r1-u0"}
     merged = client.store.round_merged(job_id, 1)
     assert merged["closer"] == "lost worker" and merged["missing"] == ["r1-u0"]

@@ -8,6 +8,7 @@ import pytest
 
 from tsp_celery.errors import TourError
 from tsp_celery.problem import Problem, load_problem
+from tsp_celery.solver import crossover as merge_module
 from tsp_celery.solver.crossover import merge_tours, partition_crossover, same_cycle
 
 pytestmark = pytest.mark.timeout(60)
@@ -129,6 +130,32 @@ def test_merge_pool_combines_every_parent():
     merged = merge_tours(problem, parents)
     assert_child(problem, merged, *parents)
     assert problem.tour_length(merged) == problem.tour_length(optimum)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_merge_skips_repeat_crossovers_and_returns_the_same_tour(monkeypatch, data_dir, seed):
+    # the plain algorithm crosses the best with every other tour in every pass; a tour already
+    # crossed with the current best gives the same child again, so skipping it changes nothing
+    problem = load_problem(data_dir / "kroA100.tsp")
+    rng = np.random.default_rng(seed)
+    base = rng.permutation(problem.n)
+    pool = sorted((perturbed(base, 6, rng) for _ in range(12)), key=problem.tour_length)
+    best, plain_calls = pool[0], 0
+    for _ in range(4):  # the plain algorithm, as a reference
+        start = problem.tour_length(best)
+        for other in pool[1:]:
+            plain_calls += 1
+            child = partition_crossover(problem, best, other)
+            if problem.tour_length(child) < problem.tour_length(best):
+                best = child
+        if problem.tour_length(best) == start:
+            break
+    calls = []
+    monkeypatch.setattr(merge_module, "partition_crossover",
+                        lambda *a: calls.append(1) or partition_crossover(*a))
+    merged = merge_tours(problem, pool)
+    assert merged.tolist() == best.tolist()
+    assert len(calls) < plain_calls  # the last, confirming pass is at least partly skipped
 
 
 def test_merge_small_pools():
