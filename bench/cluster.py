@@ -126,33 +126,70 @@ def unit_seconds(client: ClusterClient, job_id: str) -> float:
                for rec in client.store.unit_records(job_id, r).values())
 
 
+# The path of a tiny job, as the event log stamps it (wall clock of the process that logged it).
+PHASES = (("submit -> admitted", "submitted", "admitted"),
+          ("admitted -> round planned", "admitted", "round_planned"),
+          ("round planned -> first unit started", "round_planned", "unit_started"),
+          ("first unit started -> last unit finished", "unit_started", "unit_finished"),
+          ("last unit finished -> round merged", "unit_finished", "round_merged"),
+          ("round merged -> done", "round_merged", "done"))
+
+
+def phase_times(client: ClusterClient, job_id: str, seen_at: float) -> dict[str, float]:
+    """Seconds spent in each of PHASES (first event of a kind; the last unit_finished and
+    round_merged), and 'done -> client sees it' from ``seen_at`` (time.time())."""
+    first: dict[str, float] = {}
+    last: dict[str, float] = {}
+    for event in client.events.read(job_id):
+        kind = str(getattr(event.type, "value", event.type))
+        first.setdefault(kind, event.wall)
+        last[kind] = event.wall
+    stamps = {**first, "unit_finished": last.get("unit_finished", 0.0),
+              "round_merged": last.get("round_merged", 0.0)}
+    out = {name: stamps[b] - stamps[a] for name, a, b in PHASES if a in stamps and b in stamps}
+    out["done -> client sees it"] = seen_at - stamps.get("done", seen_at)
+    out["rounds"] = float(client.status(job_id)["rounds_done"])
+    return out
+
+
 def overhead(args: argparse.Namespace) -> None:
     workers = max(args.workers)
     problem = load_problem(REPO / "examples" / "berlin52.tsp")
     opt = known_optimum(problem.name, problem.n)
     embedded = []
-    for seed in range(args.overhead_jobs):
+    for seed in range(args.overhead_jobs if args.embedded else 0):
         t = time.perf_counter()
         res = solve_local(problem, time_s=10, workers=workers, seed=seed, target=opt,
                           on_progress=None)
         embedded.append(time.perf_counter() - t)
         assert res.length == opt
-    cluster, solving = [], []
+    cluster, solving, phases = [], [], []
     with LocalCluster(args.redis_url, workers) as lc:
+        lc.client.solve(problem, {"time_s": 10, "seed": 0, "target": opt})  # warm the workers
         for seed in range(args.overhead_jobs):
             t = time.perf_counter()
             res = lc.client.solve(problem, {"time_s": 10, "seed": seed, "target": opt})
             cluster.append(time.perf_counter() - t)
+            phases.append(phase_times(lc.client, res.stats["job_id"], time.time()))
             solving.append(unit_seconds(lc.client, res.stats["job_id"]) / workers)
     print(f"\n## Overhead: berlin52 to its optimum ({opt}), {args.overhead_jobs} jobs, "
-          f"{workers} workers")
+          f"{workers} workers (idle cluster, one job at a time)")
     print("| mode | p50 s | p95 s | mean s |\n|---|---:|---:|---:|")
-    for name, values in (("embedded (solve_local)", embedded), ("cluster (submit->result)",
-                                                                 cluster)):
+    rows = [("cluster (submit->result)", cluster)]
+    if embedded:
+        rows.insert(0, ("embedded (solve_local)", embedded))
+    for name, values in rows:
         print(f"| {name} | {pct(values, 0.5):.3f} | {pct(values, 0.95):.3f} | "
               f"{statistics.mean(values):.3f} |")
-    print(f"\ncluster - embedded at p50: {pct(cluster, 0.5) - pct(embedded, 0.5):+.3f} s; "
+    print("\n| phase of a cluster job | p50 ms | p95 ms |\n|---|---:|---:|")
+    for name in [p[0] for p in PHASES] + ["done -> client sees it"]:
+        values = [1000 * p[name] for p in phases if name in p]
+        if values:
+            print(f"| {name} | {pct(values, 0.5):.1f} | {pct(values, 0.95):.1f} |")
+    print(f"\nrounds per job: mean {statistics.mean(p['rounds'] for p in phases):.2f}; "
           f"mean unit time per worker in a cluster job: {statistics.mean(solving):.3f} s")
+    if embedded:
+        print(f"cluster - embedded at p50: {pct(cluster, 0.5) - pct(embedded, 0.5):+.3f} s")
 
 
 def throughput(args: argparse.Namespace) -> None:
@@ -298,6 +335,8 @@ def main() -> None:
                     help="Redis to run on (a private key prefix is used and removed)")
     ap.add_argument("--only", default="overhead,throughput,scaling")
     ap.add_argument("--overhead-jobs", type=int, default=20)
+    ap.add_argument("--no-embedded", dest="embedded", action="store_false",
+                    help="overhead: skip the embedded solves beside the cluster's")
     ap.add_argument("--jobs", type=int, default=200, help="throughput: number of jobs")
     ap.add_argument("--instances", default=SCALING_INSTANCES,
                     help="scaling: comma-separated .tsp paths and gen:KIND:N:SEED specs")
@@ -316,7 +355,8 @@ def main() -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
                             capture_output=True, text=True).stdout.strip()
     print(f"# bench/cluster.py at {commit}, {os.cpu_count()} CPUs, workers "
-          f"{','.join(map(str, args.workers))}")
+          f"{','.join(map(str, args.workers))}, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for name in args.only.split(","):
         {"overhead": overhead, "throughput": throughput, "scaling": scaling}[name.strip()](args)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from celery import Celery, chord
+from celery import Celery, chord, group
 
 from tsp_celery.cluster.celery_config import (
     BOUND_TASK,
@@ -37,8 +37,10 @@ class Dispatcher:
         self.app = app or make_app(settings)
 
     def send_round(self, job_id: str, instance: str, plan: RoundPlan, fence: str,
-                   lamport: int, units_deadline_at: float | None = None) -> str:
-        """``group(units) | merge_round`` for one round; returns the chord's group id.
+                   lamport: int, units_deadline_at: float | None = None, *,
+                   merge_task: bool = True) -> str:
+        """``group(units) | merge_round`` for one round (without ``merge_task``, the group
+        alone: the leader closes the round); returns the group id.
 
         ``units_deadline_at`` (wall clock) cuts short a unit that starts late, e.g. after
         waiting in the queue, so the round can still close on time.
@@ -52,6 +54,8 @@ class Dispatcher:
                 SOLVE_TASK, kwargs={**common, "unit": unit.to_dict(), "fence": fence,
                                     "deadline_at": units_deadline_at},
                 task_id=unit_task_id(job_id, unit.unit_id), soft_time_limit=soft, time_limit=hard))
+        if not merge_task:
+            return str(group(header).apply_async().id)
         body = self.app.signature(MERGE_TASK, kwargs={**common, "fence": fence},
                                   task_id=f"{job_id}-r{plan.round_no}-merge")
         result = chord(header)(body)

@@ -36,7 +36,8 @@ class Recorder:
         self.initial: list[tuple] = []
         self.bounds: list[tuple] = []
 
-    def send_round(self, job_id, instance, plan, fence, lamport, units_deadline_at=None):
+    def send_round(self, job_id, instance, plan, fence, lamport, units_deadline_at=None,
+                   merge_task=True):
         self.rounds.append((job_id, plan, fence, lamport))
         return "group"
 
