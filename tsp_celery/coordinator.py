@@ -39,6 +39,7 @@ from tsp_celery.cluster.recovery import Recovery
 from tsp_celery.cluster.store import JobStore
 from tsp_celery.cluster.workers import live_workers, total_slots
 from tsp_celery.errors import ClusterError, FencedWriteError, JobNotFoundError, TspCeleryError
+from tsp_celery.local import bound_budget_s
 from tsp_celery.metrics.exporter import serve_metrics
 from tsp_celery.settings import Settings
 
@@ -282,8 +283,9 @@ class Coordinator:
             if driver is None:
                 continue
             self.drivers[job_id] = driver
-            if driver.params.bound:
-                budget = min(10.0, max(1.0, 0.25 * driver.params.time_s))
+            budget = (bound_budget_s(self.problems.get(rec["instance"]), driver.params.time_s)
+                      if driver.params.bound else None)
+            if budget is not None:
                 self.dispatcher.send_bound(rec["instance"], budget, driver.params.seed,
                                            self.clock.tick())
 

@@ -44,6 +44,10 @@ INITIAL_TOUR_WAIT_S = 120.0
 # next job's first units wait in the queue for the slots about to free, instead of the slots
 # idling through the merge, the stop decision and the next dispatch.
 EARLY_ADMIT_S = 1.0
+# A job whose units have at most this budget (the first rounds of a small instance) holds its
+# slots so briefly that it counts as winding down: the next jobs' units queue behind its own,
+# and the slots never idle through its merge and its next dispatch.
+SHORT_ROUND_S = 0.25
 # Rounds of instances up to this size are closed by the leader itself as soon as all their
 # units reported (it is woken by their events), and sent without a chord: merging them costs
 # milliseconds, less than publishing a merge task, waiting for a worker to take it and being
@@ -231,12 +235,14 @@ class JobDriver:
         return self.params.time_s - ((time.time() if at is None else at) - self.admitted_at)
 
     def winding_down(self) -> bool:
-        """In a round after which no other fits the budget, and that round ends within
-        EARLY_ADMIT_S (see there)."""
+        """In a round that ends within EARLY_ADMIT_S (see there), after which no other fits the
+        budget or whose units are short (SHORT_ROUND_S: the next round's are short too)."""
         if self.round is None:
             return False
         end = self.round.expected_end
-        return self.remaining_s(at=end) < MIN_UNIT_S and end - time.time() < EARLY_ADMIT_S
+        last = self.remaining_s(at=end) < MIN_UNIT_S
+        short = self.round.plan.budget_s <= SHORT_ROUND_S
+        return (last or short) and end - time.time() < EARLY_ADMIT_S
 
     # -- rounds -----------------------------------------------------------------------------------
     def _needs_initial_tour(self, rec: dict) -> bool:
