@@ -14,7 +14,8 @@ prefix of the given Redis, and removes them and their keys afterwards.
   jobs per second, and the share of worker-slot time spent inside units (solving);
 - scaling: the gap reached at equal wall time (--scaling-time) per instance, with each worker
   count of --workers, tour merging on and off, and fast-tsp alone with 2 threads (bench/
-  quality.py's run), each --repeats times with seeds --seed, --seed + 1, ... The gap is to the
+  quality.py's run) and with --embedded-rows the embedded solve on as many workers, each
+  --repeats times with seeds --seed, --seed + 1, ... The gap is to the
   optimum (optima.txt beside the file, or TSPLIB's) or else to a Held-Karp bound computed once
   per instance before the runs (the table says whether it is proven or an estimate).
   --instances takes .tsp paths and gen:KIND:N:SEED specs (tsp_celery.problem.generate).
@@ -264,6 +265,14 @@ def scaling(args: argparse.Namespace) -> None:
             notes = {r["note"] for r in runs if "length" not in r}
             rows.append(_scaling_row(inst, f"fast-tsp, {FAST_TSP_THREADS} threads",
                                      [r["length"] for r in runs if "length" in r], notes))
+            if args.embedded_rows:  # the same cores without the cluster, and no bound either
+                slots = max(args.workers)
+                for merge in args.merge:
+                    lengths = [solve_local(inst.problem, time_s=budget, workers=slots, seed=seed,
+                                           bound=False, merge=merge, on_progress=None).length
+                               for seed in seeds]
+                    rows.append(_scaling_row(inst, f"embedded, {slots} workers, merge "
+                                             f"{'on' if merge else 'off'}", lengths, set()))
             for workers in args.workers:
                 with LocalCluster(args.redis_url, workers) as lc:
                     for merge in args.merge:
@@ -350,6 +359,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="scaling: seed of the first run")
     ap.add_argument("--bound-s", type=float, default=30.0,
                     help="scaling: Held-Karp bound budget for instances without an optimum")
+    ap.add_argument("--embedded-rows", action="store_true",
+                    help="scaling: also solve embedded (solve_local, the largest --workers, "
+                         "no bound) at the same budget and seeds")
     ap.add_argument("--json", action="store_true",
                     help="scaling: also print every table row as a JSON line")
     args = ap.parse_args()

@@ -52,7 +52,7 @@ SHORT_ROUND_S = 0.25
 # units reported (it is woken by their events), and sent without a chord: merging them costs
 # milliseconds, less than publishing a merge task, waiting for a worker to take it and being
 # told it ran. Larger rounds keep the chord body, on a worker, off the leader's loop.
-LEADER_MERGE_MAX_N = 1000
+LEADER_MERGE_MAX_N = 500
 
 
 @dataclass

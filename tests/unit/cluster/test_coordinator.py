@@ -166,13 +166,18 @@ def test_no_workers_means_jobs_stay_queued(any_redis, settings, client):
     assert client.missing_service().startswith("no worker")
 
 
-def test_round_closes_at_its_deadline_with_what_arrived(any_redis, settings, client):
+def first_round(any_redis, settings, client):
+    """A 30-node job with 30 s on two slots, its first round planned: (coord, p, job, plan)."""
     beat(any_redis, client.keys, "w1", {"slots": 2}, ttl_s=30)
     coord = coordinator(any_redis, settings)
     p = problem()
     job_id = client.submit(p, {"time_s": 30})
     coord.tick()
-    plan = coord.dispatcher.rounds[0][1]
+    return coord, p, job_id, coord.dispatcher.rounds[0][1]
+
+
+def test_round_closes_at_its_deadline_with_what_arrived(any_redis, settings, client):
+    coord, p, job_id, plan = first_round(any_redis, settings, client)
     finish_units(coord, client, job_id, plan.__class__(1, plan.kind, plan.units[:1],
                                                         plan.deadline_s), p)
     coord.drivers[job_id].round.deadline_at = 0.0  # the deadline passes; one unit never came
@@ -382,12 +387,7 @@ def test_a_deposed_leaders_merge_commits_its_tour_but_leaves_the_pool_alone(any_
 
 
 def test_the_leader_closes_a_small_round_once_its_units_are_in(any_redis, settings, client):
-    beat(any_redis, client.keys, "w1", {"slots": 2}, ttl_s=30)
-    coord = coordinator(any_redis, settings)
-    p = problem()
-    job_id = client.submit(p, {"time_s": 30})
-    coord.tick()
-    (_, plan, _, _), = coord.dispatcher.rounds
+    coord, p, job_id, plan = first_round(any_redis, settings, client)
     finish_units(coord, client, job_id, replace(plan, units=plan.units[:1]), p)
     coord.tick()  # one unit of two is in: the round stays open (its deadline is far)
     assert client.store.round_merged(job_id, 1) is None
