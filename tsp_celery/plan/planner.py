@@ -53,7 +53,7 @@ ISLAND_S_PER_NODE2 = 3.5e-6
 # + SHORT_START_S_PER_NODE * n in the job's first round, doubled every round after, so a job that
 # stops at a target or a proof ends in milliseconds, and a long one reaches the slices above within
 # a few rounds (berlin52: 10 ms, 20 ms, ... 0.6 s from round 7 on).
-SHORT_START_MAX_N = 1000
+SHORT_START_MAX_N = 500
 SHORT_START_BASE_S = 0.005
 SHORT_START_S_PER_NODE = 1e-4
 # Multi-thread islands: from this n on, one fast-tsp run with all threads beats single-thread
