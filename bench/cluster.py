@@ -261,10 +261,11 @@ def scaling(args: argparse.Namespace) -> None:
         for inst in scaling_instances(args.instances, Path(tmp), args.bound_s):
             # fast-tsp first, while no cluster process is alive beside it.
             runs = [measure("fast-tsp", inst.path, budget, FAST_TSP_THREADS, seed,
-                            3 * budget + 60) for seed in seeds]
+                            3 * budget + 60) for seed in seeds if args.fast_tsp_rows]
             notes = {r["note"] for r in runs if "length" not in r}
-            rows.append(_scaling_row(inst, f"fast-tsp, {FAST_TSP_THREADS} threads",
-                                     [r["length"] for r in runs if "length" in r], notes))
+            if runs:
+                rows.append(_scaling_row(inst, f"fast-tsp, {FAST_TSP_THREADS} threads",
+                                         [r["length"] for r in runs if "length" in r], notes))
             if args.embedded_rows:  # the same cores without the cluster, and no bound either
                 slots = max(args.workers)
                 for merge in args.merge:
@@ -359,6 +360,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="scaling: seed of the first run")
     ap.add_argument("--bound-s", type=float, default=30.0,
                     help="scaling: Held-Karp bound budget for instances without an optimum")
+    ap.add_argument("--no-fast-tsp", dest="fast_tsp_rows", action="store_false",
+                    help="scaling: skip the fast-tsp alone rows")
     ap.add_argument("--embedded-rows", action="store_true",
                     help="scaling: also solve embedded (solve_local, the largest --workers, "
                          "no bound) at the same budget and seeds")
