@@ -14,7 +14,8 @@ prefix of the given Redis, and removes them and their keys afterwards.
   jobs per second, and the share of worker-slot time spent inside units (solving);
 - scaling: the gap reached at equal wall time (--scaling-time) per instance, with each worker
   count of --workers, tour merging on and off, and fast-tsp alone with 2 threads (bench/
-  quality.py's run), each --repeats times with seeds --seed, --seed + 1, ... The gap is to the
+  quality.py's run) and with --embedded-rows the embedded solve on as many workers, each
+  --repeats times with seeds --seed, --seed + 1, ... The gap is to the
   optimum (optima.txt beside the file, or TSPLIB's) or else to a Held-Karp bound computed once
   per instance before the runs (the table says whether it is proven or an estimate).
   --instances takes .tsp paths and gen:KIND:N:SEED specs (tsp_celery.problem.generate).
@@ -126,33 +127,70 @@ def unit_seconds(client: ClusterClient, job_id: str) -> float:
                for rec in client.store.unit_records(job_id, r).values())
 
 
+# The path of a tiny job, as the event log stamps it (wall clock of the process that logged it).
+PHASES = (("submit -> admitted", "submitted", "admitted"),
+          ("admitted -> round planned", "admitted", "round_planned"),
+          ("round planned -> first unit started", "round_planned", "unit_started"),
+          ("first unit started -> last unit finished", "unit_started", "unit_finished"),
+          ("last unit finished -> round merged", "unit_finished", "round_merged"),
+          ("round merged -> done", "round_merged", "done"))
+
+
+def phase_times(client: ClusterClient, job_id: str, seen_at: float) -> dict[str, float]:
+    """Seconds spent in each of PHASES (first event of a kind; the last unit_finished and
+    round_merged), and 'done -> client sees it' from ``seen_at`` (time.time())."""
+    first: dict[str, float] = {}
+    last: dict[str, float] = {}
+    for event in client.events.read(job_id):
+        kind = str(getattr(event.type, "value", event.type))
+        first.setdefault(kind, event.wall)
+        last[kind] = event.wall
+    stamps = {**first, "unit_finished": last.get("unit_finished", 0.0),
+              "round_merged": last.get("round_merged", 0.0)}
+    out = {name: stamps[b] - stamps[a] for name, a, b in PHASES if a in stamps and b in stamps}
+    out["done -> client sees it"] = seen_at - stamps.get("done", seen_at)
+    out["rounds"] = float(client.status(job_id)["rounds_done"])
+    return out
+
+
 def overhead(args: argparse.Namespace) -> None:
     workers = max(args.workers)
     problem = load_problem(REPO / "examples" / "berlin52.tsp")
     opt = known_optimum(problem.name, problem.n)
     embedded = []
-    for seed in range(args.overhead_jobs):
+    for seed in range(args.overhead_jobs if args.embedded else 0):
         t = time.perf_counter()
         res = solve_local(problem, time_s=10, workers=workers, seed=seed, target=opt,
                           on_progress=None)
         embedded.append(time.perf_counter() - t)
         assert res.length == opt
-    cluster, solving = [], []
+    cluster, solving, phases = [], [], []
     with LocalCluster(args.redis_url, workers) as lc:
+        lc.client.solve(problem, {"time_s": 10, "seed": 0, "target": opt})  # warm the workers
         for seed in range(args.overhead_jobs):
             t = time.perf_counter()
             res = lc.client.solve(problem, {"time_s": 10, "seed": seed, "target": opt})
             cluster.append(time.perf_counter() - t)
+            phases.append(phase_times(lc.client, res.stats["job_id"], time.time()))
             solving.append(unit_seconds(lc.client, res.stats["job_id"]) / workers)
     print(f"\n## Overhead: berlin52 to its optimum ({opt}), {args.overhead_jobs} jobs, "
-          f"{workers} workers")
+          f"{workers} workers (idle cluster, one job at a time)")
     print("| mode | p50 s | p95 s | mean s |\n|---|---:|---:|---:|")
-    for name, values in (("embedded (solve_local)", embedded), ("cluster (submit->result)",
-                                                                 cluster)):
+    rows = [("cluster (submit->result)", cluster)]
+    if embedded:
+        rows.insert(0, ("embedded (solve_local)", embedded))
+    for name, values in rows:
         print(f"| {name} | {pct(values, 0.5):.3f} | {pct(values, 0.95):.3f} | "
               f"{statistics.mean(values):.3f} |")
-    print(f"\ncluster - embedded at p50: {pct(cluster, 0.5) - pct(embedded, 0.5):+.3f} s; "
+    print("\n| phase of a cluster job | p50 ms | p95 ms |\n|---|---:|---:|")
+    for name in [p[0] for p in PHASES] + ["done -> client sees it"]:
+        values = [1000 * p[name] for p in phases if name in p]
+        if values:
+            print(f"| {name} | {pct(values, 0.5):.1f} | {pct(values, 0.95):.1f} |")
+    print(f"\nrounds per job: mean {statistics.mean(p['rounds'] for p in phases):.2f}; "
           f"mean unit time per worker in a cluster job: {statistics.mean(solving):.3f} s")
+    if embedded:
+        print(f"cluster - embedded at p50: {pct(cluster, 0.5) - pct(embedded, 0.5):+.3f} s")
 
 
 def throughput(args: argparse.Namespace) -> None:
@@ -163,11 +201,12 @@ def throughput(args: argparse.Namespace) -> None:
         ids = [lc.client.submit(p, {"time_s": 1.0, "stall_rounds": 1, "seed": i})
                for i, p in enumerate(problems)]
         submitted = time.time() - t0
-        while True:
-            statuses = [lc.client.status(j) for j in ids]
-            if all(s["status"] in ("done", "failed", "cancelled") for s in statuses):
-                break
+        pending = list(ids)
+        while pending:  # only jobs not seen final yet: the polling itself loads the machine
             time.sleep(0.5)
+            pending = [j for j in pending if lc.client.status(j)["status"]
+                       not in ("done", "failed", "cancelled")]
+        statuses = [lc.client.status(j) for j in ids]
         wall = max(s["finished_at"] for s in statuses) - t0
         busy = sum(unit_seconds(lc.client, j) for j in ids)
         failed = sum(s["status"] != "done" for s in statuses)
@@ -222,10 +261,19 @@ def scaling(args: argparse.Namespace) -> None:
         for inst in scaling_instances(args.instances, Path(tmp), args.bound_s):
             # fast-tsp first, while no cluster process is alive beside it.
             runs = [measure("fast-tsp", inst.path, budget, FAST_TSP_THREADS, seed,
-                            3 * budget + 60) for seed in seeds]
+                            3 * budget + 60) for seed in seeds if args.fast_tsp_rows]
             notes = {r["note"] for r in runs if "length" not in r}
-            rows.append(_scaling_row(inst, f"fast-tsp, {FAST_TSP_THREADS} threads",
-                                     [r["length"] for r in runs if "length" in r], notes))
+            if runs:
+                rows.append(_scaling_row(inst, f"fast-tsp, {FAST_TSP_THREADS} threads",
+                                         [r["length"] for r in runs if "length" in r], notes))
+            if args.embedded_rows:  # the same cores without the cluster, and no bound either
+                slots = max(args.workers)
+                for merge in args.merge:
+                    lengths = [solve_local(inst.problem, time_s=budget, workers=slots, seed=seed,
+                                           bound=False, merge=merge, on_progress=None).length
+                               for seed in seeds]
+                    rows.append(_scaling_row(inst, f"embedded, {slots} workers, merge "
+                                             f"{'on' if merge else 'off'}", lengths, set()))
             for workers in args.workers:
                 with LocalCluster(args.redis_url, workers) as lc:
                     for merge in args.merge:
@@ -298,6 +346,8 @@ def main() -> None:
                     help="Redis to run on (a private key prefix is used and removed)")
     ap.add_argument("--only", default="overhead,throughput,scaling")
     ap.add_argument("--overhead-jobs", type=int, default=20)
+    ap.add_argument("--no-embedded", dest="embedded", action="store_false",
+                    help="overhead: skip the embedded solves beside the cluster's")
     ap.add_argument("--jobs", type=int, default=200, help="throughput: number of jobs")
     ap.add_argument("--instances", default=SCALING_INSTANCES,
                     help="scaling: comma-separated .tsp paths and gen:KIND:N:SEED specs")
@@ -310,13 +360,19 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="scaling: seed of the first run")
     ap.add_argument("--bound-s", type=float, default=30.0,
                     help="scaling: Held-Karp bound budget for instances without an optimum")
+    ap.add_argument("--no-fast-tsp", dest="fast_tsp_rows", action="store_false",
+                    help="scaling: skip the fast-tsp alone rows")
+    ap.add_argument("--embedded-rows", action="store_true",
+                    help="scaling: also solve embedded (solve_local, the largest --workers, "
+                         "no bound) at the same budget and seeds")
     ap.add_argument("--json", action="store_true",
                     help="scaling: also print every table row as a JSON line")
     args = ap.parse_args()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
                             capture_output=True, text=True).stdout.strip()
     print(f"# bench/cluster.py at {commit}, {os.cpu_count()} CPUs, workers "
-          f"{','.join(map(str, args.workers))}")
+          f"{','.join(map(str, args.workers))}, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for name in args.only.split(","):
         {"overhead": overhead, "throughput": throughput, "scaling": scaling}[name.strip()](args)
 

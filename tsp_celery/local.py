@@ -195,6 +195,16 @@ def solve_local(
     )
 
 
+def bound_budget_s(problem: Problem, total_s: float) -> float | None:
+    """Seconds the lower bound gets beside a search of ``total_s`` (None: skipped, too large);
+    the same rule embedded and on the cluster."""
+    if problem.n > BOUND_MAX_N:
+        return None
+    share = BOUND_SHARE if problem.n <= DENSE_MAX_N else BOUND_ESTIMATE_SHARE
+    default_s = min(share * total_s, BOUND_BASE_S + BOUND_S_PER_NODE * problem.n, BOUND_MAX_S)
+    return certify_budget(problem, default_s, total_s)
+
+
 def _solve_exact(problem: Problem, clock: _Clock, seed: int, best: _Best,
                  stats: dict[str, Any]) -> bool:
     """n <= 16: Held–Karp in this process; no pool is worth its start-up time."""
@@ -213,8 +223,9 @@ def _search(problem: Problem, clock: _Clock, workers: int, target: float | None,
     """Rounds on the pool until a criterion stops them or the tour meets a proven bound."""
     method = start_method()
     bound = None
-    if with_bound and problem.n <= BOUND_MAX_N:  # before the pool, which starts a thread
-        bound = _start_bound(problem, clock.time_s, target, method)
+    bound_s = bound_budget_s(problem, clock.time_s) if with_bound else None
+    if bound_s is not None:  # before the pool, which starts a thread
+        bound = BoundProcess(problem, bound_s, target, method)
     best.report_phase(f"starting {workers} worker process{'es' if workers > 1 else ''}")
     pool = UnitPool(problem, workers, loop.matrix_budget_bytes, method)
     try:
@@ -259,14 +270,6 @@ def _search(problem: Problem, clock: _Clock, workers: int, target: float | None,
             bound.close()
             if bound.error:
                 log.warning("lower bound failed: %s", bound.error)
-
-
-def _start_bound(problem: Problem, time_s: float, target: float | None,
-                 method: str) -> BoundProcess:
-    """The lower bound's own process, with its share of the budget (see BOUND_SHARE)."""
-    share = BOUND_SHARE if problem.n <= DENSE_MAX_N else BOUND_ESTIMATE_SHARE
-    bound_s = min(share * time_s, BOUND_BASE_S + BOUND_S_PER_NODE * problem.n, BOUND_MAX_S)
-    return BoundProcess(problem, certify_budget(problem, bound_s, time_s), target, method)
 
 
 def _first_tour(problem: Problem, clock: _Clock, workers: int, loop: RoundLoop, best: _Best,

@@ -228,3 +228,16 @@ def _unit_kinds(cluster, job_id: str) -> set[str]:
     rounds = store.record(job_id).get("round", 0)
     return {rec["kind"] for r in range(1, rounds + 1)
             for rec in store.unit_records(job_id, r).values()}
+
+
+def test_a_tiny_job_with_a_target_ends_in_short_rounds_the_leader_closes(cluster, examples_dir):
+    """Real workers: the units' ends wake the leader, which merges the rounds (no chord body);
+    berlin52's first rounds are milliseconds long, so reaching its optimum ends the job."""
+    problem = load_problem(examples_dir / "berlin52.tsp")
+    job_id = cluster.client.submit(problem, {"time_s": 30, "target": 7542})
+    st = cluster.wait_final(job_id)
+    assert st["status"] == "done" and st["best_length"] == 7542, (st, cluster.logs())
+    rounds = cluster.client.store.rounds(job_id)
+    assert {r["merged"]["closer"] for r in rounds.values()} == {"leader"}
+    plans = [r["plan"]["plan"]["units"][0]["budget_s"] for r in rounds.values()]
+    assert plans[0] < 0.05  # a short start, not a 0.6 s slice

@@ -16,7 +16,7 @@ from typing import Any
 import redis as redis_lib
 
 from tsp_celery.cluster.connection import connect_settings
-from tsp_celery.cluster.events import EventLog, EventType
+from tsp_celery.cluster.events import EventLog, EventType, wake_leader
 from tsp_celery.cluster.job import JobParams, JobStatus
 from tsp_celery.cluster.keys import Keys
 from tsp_celery.cluster.lamport import LamportClock
@@ -147,6 +147,8 @@ class ClusterClient:
         status = self.store.cancel(job_id)
         if status == JobStatus.CANCELLED.value:
             self.events.emit(job_id, EventType.CANCELLED, self.clock, {"by": "client"})
+        else:
+            wake_leader(self.redis, self.keys)  # a running job's round is closed at once
         return status
 
     def result(self, job_id: str) -> Result:

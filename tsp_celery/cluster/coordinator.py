@@ -32,7 +32,7 @@ from tsp_celery.cluster.cache import ProblemCache
 from tsp_celery.cluster.connection import connect_settings
 from tsp_celery.cluster.dispatch import Dispatcher
 from tsp_celery.cluster.driver import DriverServices, JobDriver, poll_jobs
-from tsp_celery.cluster.events import EventLog, EventType
+from tsp_celery.cluster.events import EventLog, EventType, wait_for_wake
 from tsp_celery.cluster.fencing import Fencing
 from tsp_celery.cluster.job import JobStatus
 from tsp_celery.cluster.keys import Keys
@@ -44,6 +44,7 @@ from tsp_celery.cluster.round_close import close_round
 from tsp_celery.cluster.store import JobStore
 from tsp_celery.cluster.worker_watch import WorkerWatch
 from tsp_celery.errors import ClusterError, FencedWriteError, JobNotFoundError, TspCeleryError
+from tsp_celery.local import bound_budget_s
 from tsp_celery.metrics.exporter import serve_metrics
 from tsp_celery.plan import RoundPlan
 from tsp_celery.problem import Problem
@@ -51,9 +52,10 @@ from tsp_celery.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Seconds between loop turns while leading with active jobs (how quickly a merged round is
-# followed up), and while leading an idle cluster (how quickly a submitted job is admitted).
-POLL_S = 0.02
+# Between turns the leader blocks on its wake list (events.WAKE_EVENTS: a submission, a unit's
+# end, a merge, a cancel push it), for at most WAKE_WAIT_S: what no event announces (a round's
+# deadline, a lost worker) waits that long at most. A standby polls the lease every IDLE_POLL_S.
+WAKE_WAIT_S = 0.25
 IDLE_POLL_S = 0.05
 # Look for active jobs without a driver (admitted elsewhere) this often.
 SYNC_S = 2.0
@@ -250,8 +252,9 @@ class Coordinator:
             if driver is None:
                 continue
             self.drivers[job_id] = driver
-            if driver.params.bound:
-                budget = min(10.0, max(1.0, 0.25 * driver.params.time_s))
+            budget = (bound_budget_s(self.problems.get(rec["instance"]), driver.params.time_s)
+                      if driver.params.bound else None)
+            if budget is not None:
                 self.dispatcher.send_bound(rec["instance"], budget, driver.params.seed,
                                            self.clock.tick())
 
@@ -287,7 +290,10 @@ class Coordinator:
                 self._follow_lease()
                 if self._leading:
                     pause = self._leader_turn()
-                    self._stop.wait(pause if pause else POLL_S if self.drivers else IDLE_POLL_S)
+                    if pause:
+                        self._stop.wait(pause)
+                    else:
+                        self._await_work()
                 else:
                     self._stop.wait(IDLE_POLL_S)
         finally:
@@ -334,6 +340,16 @@ class Coordinator:
         self._led_fence = fence
         if self._guarded_turn(self.on_acquire) and self.recovery is None:
             self._led_fence = None  # Redis failed before the recovery started: start over
+
+    def _await_work(self) -> None:
+        """Until something to do is announced (or WAKE_WAIT_S passed); a Redis failure here
+        is left to the next turn, which backs off."""
+        try:
+            wait_for_wake(self.redis, self.keys, WAKE_WAIT_S)
+        except Exception as exc:
+            if not is_redis_failure(exc):
+                raise
+            self._stop.wait(IDLE_POLL_S)
 
     def _leader_turn(self) -> float:
         """One leader turn; returns a back-off delay after a Redis failure (else 0)."""

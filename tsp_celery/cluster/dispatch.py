@@ -1,4 +1,5 @@
-"""Sending work to the workers: a round as one flat chord, plus the initial-tour and bound tasks.
+"""Sending work to the workers: a round as one flat chord (or its units alone, for the leader
+to merge), plus the initial-tour and bound tasks.
 
 Tasks are sent by name through an app built from the shared configuration, so the coordinator
 never imports the ``tasks`` package. Task ids are derived from (job, unit), which makes Flower
@@ -37,8 +38,10 @@ class Dispatcher:
         self.app = app or make_app(settings)
 
     def send_round(self, job_id: str, instance: str, plan: RoundPlan, fence: str,
-                   lamport: int, units_deadline_at: float | None = None) -> str:
-        """``group(units) | round_callback`` for one round; returns the chord's group id.
+                   lamport: int, units_deadline_at: float | None = None, *,
+                   merge_task: bool = True) -> str:
+        """``group(units) | round_callback`` for one round (without ``merge_task``, the group
+        alone: the leader closes the round); returns the group id.
 
         ``units_deadline_at`` (wall clock) cuts short a unit that starts late, e.g. after
         waiting in the queue, so the round can still close on time.
@@ -52,6 +55,11 @@ class Dispatcher:
                 SOLVE_TASK, kwargs={**common, "unit": unit.to_dict(), "fence": fence,
                                     "deadline_at": units_deadline_at},
                 task_id=unit_task_id(job_id, unit.unit_id), soft_time_limit=soft, time_limit=hard))
+        if not merge_task:  # each unit on its own: a group would only add its own bookkeeping
+            with self.app.producer_or_acquire() as producer:
+                for sig in header:
+                    sig.apply_async(producer=producer)
+            return f"{job_id}-r{plan.round_no}"
         body = self.app.signature(MERGE_TASK, kwargs={**common, "fence": fence},
                                   task_id=f"{job_id}-r{plan.round_no}-merge")
         result = chord(header)(body)

@@ -47,6 +47,15 @@ INITIAL_TOUR_WAIT_S = 120.0
 # next job's first units wait in the queue for the slots about to free, instead of the slots
 # idling through the merge, the stop decision and the next dispatch.
 EARLY_ADMIT_S = 1.0
+# A job whose units have at most this budget (the first rounds of a small instance) holds its
+# slots so briefly that it counts as winding down: the next jobs' units queue behind its own,
+# and the slots never idle through its merge and its next dispatch.
+SHORT_ROUND_S = 0.25
+# Rounds of instances up to this size are closed by the leader itself as soon as all their
+# units reported (it is woken by their events), and sent without a chord: merging them costs
+# milliseconds, less than publishing a merge task, waiting for a worker to take it and being
+# told it ran. Larger rounds keep the chord body, on a worker, off the leader's loop.
+LEADER_MERGE_MAX_N = 500
 
 
 @dataclass(frozen=True)
@@ -95,19 +104,22 @@ class Polled:
 
     record: dict
     merged: bytes | None
+    reported: int = 0  # units of the open round that stored a result (or a failure)
 
 
 def poll_jobs(store: JobStore, open_rounds: Mapping[str, int]) -> dict[str, Polled]:
     """Every active job's record and open round (``open_rounds``: job id -> round number, 0 for
-    none) in one pipelined round trip, instead of two round trips per job and loop turn."""
+    none) in one pipelined round trip, instead of three round trips per job and loop turn."""
     if not open_rounds:
         return {}
     pipe = store.redis.pipeline(transaction=False)
     for job_id, round_no in open_rounds.items():
         pipe.hgetall(store.keys.job(job_id))
         pipe.hget(store.keys.job_rounds(job_id), f"{round_no}:merged")
+        pipe.hlen(store.keys.job_units(job_id, round_no))
     replies = iter(pipe.execute())
-    return {job_id: Polled(next(replies), next(replies)) for job_id in open_rounds}
+    return {job_id: Polled(next(replies), next(replies), next(replies))
+            for job_id in open_rounds}
 
 
 class JobDriver:
@@ -143,6 +155,11 @@ class JobDriver:
         return driver
 
     # -- the step ---------------------------------------------------------------------------------
+    @property
+    def leader_merges(self) -> bool:
+        """Whether this job's rounds are closed by the leader (see LEADER_MERGE_MAX_N)."""
+        return self.n <= LEADER_MERGE_MAX_N
+
     def open_round(self) -> int:
         """The round in flight (0 for none)."""
         return self.round.plan.round_no if self.round is not None else 0
@@ -158,11 +175,14 @@ class JobDriver:
         if rec["status"] != JobStatus.RUNNING.value:
             return False
         if self.round is not None:
+            round_no = self.round.plan.round_no
             if polled is None:
-                merged = self.s.store.round_merged(self.job_id, self.round.plan.round_no)
+                merged = self.s.store.round_merged(self.job_id, round_no)
+                reported = len(self.s.store.unit_ids(self.job_id, round_no))
             else:
                 merged = None if polled.merged is None else json.loads(polled.merged)
-            if not self._round_over(rec, fence, merged):
+                reported = polled.reported
+            if not self._round_over(rec, fence, merged, reported):
                 return True
             rec = self.s.store.record(self.job_id)
         reason = self._stop_reason(rec)
@@ -172,15 +192,17 @@ class JobDriver:
         self._start_round(rec, fence)
         return True
 
-    def _round_over(self, rec: dict, fence: str, merged: dict | None) -> bool:
+    def _round_over(self, rec: dict, fence: str, merged: dict | None, reported: int = 0) -> bool:
         """True once the round in flight is closed (``merged``: by the chord; or by the leader at
-        its deadline, on takeover or cancel, merged on its merge thread over a few turns)."""
+        its deadline, on takeover or cancel, or once its ``reported`` units are all in when the
+        leader merges it, merged on its merge thread over a few turns)."""
         assert self.round is not None
         plan = self.round.plan
         if merged is None:
             if self.closing is None:
                 cancel = rec["cancel_requested"]
-                early = self._early_close(plan, fence)
+                in_here = self.leader_merges and reported >= len(plan.units)
+                early = self._early_close(plan, fence) or ("leader" if in_here else "")
                 if not cancel and not early and time.time() < self.round.deadline_at:
                     return False
                 closer = "cancel" if cancel else early or "deadline"
@@ -241,12 +263,14 @@ class JobDriver:
         return self.params.time_s - ((time.time() if at is None else at) - self.admitted_at)
 
     def winding_down(self) -> bool:
-        """In a round after which no other fits the budget, and that round ends within
-        EARLY_ADMIT_S (see there)."""
+        """In a round that ends within EARLY_ADMIT_S (see there), after which no other fits the
+        budget or whose units are short (SHORT_ROUND_S: the next round's are short too)."""
         if self.round is None:
             return False
         end = self.round.expected_end
-        return self.remaining_s(at=end) < MIN_UNIT_S and end - time.time() < EARLY_ADMIT_S
+        last = self.remaining_s(at=end) < MIN_UNIT_S
+        short = self.round.plan.budget_s <= SHORT_ROUND_S
+        return (last or short) and end - time.time() < EARLY_ADMIT_S
 
     # -- rounds -----------------------------------------------------------------------------------
     def _needs_initial_tour(self, rec: dict) -> bool:
@@ -302,7 +326,8 @@ class JobDriver:
         self.s.fencing.confirm(fence)
         try:
             self.s.dispatcher.send_round(self.job_id, self.instance, plan, fence,
-                                         self.s.clock.value, now + plan.deadline_s)
+                                         self.s.clock.value, now + plan.deadline_s,
+                                         merge_task=not self.leader_merges)
             metrics.units_dispatched.inc(len(plan.units))
         except Exception as exc:  # broker trouble: the deadline closes the round
             log.warning("job %s round %s: dispatch failed: %s", self.job_id, plan.round_no, exc)

@@ -42,16 +42,30 @@ class EventType(str, Enum):
 
 
 FINAL_EVENTS = frozenset({EventType.DONE, EventType.FAILED, EventType.CANCELLED})
+# Events after which the leader has work to do at once (admit a job, close a round whose units
+# are in, plan the next round): appending one wakes its loop (``wake_leader``) instead of
+# leaving it to the next timed turn.
+WAKE_EVENTS = frozenset({EventType.SUBMITTED, EventType.UNIT_FINISHED, EventType.UNIT_FAILED,
+                         EventType.ROUND_MERGED, EventType.CANCELLED})
+# Wakes the leader: the list holds at most one element, however many wake-ups pile up.
+WAKE_LUA = """
+local function wake(key)
+  redis.call('RPUSH', key, '1')
+  redis.call('LTRIM', key, -1, -1)
+end
+"""
 
-# KEYS: lease, stream, job record, event totals (hash). ARGV: fence ('' = unfenced), maxlen,
-# type, node, lamport, wall, data JSON, then field/value pairs to HSET on the job record.
+# KEYS: lease, stream, job record, event totals (hash), leader wake list. ARGV: fence ('' =
+# unfenced), maxlen, type, node, lamport, wall, data JSON, wake ('1' = wake the leader), then
+# field/value pairs to HSET on the job record.
 # Keeps the highest stamp in the record's 'lamport_max' (if the record exists), so a new leader
 # reads it in O(1) instead of the whole log. Counting the event in the same script makes the
 # metrics' totals exact: one count per appended event.
 # Returns the stream id, or a FENCED error when the lease is not exactly `fence`.
-_APPEND = OPTIONAL_FENCE_CHECK_LUA + """
+_APPEND = OPTIONAL_FENCE_CHECK_LUA + WAKE_LUA + """
 redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
-for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
+if ARGV[8] == '1' then wake(KEYS[5]) end
+for i = 9, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
 if redis.call('EXISTS', KEYS[3]) == 1 and
    tonumber(ARGV[5]) > tonumber(redis.call('HGET', KEYS[3], 'lamport_max') or '0') then
   redis.call('HSET', KEYS[3], 'lamport_max', ARGV[5])
@@ -59,6 +73,19 @@ end
 return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'type', ARGV[3], 'node', ARGV[4],
                   'lamport', ARGV[5], 'wall', ARGV[6], 'data', ARGV[7])
 """
+
+
+_WAKE_KINDS = frozenset(e.value for e in WAKE_EVENTS)
+
+
+def wake_leader(redis, keys: Keys) -> None:
+    """Wake the leader's loop now (a write it acts on that logs no event, e.g. a cancel)."""
+    redis.eval(WAKE_LUA + "wake(KEYS[1])", 1, keys.wake())
+
+
+def wait_for_wake(redis, keys: Keys, timeout_s: float) -> bool:
+    """Block until woken or ``timeout_s`` passed; True if woken."""
+    return redis.blpop([keys.wake()], timeout=timeout_s) is not None
 
 
 def _text(value: object) -> str:
@@ -131,12 +158,13 @@ class EventLog:
         """
         kind = type.value if isinstance(type, EventType) else str(type)
         args: list[object] = [fence or "", self.maxlen, kind, node, int(lamport),
-                              f"{time.time():.6f}", json.dumps(data or {}, separators=(",", ":"))]
+                              f"{time.time():.6f}", json.dumps(data or {}, separators=(",", ":")),
+                              "1" if kind in _WAKE_KINDS else "0"]
         for name, value in (record or {}).items():
             args += [name, value if isinstance(value, (str, bytes, int, float)) else
                      json.dumps(value)]
         keys = [self.keys.lease(), self.keys.job_events(job_id), self.keys.job(job_id),
-                self.keys.event_totals()]
+                self.keys.event_totals(), self.keys.wake()]
         entry_id = _text(call_fenced(self._append, keys, args, fence))
         log.info("job %s: %s", job_id, kind,
                  extra={"job": job_id, "event": kind, "node": node, "lamport": int(lamport),

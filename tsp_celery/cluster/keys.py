@@ -82,6 +82,11 @@ class Keys:
         """Hash: event type -> events appended so far, cluster-wide (the metrics' counters)."""
         return f"{self.prefix}:metrics:events"
 
+    def wake(self) -> str:
+        """List of at most one element: pushed after an event the leader acts on at once (a
+        submission, a unit's end, a merge); the leader's loop blocks on it between turns."""
+        return f"{self.prefix}:leader:wake"
+
     def limits(self) -> str:
         """Hash: the deployment's limits, published by coordinators, read by SUBMIT."""
         return f"{self.prefix}:config:limits"

@@ -49,6 +49,15 @@ MIN_UNIT_S = 0.5
 ISLAND_BASE_S = 0.5
 ISLAND_S_PER_NODE = 0.002
 ISLAND_S_PER_NODE2 = 3.5e-6
+# Short first rounds: those slices are what a long job needs once it has a good tour, yet one
+# fast-tsp thread reaches the optimum of berlin52 in 5-10 ms, of kroA100 in 10-30 ms and of a280
+# in 30-100 ms (here). Up to SHORT_START_MAX_N nodes an island slice is at most SHORT_START_BASE_S
+# + SHORT_START_S_PER_NODE * n in the job's first round, doubled every round after, so a job that
+# stops at a target or a proof ends in milliseconds, and a long one reaches the slices above within
+# a few rounds (berlin52: 10 ms, 20 ms, ... 0.6 s from round 7 on).
+SHORT_START_MAX_N = 500
+SHORT_START_BASE_S = 0.005
+SHORT_START_S_PER_NODE = 1e-4
 # Multi-thread islands: from this n on, one fast-tsp run with all threads beats single-thread
 # islands (rl11849, 60 s, 2 workers: two single-thread islands 0.50 %, one 2-thread run 0.18-0.30
 # %). Beyond some 10-20 s a 2-thread run stalls: its result depends on the basin it fell into far
@@ -131,18 +140,24 @@ def deadline_s(wall_s: float) -> float:
 
 
 def island_slice_s(n: int, remaining_s: float, last_improved: bool = True,
-                   threads: int = 1, pooled: bool = False) -> float:
+                   threads: int = 1, pooled: bool = False, round_no: int | None = None) -> float:
     """Wall seconds for each island unit: grows with n, doubled after a round without gain;
-    shorter with an elite pool (``pooled``), which union units merge."""
+    shorter with an elite pool (``pooled``), which union units merge, and in the first rounds
+    (``round_no``: 0 and 1 are the first) of a small instance (see SHORT_START_MAX_N)."""
     usable = usable_s(remaining_s)
     want = _island_want(n, threads)
     if pooled and threads == 1:
         want = min(want, UNION_ISLAND_S_PER_SQRT_NODE * math.sqrt(n))
+    floor = MIN_UNIT_S
+    if round_no is not None and threads == 1 and n <= SHORT_START_MAX_N:
+        short = (SHORT_START_BASE_S + SHORT_START_S_PER_NODE * n) * 2.0 ** min(
+            max(round_no - 1, 0), 30)
+        want, floor = min(want, short), min(short, MIN_UNIT_S)
     if not last_improved:
         want *= 2.0
     if usable - want < 0.5 * want:
         return usable
-    return max(want, MIN_UNIT_S)
+    return max(want, floor)
 
 
 def _island_want(n: int, threads: int = 1) -> float:
@@ -220,7 +235,8 @@ def _whole_round(inp: PlanInput, budget: float, units: int, threads: int,
 
 
 def _island_round(inp: PlanInput) -> RoundPlan:
-    budget = island_slice_s(inp.n, inp.remaining_s, inp.last_improved, pooled=inp.pooled)
+    budget = island_slice_s(inp.n, inp.remaining_s, inp.last_improved, pooled=inp.pooled,
+                            round_no=inp.round_no)
     last = budget >= usable_s(inp.remaining_s)
     return _whole_round(inp, budget, inp.share, 1, last)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import wait
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -17,13 +18,15 @@ import tsp_celery.cluster.coordinator as coordinator_module
 from tests.unit.solver.test_merge import circle, reversed_at, swapped_at
 from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.coordinator import Coordinator
+from tsp_celery.cluster.driver import SHORT_ROUND_S
 from tsp_celery.cluster.events import EventLog, EventType
 from tsp_celery.cluster.lamport import LamportClock
 from tsp_celery.cluster.round_close import close_round
 from tsp_celery.cluster.workers import beat
 from tsp_celery.errors import FencedWriteError
+from tsp_celery.local import bound_budget_s
 from tsp_celery.plan.planner import UNION_EVERY, UNION_MIN_TOURS
-from tsp_celery.problem import Problem
+from tsp_celery.problem import Problem, load_problem
 from tsp_celery.settings import Settings
 from tsp_celery.solver.budget import max_matrix_nodes
 from tsp_celery.solver.units import PIECE_KINDS
@@ -39,7 +42,8 @@ class Recorder:
         self.initial: list[tuple] = []
         self.bounds: list[tuple] = []
 
-    def send_round(self, job_id, instance, plan, fence, lamport, units_deadline_at=None):
+    def send_round(self, job_id, instance, plan, fence, lamport, units_deadline_at=None,
+                   merge_task=True):
         self.rounds.append((job_id, plan, fence, lamport))
         return "group"
 
@@ -175,13 +179,18 @@ def test_no_workers_means_jobs_stay_queued(any_redis, settings, client):
     assert client.missing_service().startswith("no worker")
 
 
-def test_round_closes_at_its_deadline_with_what_arrived(any_redis, settings, client):
+def first_round(any_redis, settings, client):
+    """A 30-node job with 30 s on two slots, its first round planned: (coord, p, job, plan)."""
     beat(any_redis, client.keys, "w1", {"slots": 2}, ttl_s=30)
     coord = coordinator(any_redis, settings)
     p = problem()
     job_id = client.submit(p, {"time_s": 30})
     turn(coord)
-    plan = coord.dispatcher.rounds[0][1]
+    return coord, p, job_id, coord.dispatcher.rounds[0][1]
+
+
+def test_round_closes_at_its_deadline_with_what_arrived(any_redis, settings, client):
+    coord, p, job_id, plan = first_round(any_redis, settings, client)
     finish_units(coord, client, job_id, plan.__class__(1, plan.kind, plan.units[:1],
                                                         plan.deadline_s), p)
     coord.drivers[job_id].round.deadline_at = 0.0  # the deadline passes; one unit never came
@@ -348,8 +357,9 @@ def test_the_next_job_is_admitted_while_the_last_round_of_another_ends(any_redis
                                                                       client):
     beat(any_redis, client.keys, "w1", {"slots": 1}, ttl_s=30)
     coord = coordinator(any_redis, settings)
-    first = client.submit(problem(seed=1), {"time_s": 3})
-    second = client.submit(problem(seed=2), {"time_s": 3})
+    # beyond SHORT_START_MAX_N: the first round is the whole budget
+    first = client.submit(problem(n=1200, seed=1), {"time_s": 3})
+    second = client.submit(problem(n=1200, seed=2), {"time_s": 3})
     turn(coord)
     assert client.status(second)["status"] == "queued"  # one slot: one job at a time
     turn(coord)
@@ -417,3 +427,46 @@ def test_a_deposed_leaders_merge_commits_its_tour_but_leaves_the_pool_alone(any_
     assert client.status(job_id)["best_length"] == p.tour_length(run)  # the CAS is unfenced
     assert client.store.elite_tours(job_id) == []
     assert client.store.round_merged(job_id, plan.round_no) is None
+
+
+def test_the_leader_closes_a_small_round_once_its_units_are_in(any_redis, settings, client):
+    coord, p, job_id, plan = first_round(any_redis, settings, client)
+    finish_units(coord, client, job_id, replace(plan, units=plan.units[:1]), p)
+    coord.tick()  # one unit of two is in: the round stays open (its deadline is far)
+    assert client.store.round_merged(job_id, 1) is None
+    finish_units(coord, client, job_id, plan, p)
+    turn(coord)  # all in: merged by the leader, no chord body needed, and the next round sent
+    merged = client.store.round_merged(job_id, 1)
+    assert merged["closer"] == "leader" and merged["received"] == ["r1-u0", "r1-u1"]
+    assert [r[1].round_no for r in coord.dispatcher.rounds] == [1, 2]
+
+
+def test_a_bound_job_gets_the_embedded_bound_budget(any_redis, settings, client, data_dir):
+    beat(any_redis, client.keys, "w1", {"slots": 2}, ttl_s=30)
+    coord = coordinator(any_redis, settings)
+    berlin = load_problem(data_dir / "berlin52.tsp")
+    client.submit(berlin, {"time_s": 60, "bound": True})
+    client.submit(problem(n=600), {"time_s": 60, "bound": True})
+    coord.tick()
+    budgets = [b for _, b in coord.dispatcher.bounds]
+    # berlin52 is integral and small (a proof is likely): nearly all the job's time, as
+    # embedded; a 600-node job the default share, at most BOUND_BASE_S + BOUND_S_PER_NODE * n.
+    assert budgets == [bound_budget_s(berlin, 60), bound_budget_s(problem(n=600), 60)]
+    assert budgets[0] == pytest.approx(57.0) and budgets[1] == pytest.approx(3.6)
+
+
+def test_jobs_in_short_rounds_leave_their_slot_to_the_next_job(any_redis, settings, client):
+    beat(any_redis, client.keys, "w1", {"slots": 1}, ttl_s=30)
+    coord = coordinator(any_redis, settings)
+    first = client.submit(problem(seed=1), {"time_s": 30})
+    second = client.submit(problem(seed=2), {"time_s": 30})
+    third = client.submit(problem(seed=3), {"time_s": 30})
+    coord.tick()
+    # A 30-node job's first round has units of milliseconds: its slot is as good as free.
+    assert coord.dispatcher.rounds[0][1].budget_s <= SHORT_ROUND_S
+    coord.tick()
+    assert client.status(second)["status"] == "running"
+    # ... but never more than the slots' count of jobs wait in the queue that way.
+    coord.tick()
+    assert client.status(third)["status"] == "queued" and len(coord.drivers) == 2
+    assert client.status(first)["status"] == "running"

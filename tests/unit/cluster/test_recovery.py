@@ -28,7 +28,8 @@ class RecordingDispatcher:
     def __init__(self) -> None:
         self.rounds: list[tuple[str, int]] = []
 
-    def send_round(self, job_id, instance, plan, fence, lamport, units_deadline_at=None):
+    def send_round(self, job_id, instance, plan, fence, lamport, units_deadline_at=None,
+                   merge_task=True):
         self.rounds.append((job_id, plan.round_no))
         return "group"
 

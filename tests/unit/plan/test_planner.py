@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 
 import pytest
 
 from tsp_celery.plan import PlanInput, RoundPlan, plan_round
 from tsp_celery.plan.planner import (
     MULTI_S_PER_SQRT_NODE,
+    SHORT_START_BASE_S,
+    SHORT_START_MAX_N,
+    SHORT_START_S_PER_NODE,
     UNION_EVERY,
     UNION_ISLAND_S_PER_SQRT_NODE,
     UNION_MIN_TOURS,
@@ -256,3 +260,15 @@ def test_a_pool_keeps_island_slices_short_enough_to_fill_it():
         assert pooled < plain
     # small instances keep their own (shorter) slices
     assert island_slice_s(200, 600.0, pooled=True) == island_slice_s(200, 600.0)
+
+
+def test_small_instances_start_with_short_slices_doubling_up_to_the_full_one():
+    full = island_slice_s(52, 60.0)
+    slices = [plan(n=52, remaining_s=60.0, round_no=r).units[0].budget_s for r in range(1, 10)]
+    assert slices[0] == pytest.approx(SHORT_START_BASE_S + SHORT_START_S_PER_NODE * 52)
+    assert slices[0] < 0.02 < full  # milliseconds, where a whole slice is 0.6 s
+    assert all(b == pytest.approx(min(2 * a, full)) for a, b in pairwise(slices))
+    assert slices[-1] == full
+    # beyond SHORT_START_MAX_N the first round gets the whole slice
+    n = SHORT_START_MAX_N + 500
+    assert plan(n=n, remaining_s=60.0, round_no=1).units[0].budget_s == island_slice_s(n, 60.0)
