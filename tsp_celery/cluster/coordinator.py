@@ -368,7 +368,10 @@ class Coordinator:
                 raise
             metrics.redis_error(exc)
             return self.health.failed(exc)
-        self.health.ok()
+        if not any(d.closing is not None for d in self.drivers.values()):
+            # A close on the merge thread reports its failure a turn later: Redis is fine again
+            # once those have come back too, not after every turn that merely handed one over.
+            self.health.ok()
         return 0.0
 
 
