@@ -48,13 +48,9 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 # The bound may use this share of the budget, at most BOUND_BASE_S + BOUND_S_PER_NODE * n and
-# BOUND_MAX_S seconds (it runs beside the search and takes a core from it); it is skipped beyond
-# BOUND_MAX_N nodes. Longer buys next to nothing: pcb3038 136,585 after 3 s against 136,587
-# after 7.5 s, fnl4461 181,566 / 181,568, pcb442 and rat783 converge within 4 s, d1291 50,206
-# after 4.3 s against 50,209 after 10 s. Beyond DENSE_MAX_N the bound is only an estimate (it
-# cannot prove or stop anything): it gets BOUND_ESTIMATE_SHARE (rl11849: 1.11 % below the
-# optimum after 3 s, 1.00 % after 9 s; pla33810: 0.85 % after 5 s, 0.66 % after 10 s, 0.63 %
-# after 15 s).
+# BOUND_MAX_S seconds (it runs beside the search and takes a core from it): a longer ascent buys
+# next to nothing (docs/performance.md, "What the lower bound costs"). It is skipped beyond
+# BOUND_MAX_N nodes; beyond DENSE_MAX_N it is only an estimate and gets BOUND_ESTIMATE_SHARE.
 BOUND_SHARE = 0.25
 BOUND_ESTIMATE_SHARE = 0.15
 BOUND_BASE_S = 3.0
