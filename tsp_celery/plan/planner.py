@@ -1,22 +1,7 @@
 """The round planner: from (size, worker slots, time left) to the next round of work units.
 
-Pure functions, shared by the embedded pool and the cluster coordinator:
-- n <= 16: one exact Held–Karp unit, proven optimal, done in one round;
-- the full matrix fits the budget: an island round, one fast-tsp run per slot of this job's fair
-  share, each with its own seed. fast-tsp has no warm start, so one long run beats several short
-  ones once n is in the thousands; slices grow with n and the last round absorbs the rest of the
-  budget instead of leaving a runt;
-- the full matrix fits, n is large and the caller allows multi-thread units (the embedded pool
-  running a lone job): island rounds of one unit with all the job's threads (fast-tsp's threads
-  share one search, which beats as many independent runs there), each a restart of moderate
-  length merged with the elite pool: a long run stalls in one basin, restarts sample several;
-- once the caller's elite pool holds a few tours (merging on): the first unit of every few
-  island rounds and every unit of the job's last round is a union unit, the shortest tour in the
-  union graph of the pool (solver.union); island slices are kept short so the pool fills;
-- beyond the budget: decomposition rounds, alternating segment rounds (the current tour cut
-  into disjoint paths) and region rounds (disjoint pieces of a space-filling curve, re-routed
-  wherever the tour passes through them), pieces sized to fit the budget, cut points shifted
-  every round, more pieces than slots queueing on the slots.
+Pure functions, shared by both backends of the round loop. Which round when, and the
+measurements behind every constant here: docs/performance.md, "Which round when".
 """
 
 from __future__ import annotations
@@ -41,42 +26,26 @@ EXACT_MAX_N = MAX_EXACT_NODES
 EXACT_BUDGET_S = 30.0
 # Shortest unit worth dispatching: fast-tsp needs a few hundred ms to set up candidates.
 MIN_UNIT_S = 0.5
-# Island slice = BASE + PER_NODE * n + PER_NODE2 * n²: measured here, one fast-tsp thread reaches
-# the optimum of berlin52..a280 in 0.5 s and of pr1002 in 2 s; beyond ~2000 nodes a run keeps
-# improving for a minute, so slices grow quadratically: 0.6 s for berlin52, 6 s for pr1002,
-# the whole of a 10 s budget for fl1577 and of a 60 s budget for pcb3038 and fnl4461 (without
-# a warm start, one long run per core beats several short ones there).
+# Island slice = BASE + PER_NODE * n + PER_NODE2 * n²: without a warm start, one long run per
+# core beats several short ones once n is in the thousands.
 ISLAND_BASE_S = 0.5
 ISLAND_S_PER_NODE = 0.002
 ISLAND_S_PER_NODE2 = 3.5e-6
-# Short first rounds: those slices are what a long job needs once it has a good tour, yet one
-# fast-tsp thread reaches the optimum of berlin52 in 5-10 ms, of kroA100 in 10-30 ms and of a280
-# in 30-100 ms (here). Up to SHORT_START_MAX_N nodes an island slice is at most SHORT_START_BASE_S
+# Short first rounds: up to SHORT_START_MAX_N nodes an island slice is at most SHORT_START_BASE_S
 # + SHORT_START_S_PER_NODE * n in the job's first round, doubled every round after, so a job that
-# stops at a target or a proof ends in milliseconds, and a long one reaches the slices above within
-# a few rounds (berlin52: 10 ms, 20 ms, ... 0.6 s from round 7 on).
+# stops at a target or a proof ends in milliseconds.
 SHORT_START_MAX_N = 500
 SHORT_START_BASE_S = 0.005
 SHORT_START_S_PER_NODE = 1e-4
 # Multi-thread islands: from this n on, one fast-tsp run with all threads beats single-thread
-# islands (rl11849, 60 s, 2 workers: two single-thread islands 0.50 %, one 2-thread run 0.18-0.30
-# %). Beyond some 10-20 s a 2-thread run stalls: its result depends on the basin it fell into far
-# more than on its length. Single runs here (spread ±0.05 points): pcb3038 10 s 0.005-0.109 %
-# (mean of six 0.045 %), 30 s 0.004-0.115 % (mean of five 0.069 %); fnl4461 10 s mean of three
-# 0.059 %, 30 s mean of six 0.030 %; rl11849 20 s 0.087-0.199 %, 30 s 0.079-0.154 %, 37 s
-# 0.084 / 0.212 %, 60 s 0.162-0.211 %. Hence restarts of MULTI_S_PER_SQRT_NODE * sqrt(n)
-# seconds (11 s for pcb3038, 13 s for fnl4461, 22 s for rl11849), merged with the elite pool;
-# a restart that found nothing is not lengthened (a longer run would not do better).
+# islands; such a run stalls in its basin after 10-20 s, so the rounds are restarts of
+# MULTI_S_PER_SQRT_NODE * sqrt(n) seconds merged with the elite pool.
 MULTI_THREAD_MIN_N = 3000
 MULTI_S_PER_SQRT_NODE = 0.2
-# Union units (solver.union) need a pool of at least UNION_MIN_TOURS distinct tours. The more
-# tours, the more a union finds: of two fnl4461 runs a few units, of four 0.013 points, of eight
-# 0.03 (10 s runs, the best 0.050 % over the optimum). So islands fill the pool between union
-# rounds (every UNION_EVERY-th round; with two or more slots the pool holds four or more by
-# then), and the last round merges it in every unit. Fed to union units, islands pay more as several
-# runs than as one long one: with a pool, single-thread island slices are at most
-# UNION_ISLAND_S_PER_SQRT_NODE * sqrt(n) seconds (8 s for pcb3038, 10 s for fnl4461, where one
-# run would otherwise take the minute).
+# Union units (solver.union) need a pool of at least UNION_MIN_TOURS distinct tours, and find
+# more the more tours it holds: islands fill it between union rounds (every UNION_EVERY-th), the
+# last round merges it in every unit, and with a pool island slices are at most
+# UNION_ISLAND_S_PER_SQRT_NODE * sqrt(n) seconds (several runs feed a union better than one).
 UNION_MIN_TOURS = 2
 UNION_EVERY = 3
 UNION_ISLAND_S_PER_SQRT_NODE = 0.15
@@ -89,9 +58,7 @@ SEGMENT_MIN_NODES = 8
 SEGMENT_MIN_ROUNDS = 6
 SEGMENT_MIN_UNIT_S = 0.2
 # The first tour of a job beyond the matrix budget (a spatial partition solved part by part,
-# see solver.partition) may take this share of the job's time: pla33810 in 60 s, 2 threads,
-# reaches 0.56 % above the optimum with 30 s of partition, where decomposition rounds from
-# greedy + polish ended at 0.44-1.23 %.
+# see solver.partition) may take this share of the job's time.
 INITIAL_PARTITION_SHARE = 0.5
 # Splicing a round's pieces back costs the coordinator about this much per node (pla33810: ~1 s).
 PIECE_APPLY_S_PER_NODE = 3e-5
