@@ -16,10 +16,14 @@ from tsp_celery.cluster.workers import beat
 
 pytestmark = pytest.mark.timeout(60)
 PREFIX = "hccli"
+# The lease of this test's coordinator; the CLI is told it too (a heartbeat older than one TTL is
+# stale), so a CLI slow to start on a loaded machine does not see a fresh heartbeat as stale.
+LEASE_TTL_MS = 30_000
 
 
 def health(redis_url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TSP_CELERY_REDIS_URL": redis_url, "TSP_CELERY_PREFIX": PREFIX}
+    env = {**os.environ, "TSP_CELERY_REDIS_URL": redis_url, "TSP_CELERY_PREFIX": PREFIX,
+           "TSP_CELERY_LEASE_TTL_MS": str(LEASE_TTL_MS)}
     return subprocess.run([sys.executable, "-m", "tsp_celery", "health", *args], env=env,
                           capture_output=True, text=True, timeout=30)
 
@@ -36,7 +40,7 @@ def test_exit_codes_follow_the_cluster_state(redis_url):
     assert proc.returncode == 1
     assert "no leader" in proc.stdout and proc.stdout.count("\n") == 1
 
-    lease = LeaderLease(client, keys, "coord-a", 100, ttl_ms=30_000, renew_ms=10_000)
+    lease = LeaderLease(client, keys, "coord-a", 100, ttl_ms=LEASE_TTL_MS, renew_ms=10_000)
     assert lease.step()
     assert health(redis_url, "--role", "coordinator").returncode == 0
     assert health(redis_url, "--role", "coordinator", "--node-id", "coord-a").returncode == 0
