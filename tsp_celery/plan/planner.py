@@ -61,9 +61,9 @@ MULTI_S_PER_SQRT_NODE = 0.2
 # A multi-thread round is one unit merged with the pool by partition crossover, far cheaper
 # than usable_s's reserve: it keeps back MULTI_RESERVE_S + MULTI_MERGE_S_PER_NODE * n (rl5934
 # at --time 10: usable_s left 0.7 s of the budget unused, the merge took 0.03 s; brd14051's
-# merge of three tours 0.9 s on a loaded machine).
-MULTI_RESERVE_S = 0.2
-MULTI_MERGE_S_PER_NODE = 6e-5
+# last merge at --time 60 0.16-0.2 s).
+MULTI_RESERVE_S = 0.1
+MULTI_MERGE_S_PER_NODE = 2e-5
 # With merging on, a multi-thread job ends with a round of single-thread union units (one per
 # slot, windows shifted by their seeds) over the restarts' pool, for this many seconds per
 # sqrt(n) (3.6 s for brd14051, 2.3 s for rl5934): two 22 s restarts of brd14051 (0.115 and
