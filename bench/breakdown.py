@@ -8,7 +8,8 @@ builds and kernel calls and append them to a shared file. Times are seconds from
 start; "core-s" adds up CPU seconds over the processes.
 
     python bench/breakdown.py ../shared/tsplib/rl11849.tsp --time 60
-    python bench/breakdown.py path/to/rl5934.tsp --time 10 --json
+    python bench/breakdown.py rl5934.tsp --time 10 --save after.json
+    python bench/breakdown.py --table before=before.json after=after.json
 """
 
 from __future__ import annotations
@@ -109,8 +110,8 @@ def breakdown(path: str, budget: float, workers: int, seed: int) -> dict[str, An
     totals: dict[str, float] = {}
     for e in events:
         totals[e["label"]] = round(totals.get(e["label"], 0.0) + e["end"] - e["start"], 3)
-    searched = sum(e["end"] - e["start"] for e in events
-                   if e["label"] in ("fast-tsp kernel", "union"))
+    searched = _covered([(e["start"], e["end"]) for e in events
+                         if e["label"] in ("fast-tsp kernel", "union")])
     rounds = [e for e in events if e["label"].startswith("round")]
     between = sum(b["start"] - a["end"] for a, b in itertools.pairwise(rounds))
     bound = next((e for e in events if e["label"] == "bound process"), None)
@@ -120,8 +121,7 @@ def breakdown(path: str, budget: float, workers: int, seed: int) -> dict[str, An
         "solve_wall_s": round(t1 - t0, 3), "elapsed_s": round(result.elapsed, 3),
         "length": result.length, "rounds": result.stats["rounds"],
         "kinds": result.stats["kinds"], "totals_s": totals,
-        "search_core_s": round(searched, 3),
-        "search_share_of_cores": round(searched / (workers * (t1 - t0)), 3),
+        "search_share": round(searched / (t1 - t0), 3),
         "first_round_starts_s": rounds[0]["start"] if rounds else None,
         "after_last_round_s": round((t1 - t0) - rounds[-1]["end"], 3) if rounds else None,
         "between_rounds_s": round(between, 3),
@@ -131,37 +131,65 @@ def breakdown(path: str, budget: float, workers: int, seed: int) -> dict[str, An
     }
 
 
-def print_table(b: dict[str, Any]) -> None:
-    print(f"{b['instance']} (n = {b['n']}), --time {b['budget_s']:g}, {b['workers']} workers: "
-          f"length {b['length']}, {b['rounds']} rounds {b['kinds']}")
-    print("| step | seconds |")
-    print("|---|---:|")
-    rows = [("package import (CLI only)", b["import_s"]), ("parse the instance", b["parse_s"]),
-            ("solve, wall", b["solve_wall_s"]),
-            ("until the first round starts", b["first_round_starts_s"]),
-            ("gaps between rounds", b["between_rounds_s"]),
-            ("after the last round (merge, close)", b["after_last_round_s"]),
-            ("bound process, wall", b["bound_wall_s"]),
-            ("bound process, CPU", b["bound_cpu_s"])]
-    rows += [(f"{label} (sum over processes)", s) for label, s in b["totals_s"].items()
-             if label != "bound process"]
-    rows.append(("search share of the cores' wall time", b["search_share_of_cores"]))
-    for label, value in rows:
-        print(f"| {label} | {'–' if value is None else value} |")
+def _rows(b: dict[str, Any]) -> dict[str, Any]:
+    """The table's rows of one breakdown, by label."""
+    rows = {"package import (CLI only)": b["import_s"], "parse the instance": b["parse_s"],
+            "solve, wall": b["solve_wall_s"],
+            "until the first round starts": b["first_round_starts_s"],
+            "gaps between rounds": b["between_rounds_s"],
+            "after the last round (merge, close)": b["after_last_round_s"],
+            "bound process, wall": b["bound_wall_s"], "bound process, CPU": b["bound_cpu_s"]}
+    rows.update({f"{label} (sum over processes)": s for label, s in b["totals_s"].items()
+                 if label != "bound process"})
+    rows["share of the wall time with a search running"] = b["search_share"]
+    rows["rounds"] = ", ".join(f"{k} {v}" for k, v in b["kinds"].items())
+    rows["length"] = b["length"]
+    return rows
+
+
+def _covered(intervals: list[tuple[float, float]]) -> float:
+    """Seconds covered by at least one of ``intervals``."""
+    total, reach = 0.0, -float("inf")
+    for start, end in sorted(intervals):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
+def print_table(runs: list[dict[str, Any]], names: list[str]) -> None:
+    """One column of seconds per run (e.g. before and after a change), one row per step."""
+    tables = [_rows(b) for b in runs]
+    labels = list(dict.fromkeys(label for t in tables for label in t))
+    b = runs[0]
+    print(f"{b['instance']} (n = {b['n']}), --time {b['budget_s']:g}, {b['workers']} workers")
+    print("| step | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * len(names))
+    for label in labels:
+        cells = ["–" if t.get(label) is None else str(t[label]) for t in tables]
+        print(f"| {label} | " + " | ".join(cells) + " |")
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("path", help="a TSPLIB file")
+    ap.add_argument("path", nargs="?", help="a TSPLIB file")
     ap.add_argument("--time", type=float, default=10.0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", action="store_true", help="print the steps as JSON too")
+    ap.add_argument("--save", help="also write the steps to this JSON file")
+    ap.add_argument("--table", nargs="+", metavar="NAME=FILE",
+                    help="print saved runs side by side instead of solving")
     args = ap.parse_args(argv)
+    if args.table:
+        pairs = [item.split("=", 1) for item in args.table]
+        print_table([json.loads(Path(f).read_text()) for _, f in pairs], [n for n, _ in pairs])
+        return
+    if not args.path:
+        ap.error("give a TSPLIB file, or --table")
     b = breakdown(args.path, args.time, args.workers, args.seed)
-    print_table(b)
-    if args.json:
-        print(json.dumps(b))
+    print_table([b], ["seconds"])
+    if args.save:
+        Path(args.save).write_text(json.dumps(b))
     sys.stdout.flush()
 
 

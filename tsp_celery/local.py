@@ -262,7 +262,8 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
             ):
                 return True
             if criteria(best.length) or not worth_a_round(replace(
-                    inp, remaining_s=clock.remaining(), has_tour=best.tour is not None)):
+                    inp, remaining_s=clock.remaining(), has_tour=best.tour is not None,
+                    pool_size=len(elite))):
                 return False
             round_no += 1
     except KeyboardInterrupt:

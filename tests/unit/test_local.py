@@ -170,6 +170,32 @@ def test_union_units_merge_the_pool_once_it_holds_distinct_tours(monkeypatch):
     assert result.stats["units_failed"] == 0
 
 
+@pytest.mark.timeout(90)
+def test_a_multi_thread_job_closes_with_a_union_round_over_its_restarts(monkeypatch):
+    import tsp_celery.local as local
+    import tsp_celery.plan.planner as planner
+
+    # one-second restarts and a 1.6 s closing union round on 3,000 nodes (n >= MULTI_THREAD_MIN_N)
+    monkeypatch.setattr(planner, "MULTI_S_PER_SQRT_NODE", 0.02)
+    monkeypatch.setattr(planner, "MULTI_UNION_S_PER_SQRT_NODE", 0.03)
+    plans = []  # (threads of each unit, kinds), round by round
+
+    def recording_plan_round(inp):
+        plan = planner.plan_round(inp)
+        plans.append([(u.kind, u.threads) for u in plan.units])
+        return plan
+
+    monkeypatch.setattr(local, "plan_round", recording_plan_round)
+    problem = generate("uniform", planner.MULTI_THREAD_MIN_N, seed=3)
+    result = solve_local(problem, time_s=8, workers=2, seed=1, bound=False)
+    _check(problem, result)
+    assert plans[0] == [("island", 2)]  # restarts with both threads first
+    assert [("union", 1), ("union", 1)] in plans  # then union units, one per worker
+    first_union = plans.index([("union", 1), ("union", 1)])
+    assert all(kinds == [("island", 2)] for kinds in plans[:first_union])
+    assert result.stats["units_failed"] == 0
+
+
 @pytest.fixture
 def bound_budgets(monkeypatch) -> list[float]:
     """The budgets solve_local gives its bound process (which is replaced by a recorder)."""
