@@ -10,6 +10,7 @@ Pure functions, shared by the embedded pool and the cluster coordinator:
   running a lone job): island rounds of one unit with all the job's threads (fast-tsp's threads
   share one search, which beats as many independent runs there), each a restart of moderate
   length merged with the elite pool: a long run stalls in one basin, restarts sample several;
+  with merging on, the job's last seconds are a round of single-thread union units over them;
 - once the caller's elite pool holds a few tours (merging on): the first unit of every few
   island rounds and every unit of the job's last round is a union unit, the shortest tour in the
   union graph of the pool (solver.union); island slices are kept short so the pool fills;
@@ -58,6 +59,12 @@ ISLAND_S_PER_NODE2 = 3.5e-6
 # a restart that found nothing is not lengthened (a longer run would not do better).
 MULTI_THREAD_MIN_N = 3000
 MULTI_S_PER_SQRT_NODE = 0.2
+# Restarts pay only when a job's budget holds at least this many of them: at --time 60 on this
+# 2-core machine restarts beat fast-tsp alone on rl5934 (3.8 restarts' worth: 0 against
+# 0.114 %) and pla7397 (3.4: 0.0004 against 0.116 %) and lost on brd14051 (2.5: 0.098 against
+# 0.079 %) and d15112 (2.4: 0.105 against 0.082 %), where a 24 s restart is cut off while
+# still improving. A job with less runs one restart for its whole budget.
+MULTI_MIN_RESTARTS = 3
 # A multi-thread round is one unit merged with the pool by partition crossover, far cheaper
 # than usable_s's reserve: it keeps back MULTI_RESERVE_S + MULTI_MERGE_S_PER_NODE * n (rl5934
 # at --time 10: usable_s left 0.7 s of the budget unused, the merge took 0.03 s; brd14051's
@@ -143,9 +150,7 @@ def island_slice_s(n: int, remaining_s: float, last_improved: bool = True,
                    threads: int = 1, pooled: bool = False) -> float:
     """Wall seconds for each island unit: grows with n, doubled after a round without gain;
     shorter with an elite pool (``pooled``), which union units merge."""
-    usable = usable_s(remaining_s)
-    if threads > 1:  # one unit, one cheap merge (see MULTI_RESERVE_S)
-        usable = max(usable, remaining_s - MULTI_RESERVE_S - MULTI_MERGE_S_PER_NODE * n)
+    usable = _multi_usable_s(n, remaining_s) if threads > 1 else usable_s(remaining_s)
     want = _island_want(n, threads)
     if pooled and threads == 1:
         want = min(want, UNION_ISLAND_S_PER_SQRT_NODE * math.sqrt(n))
@@ -154,6 +159,11 @@ def island_slice_s(n: int, remaining_s: float, last_improved: bool = True,
     if usable - want < 0.5 * want:
         return usable
     return max(want, MIN_UNIT_S)
+
+
+def _multi_usable_s(n: int, remaining_s: float) -> float:
+    """Time a multi-thread round may use: one unit, one cheap merge (see MULTI_RESERVE_S)."""
+    return max(usable_s(remaining_s), remaining_s - MULTI_RESERVE_S - MULTI_MERGE_S_PER_NODE * n)
 
 
 def _island_want(n: int, threads: int = 1) -> float:
@@ -260,7 +270,10 @@ def _multi_thread_island(inp: PlanInput) -> RoundPlan:
         if inp.pool_size >= UNION_MIN_TOURS:
             return _whole_round(inp, usable_s(inp.remaining_s), inp.share, 1, last=True)
         restart_left = inp.remaining_s  # nothing to merge yet: the rest is one more restart
-    budget = island_slice_s(inp.n, restart_left, threads=inp.share)
+    if inp.round_no == 0 and inp.remaining_s < MULTI_MIN_RESTARTS * _island_want(inp.n, inp.share):
+        budget = _multi_usable_s(inp.n, inp.remaining_s)  # one run for the whole budget
+    else:
+        budget = island_slice_s(inp.n, restart_left, threads=inp.share)
     return _whole_round(inp, budget, 1, inp.share)
 
 

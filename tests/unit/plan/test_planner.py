@@ -8,6 +8,7 @@ import pytest
 
 from tsp_celery.plan import PlanInput, RoundPlan, plan_round
 from tsp_celery.plan.planner import (
+    MULTI_MIN_RESTARTS,
     MULTI_RESERVE_S,
     MULTI_S_PER_SQRT_NODE,
     UNION_EVERY,
@@ -297,3 +298,14 @@ def test_a_last_multi_thread_round_keeps_back_only_what_its_merge_needs():
         assert usable_s(remaining) < unit.budget_s < remaining - MULTI_RESERVE_S
     # single-thread islands keep the reserve they had
     assert plan(remaining_s=10.0, **{**kw, "n": 2000}).units[0].budget_s == usable_s(10.0)
+
+
+def test_a_budget_too_short_for_several_restarts_is_one_run():
+    kw = dict(slots=2, matrix_budget_bytes=GIB, threads_per_unit_allowed=True, pooled=True)
+    for n in (6000, 15_000):
+        restart = MULTI_S_PER_SQRT_NODE * n**0.5
+        short = plan(n=n, remaining_s=(MULTI_MIN_RESTARTS - 0.5) * restart, **kw).units
+        assert [(u.kind, u.threads) for u in short] == [("island", 2)]
+        assert short[0].budget_s > (MULTI_MIN_RESTARTS - 1) * restart  # all of it, one run
+        long = plan(n=n, remaining_s=(MULTI_MIN_RESTARTS + 0.5) * restart, **kw).units
+        assert long[0].budget_s == pytest.approx(restart)  # restarts
