@@ -214,8 +214,9 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
         bound_s = certify_budget(problem, bound_s, clock.max_runtime)
         bound = BoundProcess(problem, bound_s, target, method,
                              nice=bound_niceness(problem.n, workers, os.cpu_count() or 1))
-    if multi_thread_job(problem.n, workers, budget):
+    if method == "fork" and multi_thread_job(problem.n, workers, budget):
         # the restarts share one matrix: built once with every core, before the pool forks
+        # (spawned workers could not share it: each builds its own on its first restart)
         best.report_phase("building the distance matrix")
         whole_matrix(problem, threads=workers)
     best.report_phase(f"starting {workers} worker process{'es' if workers > 1 else ''}")
