@@ -20,14 +20,21 @@ import numpy as np
 
 from tsp_celery.local_workers import BoundProcess, UnitPool, start_method
 from tsp_celery.plan import MaxRuntime, MultipleCriteria, PlanInput, RoundPlan, TargetLength
-from tsp_celery.plan.planner import EXACT_MAX_N, initial_partition_s, plan_round, worth_a_round
+from tsp_celery.plan.planner import (
+    EXACT_MAX_N,
+    initial_partition_s,
+    multi_thread_job,
+    plan_round,
+    worth_a_round,
+)
 from tsp_celery.plan.stop import StoppingCriterion
 from tsp_celery.problem import Problem
 from tsp_celery.result import Result
 from tsp_celery.settings import Settings
 from tsp_celery.solver.bound import DENSE_MAX_N
-from tsp_celery.solver.certify import certify_budget
+from tsp_celery.solver.certify import CERTIFY_MAX_N, certify_budget
 from tsp_celery.solver.elite import update_elite
+from tsp_celery.solver.matrix import drop_whole_matrix, whole_matrix
 from tsp_celery.solver.units import (
     PIECE_KINDS,
     WHOLE_KINDS,
@@ -56,6 +63,11 @@ BOUND_BASE_S = 3.0
 BOUND_S_PER_NODE = 0.001
 BOUND_MAX_S = 30.0
 BOUND_MAX_N = 100_000
+# Where no proof can stop the search (beyond certify.CERTIFY_MAX_N nodes) and no core is spare
+# (as many workers as cores), the bound runs at this niceness: it then takes the CPU the
+# search leaves, instead of a core from it (rl5934 at --time 10: 1.6 of the search's 18.6
+# core-seconds at the same priority).
+BOUND_NICE = 10
 # The matrix-free first tour of a large instance may spend this share of the budget polishing
 # (greedy's long joins are what decomposition cannot remove).
 POLISH_SHARE = 0.3
@@ -207,7 +219,13 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
     bound = None
     bound_s = bound_budget_s(problem, clock.max_runtime) if with_bound else None
     if bound_s is not None:  # before the pool, which starts a thread
-        bound = BoundProcess(problem, bound_s, target, method)
+        bound = BoundProcess(problem, bound_s, target, method,
+                             nice=bound_niceness(problem.n, workers, os.cpu_count() or 1))
+    if method == "fork" and multi_thread_job(problem.n, workers, budget):
+        # the restarts share one matrix: built once with every core, before the pool forks
+        # (spawned workers could not share it: each builds its own on its first restart)
+        best.report_phase("building the distance matrix")
+        whole_matrix(problem, threads=workers)
     best.report_phase(f"starting {workers} worker process{'es' if workers > 1 else ''}")
     pool = UnitPool(problem, workers, budget, method)
     try:
@@ -252,7 +270,8 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
             ):
                 return True
             if criteria(best.length) or not worth_a_round(replace(
-                    inp, remaining_s=clock.remaining(), has_tour=best.tour is not None)):
+                    inp, remaining_s=clock.remaining(), has_tour=best.tour is not None,
+                    pool_size=len(elite))):
                 return False
             round_no += 1
     except KeyboardInterrupt:
@@ -262,11 +281,18 @@ def _search(problem: Problem, clock: MaxRuntime, workers: int, seed: int, target
         return False
     finally:
         pool.close()
+        drop_whole_matrix()
         if bound is not None:
             best.lower_bound = bound.poll(timeout=0.2 if best.lower_bound is None else 0.0)
             bound.close()
             if bound.error:
                 log.warning("lower bound failed: %s", bound.error)
+
+
+def bound_niceness(n: int, workers: int, cores: int) -> int:
+    """The bound process's niceness: BOUND_NICE when it would take a core from the search and
+    cannot prove anything that stops it (n > CERTIFY_MAX_N), else 0."""
+    return BOUND_NICE if workers >= cores and n > CERTIFY_MAX_N else 0
 
 
 def _round_phase(plan: RoundPlan) -> str:

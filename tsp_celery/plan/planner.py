@@ -10,6 +10,7 @@ Pure functions, shared by the embedded pool and the cluster coordinator:
   running a lone job): island rounds of one unit with all the job's threads (fast-tsp's threads
   share one search, which beats as many independent runs there), each a restart of moderate
   length merged with the elite pool: a long run stalls in one basin, restarts sample several;
+  with merging on, the job's last seconds are a round of single-thread union units over them;
 - once the caller's elite pool holds a few tours (merging on): the first unit of every few
   island rounds and every unit of the job's last round is a union unit, the shortest tour in the
   union graph of the pool (solver.union); island slices are kept short so the pool fills;
@@ -67,6 +68,23 @@ SHORT_START_S_PER_NODE = 1e-4
 # a restart that found nothing is not lengthened (a longer run would not do better).
 MULTI_THREAD_MIN_N = 3000
 MULTI_S_PER_SQRT_NODE = 0.2
+# Restarts pay only when a job's budget holds at least this many of them: at --time 60 on this
+# 2-core machine restarts beat fast-tsp alone on rl5934 (3.8 restarts' worth: 0 against
+# 0.114 %) and pla7397 (3.4: 0.0004 against 0.116 %) and lost on brd14051 (2.5: 0.098 against
+# 0.079 %) and d15112 (2.4: 0.105 against 0.082 %), where a 24 s restart is cut off while
+# still improving. A job with less runs one restart for its whole budget.
+MULTI_MIN_RESTARTS = 3
+# A multi-thread round is one unit merged with the pool by partition crossover, far cheaper
+# than usable_s's reserve: it keeps back MULTI_RESERVE_S + MULTI_MERGE_S_PER_NODE * n (rl5934
+# at --time 10: usable_s left 0.7 s of the budget unused, the merge took 0.03 s; brd14051's
+# last merge at --time 60 0.16-0.2 s).
+MULTI_RESERVE_S = 0.1
+MULTI_MERGE_S_PER_NODE = 2e-5
+# With merging on, a multi-thread job ends with a round of single-thread union units (one per
+# slot, windows shifted by their seeds) over the restarts' pool, for this many seconds per
+# sqrt(n) (3.6 s for brd14051, 2.3 s for rl5934): two 22 s restarts of brd14051 (0.115 and
+# 0.153 % over the optimum) merge by crossover to 0.113 %, their union to 0.098 % in 1.6 s.
+MULTI_UNION_S_PER_SQRT_NODE = 0.03
 # Union units (solver.union) need a pool of at least UNION_MIN_TOURS distinct tours. The more
 # tours, the more a union finds: of two fnl4461 runs a few units, of four 0.013 points, of eight
 # 0.03 (10 s runs, the best 0.050 % over the optimum). So islands fill the pool between union
@@ -142,7 +160,7 @@ def island_slice_s(n: int, remaining_s: float, last_improved: bool = True,
     """Wall seconds for each island unit: grows with n, doubled after a round without gain;
     shorter with an elite pool (``pooled``), which union units merge, and in the first rounds
     (``round_no``: 0 and 1 are the first) of a small instance (see SHORT_START_MAX_N)."""
-    usable = usable_s(remaining_s)
+    usable = _multi_usable_s(n, remaining_s) if threads > 1 else usable_s(remaining_s)
     want = _island_want(n, threads)
     if pooled and threads == 1:
         want = min(want, UNION_ISLAND_S_PER_SQRT_NODE * math.sqrt(n))
@@ -158,6 +176,11 @@ def island_slice_s(n: int, remaining_s: float, last_improved: bool = True,
     return max(want, floor)
 
 
+def _multi_usable_s(n: int, remaining_s: float) -> float:
+    """Time a multi-thread round may use: one unit, one cheap merge (see MULTI_RESERVE_S)."""
+    return max(usable_s(remaining_s), remaining_s - MULTI_RESERVE_S - MULTI_MERGE_S_PER_NODE * n)
+
+
 def _island_want(n: int, threads: int = 1) -> float:
     if threads > 1:
         return MULTI_S_PER_SQRT_NODE * math.sqrt(n)
@@ -167,19 +190,28 @@ def _island_want(n: int, threads: int = 1) -> float:
 def worth_a_round(inp: PlanInput) -> bool:
     """False when so little time is left that the next round cannot find anything.
 
-    An island run needs a quarter of its usual slice to get past fast-tsp's set-up; a segment
-    or exact unit needs MIN_UNIT_S.
+    An island run needs a quarter of its usual slice to get past fast-tsp's set-up, a closing
+    union round of a multi-thread job a quarter of its time; a segment or exact unit needs
+    MIN_UNIT_S.
     """
     n, need = inp.n, MIN_UNIT_S
-    if n > EXACT_MAX_N and fits_matrix_budget(n, inp.matrix_budget_bytes):
+    if _multi_thread(inp) and inp.pooled and inp.pool_size >= UNION_MIN_TOURS:
+        need = max(need, 0.25 * multi_union_s(n))  # a closing union round
+    elif n > EXACT_MAX_N and fits_matrix_budget(n, inp.matrix_budget_bytes):
         need = max(need, 0.25 * _island_want(n, inp.share if _multi_thread(inp) else 1))
     return inp.remaining_s >= need
 
 
 def _multi_thread(inp: PlanInput) -> bool:
     """Whether this job runs multi-thread islands (see module doc)."""
-    return (inp.threads_per_unit_allowed and inp.share > 1 and inp.n >= MULTI_THREAD_MIN_N
-            and fits_matrix_budget(inp.n, inp.matrix_budget_bytes))
+    return inp.threads_per_unit_allowed and multi_thread_job(inp.n, inp.share,
+                                                              inp.matrix_budget_bytes)
+
+
+def multi_thread_job(n: int, share: int, matrix_budget_bytes: int) -> bool:
+    """Whether a job whose units may take several threads runs multi-thread islands: its
+    restarts then share one whole-instance matrix (``solver.matrix.whole_matrix``)."""
+    return share > 1 and n >= MULTI_THREAD_MIN_N and fits_matrix_budget(n, matrix_budget_bytes)
 
 
 def segment_size(n: int, matrix_budget_bytes: int) -> int:
@@ -239,8 +271,25 @@ def _island_round(inp: PlanInput) -> RoundPlan:
     return _whole_round(inp, budget, inp.share, 1, last)
 
 
+def multi_union_s(n: int) -> float:
+    """Seconds a multi-thread job keeps for its closing union round."""
+    return MULTI_UNION_S_PER_SQRT_NODE * math.sqrt(n)
+
+
 def _multi_thread_island(inp: PlanInput) -> RoundPlan:
-    budget = island_slice_s(inp.n, inp.remaining_s, threads=inp.share)
+    """A restart with all the job's threads; with merging on, the job's last seconds
+    (``multi_union_s``) go to a round of single-thread union units over the restarts' pool."""
+    # kept back once this restart will leave the pool enough tours to merge
+    closing = multi_union_s(inp.n) if inp.pooled and inp.pool_size + 1 >= UNION_MIN_TOURS else 0.0
+    restart_left = inp.remaining_s - closing
+    if closing and restart_left < 0.25 * _island_want(inp.n, inp.share):
+        if inp.pool_size >= UNION_MIN_TOURS:
+            return _whole_round(inp, usable_s(inp.remaining_s), inp.share, 1, last=True)
+        restart_left = inp.remaining_s  # nothing to merge yet: the rest is one more restart
+    if inp.round_no == 0 and inp.remaining_s < MULTI_MIN_RESTARTS * _island_want(inp.n, inp.share):
+        budget = _multi_usable_s(inp.n, inp.remaining_s)  # one run for the whole budget
+    else:
+        budget = island_slice_s(inp.n, restart_left, threads=inp.share)
     return _whole_round(inp, budget, 1, inp.share)
 
 
