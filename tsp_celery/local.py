@@ -21,7 +21,7 @@ import numpy as np
 from tsp_celery.local_workers import BoundProcess, UnitPool, start_method
 from tsp_celery.plan import MaxRuntime, RoundLoop, RoundPlan, SearchState, TargetLength
 from tsp_celery.plan.first_tour import needs_first_tour
-from tsp_celery.plan.planner import EXACT_MAX_N, initial_partition_s
+from tsp_celery.plan.planner import EXACT_MAX_N, initial_partition_s, multi_thread_job
 from tsp_celery.plan.round_loop import (
     meets_bound,
     merged_tour,
@@ -41,8 +41,9 @@ from tsp_celery.solver import (
     run_unit,
     update_elite,
 )
-from tsp_celery.solver.certify import certify_budget
+from tsp_celery.solver.certify import CERTIFY_MAX_N, certify_budget
 from tsp_celery.solver.held_karp import DENSE_MAX_N
+from tsp_celery.solver.matrix import drop_whole_matrix, whole_matrix
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,11 @@ BOUND_BASE_S = 3.0
 BOUND_S_PER_NODE = 0.001
 BOUND_MAX_S = 30.0
 BOUND_MAX_N = 100_000
+# Where no proof can stop the search (beyond certify.CERTIFY_MAX_N nodes) and no core is spare
+# (as many workers as cores), the bound runs at this niceness: it then takes the CPU the
+# search leaves, instead of a core from it (rl5934 at --time 10: 1.6 of the search's 18.6
+# core-seconds at the same priority).
+BOUND_NICE = 10
 # The matrix-free first tour of a large instance may spend this share of the budget polishing
 # (greedy's long joins are what decomposition cannot remove).
 POLISH_SHARE = 0.3
@@ -221,7 +227,13 @@ def _search(problem: Problem, clock: _Clock, workers: int, target: float | None,
     bound = None
     bound_s = bound_budget_s(problem, clock.time_s) if with_bound else None
     if bound_s is not None:  # before the pool, which starts a thread
-        bound = BoundProcess(problem, bound_s, target, method)
+        bound = BoundProcess(problem, bound_s, target, method,
+                             nice=bound_niceness(problem.n, workers, os.cpu_count() or 1))
+    if method == "fork" and multi_thread_job(problem.n, workers, loop.matrix_budget_bytes):
+        # the restarts share one matrix: built once with every core, before the pool forks
+        # (spawned workers could not share it: each builds its own on its first restart)
+        best.report_phase("building the distance matrix")
+        whole_matrix(problem, threads=workers)
     best.report_phase(f"starting {workers} worker process{'es' if workers > 1 else ''}")
     pool = UnitPool(problem, workers, loop.matrix_budget_bytes, method)
     try:
@@ -252,7 +264,8 @@ def _search(problem: Problem, clock: _Clock, workers: int, target: float | None,
             if best.meets_bound() or proves_optimal(results, best.length):
                 return True
             state = SearchState(clock.elapsed(), best.length, loop.stall_rounds)
-            if loop.stop_reason(state, slots=workers, has_tour=best.tour is not None):
+            if loop.stop_reason(state, slots=workers, has_tour=best.tour is not None,
+                                pool_size=len(elite)):
                 return False
     except KeyboardInterrupt:
         if best.tour is None:
@@ -261,6 +274,7 @@ def _search(problem: Problem, clock: _Clock, workers: int, target: float | None,
         return False
     finally:
         pool.close()
+        drop_whole_matrix()
         if bound is not None:
             best.lower_bound = bound.poll(timeout=0.2 if best.lower_bound is None else 0.0)
             bound.close()
@@ -279,6 +293,12 @@ def _first_tour(problem: Problem, clock: _Clock, workers: int, loop: RoundLoop, 
                         threads=workers, on_part=best.report_part)
     best.offer(tour, {"initial"})
     stats["initial_length"], stats["initial_s"] = best.length, clock.elapsed() - t0
+
+
+def bound_niceness(n: int, workers: int, cores: int) -> int:
+    """The bound process's niceness: BOUND_NICE when it would take a core from the search and
+    cannot prove anything that stops it (n > CERTIFY_MAX_N), else 0."""
+    return BOUND_NICE if workers >= cores and n > CERTIFY_MAX_N else 0
 
 
 def _round_phase(plan: RoundPlan) -> str:

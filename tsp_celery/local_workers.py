@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import os
 import signal
 import threading
 from collections.abc import Sequence
@@ -96,8 +97,11 @@ class UnitPool:
                 p.join(timeout=2)
 
 
-def _bound_main(problem: Problem, budget_s: float, upper: float | None, conn: Connection) -> None:
+def _bound_main(problem: Problem, budget_s: float, upper: float | None, conn: Connection,
+                nice: int = 0) -> None:
     _ignore_sigint()
+    if nice:
+        os.nice(nice)
     from tsp_celery.solver.certify import certified_bound
 
     def send(lb: Any) -> None:
@@ -114,10 +118,12 @@ def _bound_main(problem: Problem, budget_s: float, upper: float | None, conn: Co
 class BoundProcess:
     """The Held–Karp bound in its own process beside the search; the best bound so far is kept."""
 
-    def __init__(self, problem: Problem, budget_s: float, upper: float | None, method: str):
+    def __init__(self, problem: Problem, budget_s: float, upper: float | None, method: str,
+                 nice: int = 0):
+        """``nice``: added to the process's niceness, so that it yields to the search."""
         ctx = mp.get_context(method)
         self._conn, child = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=_bound_main, args=(problem, budget_s, upper, child),
+        self._proc = ctx.Process(target=_bound_main, args=(problem, budget_s, upper, child, nice),
                                  daemon=True, name="tsp-celery-bound")
         self._proc.start()
         child.close()

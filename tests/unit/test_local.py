@@ -174,6 +174,32 @@ def test_union_units_merge_the_pool_once_it_holds_distinct_tours(monkeypatch):
     assert result.stats["units_failed"] == 0
 
 
+@pytest.mark.timeout(90)
+def test_a_multi_thread_job_closes_with_a_union_round_over_its_restarts(monkeypatch):
+    import tsp_celery.plan.planner as planner
+    import tsp_celery.plan.round_loop as round_loop
+
+    # one-second restarts and a 1.6 s closing union round on 3,000 nodes (n >= MULTI_THREAD_MIN_N)
+    monkeypatch.setattr(planner, "MULTI_S_PER_SQRT_NODE", 0.02)
+    monkeypatch.setattr(planner, "MULTI_UNION_S_PER_SQRT_NODE", 0.03)
+    plans = []  # (threads of each unit, kinds), round by round
+
+    def recording_plan_round(inp):
+        plan = planner.plan_round(inp)
+        plans.append([(u.kind, u.threads) for u in plan.units])
+        return plan
+
+    monkeypatch.setattr(round_loop, "plan_round", recording_plan_round)
+    problem = generate("uniform", planner.MULTI_THREAD_MIN_N, seed=3)
+    result = solve_local(problem, time_s=8, workers=2, seed=1, bound=False)
+    _check(problem, result)
+    assert plans[0] == [("island", 2)]  # restarts with both threads first
+    assert [("union", 1), ("union", 1)] in plans  # then union units, one per worker
+    first_union = plans.index([("union", 1), ("union", 1)])
+    assert all(kinds == [("island", 2)] for kinds in plans[:first_union])
+    assert result.stats["units_failed"] == 0
+
+
 @pytest.fixture
 def bound_budgets(monkeypatch) -> list[float]:
     """The budgets solve_local gives its bound process (which is replaced by a recorder)."""
@@ -184,7 +210,7 @@ def bound_budgets(monkeypatch) -> list[float]:
     class Recorder:
         error = None
 
-        def __init__(self, problem, budget_s, upper, method):
+        def __init__(self, problem, budget_s, upper, method, nice=0):
             budgets.append(budget_s)
 
         def poll(self, timeout=0.0):
@@ -213,3 +239,34 @@ def test_a_likely_proof_gets_nearly_the_whole_budget(bound_budgets, examples_dir
     # the bound process ends by itself once it proves the optimum, so the budget is a ceiling
     solve_local(load_problem(examples_dir / "berlin52.tsp"), time_s=100, workers=1, target=7542)
     assert bound_budgets == [pytest.approx(95.0)]
+
+
+def test_the_bound_yields_to_the_search_only_where_it_cannot_stop_it():
+    from tsp_celery.local import BOUND_NICE, bound_niceness
+    from tsp_celery.solver.certify import CERTIFY_MAX_N
+
+    big = CERTIFY_MAX_N + 1
+    assert bound_niceness(big, workers=2, cores=2) == BOUND_NICE > 0
+    assert bound_niceness(big, workers=1, cores=2) == 0  # a spare core: full speed
+    assert bound_niceness(CERTIFY_MAX_N, workers=2, cores=2) == 0  # a proof may end the job
+
+
+@pytest.mark.timeout(30)
+def test_the_bound_process_runs_at_the_niceness_asked_for():
+    import os
+    import time
+
+    from tsp_celery.local_workers import BoundProcess, start_method
+
+    problem = generate("uniform", 3000, 1)  # a bound that takes seconds
+    expected = min(os.getpriority(os.PRIO_PROCESS, 0) + 7, 19)
+    bound = BoundProcess(problem, 3.0, None, start_method(), nice=7)
+    try:
+        seen, deadline = None, time.monotonic() + 10
+        while seen != expected and time.monotonic() < deadline:
+            seen = os.getpriority(os.PRIO_PROCESS, bound._proc.pid)
+            time.sleep(0.01)
+        assert seen == expected
+        assert bound.poll(timeout=10.0) is not None  # and it still delivers a bound
+    finally:
+        bound.close()

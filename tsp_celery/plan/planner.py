@@ -42,6 +42,17 @@ SHORT_START_S_PER_NODE = 1e-4
 # MULTI_S_PER_SQRT_NODE * sqrt(n) seconds merged with the elite pool.
 MULTI_THREAD_MIN_N = 3000
 MULTI_S_PER_SQRT_NODE = 0.2
+# Restarts pay only when a job's budget holds at least this many of them; a job with less runs
+# one restart for its whole budget.
+MULTI_MIN_RESTARTS = 3
+# A multi-thread round is one unit merged with the pool by partition crossover, far cheaper
+# than usable_s's reserve: it keeps back MULTI_RESERVE_S + MULTI_MERGE_S_PER_NODE * n.
+MULTI_RESERVE_S = 0.1
+MULTI_MERGE_S_PER_NODE = 2e-5
+# With merging on, a multi-thread job ends with a round of single-thread union units (one per
+# slot, windows shifted by their seeds) over the restarts' pool, for this many seconds per
+# sqrt(n).
+MULTI_UNION_S_PER_SQRT_NODE = 0.03
 # Union units (solver.union) need a pool of at least UNION_MIN_TOURS distinct tours, and find
 # more the more tours it holds: islands fill it between union rounds (every UNION_EVERY-th), the
 # last round merges it in every unit, and with a pool island slices are at most
@@ -111,7 +122,7 @@ def island_slice_s(n: int, remaining_s: float, last_improved: bool = True,
     """Wall seconds for each island unit: grows with n, doubled after a round without gain;
     shorter with an elite pool (``pooled``), which union units merge, and in the first rounds
     (``round_no``: 0 and 1 are the first) of a small instance (see SHORT_START_MAX_N)."""
-    usable = usable_s(remaining_s)
+    usable = _multi_usable_s(n, remaining_s) if threads > 1 else usable_s(remaining_s)
     want = _island_want(n, threads)
     if pooled and threads == 1:
         want = min(want, UNION_ISLAND_S_PER_SQRT_NODE * math.sqrt(n))
@@ -127,6 +138,11 @@ def island_slice_s(n: int, remaining_s: float, last_improved: bool = True,
     return max(want, floor)
 
 
+def _multi_usable_s(n: int, remaining_s: float) -> float:
+    """Time a multi-thread round may use: one unit, one cheap merge (see MULTI_RESERVE_S)."""
+    return max(usable_s(remaining_s), remaining_s - MULTI_RESERVE_S - MULTI_MERGE_S_PER_NODE * n)
+
+
 def _island_want(n: int, threads: int = 1) -> float:
     if threads > 1:
         return MULTI_S_PER_SQRT_NODE * math.sqrt(n)
@@ -136,19 +152,28 @@ def _island_want(n: int, threads: int = 1) -> float:
 def worth_a_round(inp: PlanInput) -> bool:
     """False when so little time is left that the next round cannot find anything.
 
-    An island run needs a quarter of its usual slice to get past fast-tsp's set-up; a segment
-    or exact unit needs MIN_UNIT_S.
+    An island run needs a quarter of its usual slice to get past fast-tsp's set-up, a closing
+    union round of a multi-thread job a quarter of its time; a segment or exact unit needs
+    MIN_UNIT_S.
     """
     n, need = inp.n, MIN_UNIT_S
-    if n > EXACT_MAX_N and fits_matrix_budget(n, inp.matrix_budget_bytes):
+    if _multi_thread(inp) and inp.pooled and inp.pool_size >= UNION_MIN_TOURS:
+        need = max(need, 0.25 * multi_union_s(n))  # a closing union round
+    elif n > EXACT_MAX_N and fits_matrix_budget(n, inp.matrix_budget_bytes):
         need = max(need, 0.25 * _island_want(n, inp.share if _multi_thread(inp) else 1))
     return inp.remaining_s >= need
 
 
 def _multi_thread(inp: PlanInput) -> bool:
     """Whether this job runs multi-thread islands (see module doc)."""
-    return (inp.threads_per_unit_allowed and inp.share > 1 and inp.n >= MULTI_THREAD_MIN_N
-            and fits_matrix_budget(inp.n, inp.matrix_budget_bytes))
+    return inp.threads_per_unit_allowed and multi_thread_job(inp.n, inp.share,
+                                                              inp.matrix_budget_bytes)
+
+
+def multi_thread_job(n: int, share: int, matrix_budget_bytes: int) -> bool:
+    """Whether a job whose units may take several threads runs multi-thread islands: its
+    restarts then share one whole-instance matrix (``solver.matrix.whole_matrix``)."""
+    return share > 1 and n >= MULTI_THREAD_MIN_N and fits_matrix_budget(n, matrix_budget_bytes)
 
 
 def segment_size(n: int, matrix_budget_bytes: int) -> int:
@@ -208,8 +233,25 @@ def _island_round(inp: PlanInput) -> RoundPlan:
     return _whole_round(inp, budget, inp.share, 1, last)
 
 
+def multi_union_s(n: int) -> float:
+    """Seconds a multi-thread job keeps for its closing union round."""
+    return MULTI_UNION_S_PER_SQRT_NODE * math.sqrt(n)
+
+
 def _multi_thread_island(inp: PlanInput) -> RoundPlan:
-    budget = island_slice_s(inp.n, inp.remaining_s, threads=inp.share)
+    """A restart with all the job's threads; with merging on, the job's last seconds
+    (``multi_union_s``) go to a round of single-thread union units over the restarts' pool."""
+    # kept back once this restart will leave the pool enough tours to merge
+    closing = multi_union_s(inp.n) if inp.pooled and inp.pool_size + 1 >= UNION_MIN_TOURS else 0.0
+    restart_left = inp.remaining_s - closing
+    if closing and restart_left < 0.25 * _island_want(inp.n, inp.share):
+        if inp.pool_size >= UNION_MIN_TOURS:
+            return _whole_round(inp, usable_s(inp.remaining_s), inp.share, 1, last=True)
+        restart_left = inp.remaining_s  # nothing to merge yet: the rest is one more restart
+    if inp.round_no == 0 and inp.remaining_s < MULTI_MIN_RESTARTS * _island_want(inp.n, inp.share):
+        budget = _multi_usable_s(inp.n, inp.remaining_s)  # one run for the whole budget
+    else:
+        budget = island_slice_s(inp.n, restart_left, threads=inp.share)
     return _whole_round(inp, budget, 1, inp.share)
 
 

@@ -69,13 +69,14 @@ class RoundLoop:
         self.stall_rounds = 0 if improved else self.stall_rounds + 1
 
     def stop_reason(self, state: SearchState, *, slots: int, has_tour: bool,
-                    active_jobs: int = 1) -> str | None:
-        """Why the job ends after this round: a criterion, or too little time for another."""
+                    active_jobs: int = 1, pool_size: int = 0) -> str | None:
+        """Why the job ends after this round: a criterion, or too little time for another
+        (``pool_size``: the elite pool as the round left it)."""
         reason = self.stop.reason(state)
         if reason is not None:
             return reason
         inp = self.plan_input(slots=max(slots, 1), elapsed_s=state.elapsed_s, has_tour=has_tour,
-                              active_jobs=active_jobs)
+                              pool_size=pool_size, active_jobs=active_jobs)
         return None if worth_a_round(inp) else "time budget used"
 
 

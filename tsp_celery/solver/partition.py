@@ -110,7 +110,7 @@ def solve_part(problem: Problem, nodes: np.ndarray, budget_s: float, seed: int =
     nodes = np.asarray(nodes, dtype=np.int64)[rng.permutation(len(nodes))]
     if len(nodes) <= 3:
         return nodes
-    matrix, _ = compact_matrix(problem, nodes)
+    matrix, _ = compact_matrix(problem, nodes, threads=threads)
     local = engine_tour(engine or get_engine("fast-tsp"), matrix,
                         budget_s - (time.monotonic() - started), seed, threads, until_converged)
     return nodes[local]

@@ -30,8 +30,9 @@ from tsp_celery.solver.construct import greedy_tour
 from tsp_celery.solver.crossover import merge_tours
 from tsp_celery.solver.decompose import region_nodes
 from tsp_celery.solver.elite import update_elite
-from tsp_celery.solver.engine import get_engine
+from tsp_celery.solver.engine import engine_tour, get_engine
 from tsp_celery.solver.exact import MAX_EXACT_NODES
+from tsp_celery.solver.matrix import whole_matrix
 from tsp_celery.solver.partition import partition_tour, solve_part
 from tsp_celery.solver.path import (
     SEPARATOR,
@@ -175,11 +176,17 @@ def _full_tour(problem: Problem, spec: UnitSpec, budget_s: float) -> tuple[np.nd
     engine = get_engine(_ENGINE_OF[spec.kind])
     if spec.kind == "exact":
         return engine.solve(problem.submatrix(), budget_s, spec.seed), True
-    # A multi-thread unit holds the job's whole share and stops once stalled, so the next restart
-    # can begin.
-    tour = solve_part(problem, np.arange(problem.n), budget_s, spec.seed, spec.threads,
-                      until_converged=spec.threads > 1, engine=engine)
-    return tour, False
+    if spec.threads > 1:
+        # A multi-thread unit holds the job's whole share and stops once stalled, so the next
+        # restart can begin. Restarts share one matrix in file order (``whole_matrix``, built
+        # with all the unit's threads): fast-tsp's runs differ by themselves, no relabelling
+        # is needed to make them diverse.
+        started = time.monotonic()
+        matrix = whole_matrix(problem, spec.threads)
+        tour = engine_tour(engine, matrix, budget_s - (time.monotonic() - started), spec.seed,
+                           spec.threads, until_converged=True)
+        return tour, False
+    return solve_part(problem, np.arange(problem.n), budget_s, spec.seed, engine=engine), False
 
 
 def _run(problem: Problem, spec: UnitSpec, base: np.ndarray | None, pool: list[np.ndarray],

@@ -9,6 +9,8 @@ import pytest
 
 from tsp_celery.plan import PlanInput, RoundPlan, plan_round
 from tsp_celery.plan.planner import (
+    MULTI_MIN_RESTARTS,
+    MULTI_RESERVE_S,
     MULTI_S_PER_SQRT_NODE,
     SHORT_START_BASE_S,
     SHORT_START_MAX_N,
@@ -17,6 +19,9 @@ from tsp_celery.plan.planner import (
     UNION_ISLAND_S_PER_SQRT_NODE,
     UNION_MIN_TOURS,
     island_slice_s,
+    multi_thread_job,
+    multi_union_s,
+    usable_s,
     worth_a_round,
 )
 from tsp_celery.solver.budget import matrix_bytes
@@ -252,6 +257,27 @@ def test_multi_thread_restarts_stay_fresh_runs_with_a_pool():
     assert [(u.kind, u.threads) for u in plan(round_no=1, **kw).units] == [("island", 2)]
 
 
+def test_a_multi_thread_job_closes_with_union_units_over_its_restarts():
+    n = 14_000
+    kw = dict(n=n, slots=2, matrix_budget_bytes=GIB, threads_per_unit_allowed=True, pooled=True)
+    closing = multi_union_s(n)
+    # the restart that fills the pool leaves the closing seconds free
+    second = plan(round_no=1, pool_size=1, remaining_s=35.0, **kw)
+    assert [(u.kind, u.threads) for u in second.units] == [("island", 2)]
+    assert second.units[0].budget_s <= 35.0 - closing
+    # then one single-thread union unit per slot, distinct seeds, for what is left
+    last = plan(round_no=2, pool_size=2, remaining_s=closing + 0.5, **kw)
+    assert last.kind == "union"
+    assert [(u.kind, u.threads) for u in last.units] == [("union", 1)] * 2
+    assert len({u.seed for u in last.units}) == 2
+    assert last.units[0].budget_s <= closing + 0.5
+    # the first restart, with nothing to merge after it, is not shortened for a union
+    assert plan(round_no=0, pool_size=0, remaining_s=20.0, **kw).units[0].budget_s > 20.0 - closing
+    # merging off: restarts to the end
+    off = plan(round_no=2, remaining_s=closing + 0.5, **{**kw, "pooled": False})
+    assert [(u.kind, u.threads) for u in off.units] == [("island", 2)]
+
+
 def test_a_pool_keeps_island_slices_short_enough_to_fill_it():
     for n in (3038, 4461):
         plain = island_slice_s(n, 600.0)
@@ -272,3 +298,30 @@ def test_small_instances_start_with_short_slices_doubling_up_to_the_full_one():
     # beyond SHORT_START_MAX_N the first round gets the whole slice
     n = SHORT_START_MAX_N + 500
     assert plan(n=n, remaining_s=60.0, round_no=1).units[0].budget_s == island_slice_s(n, 60.0)
+
+
+def test_multi_thread_jobs_are_lone_large_jobs_whose_matrix_fits():
+    assert multi_thread_job(5000, 2, GIB)
+    assert not multi_thread_job(5000, 1, GIB)  # one slot: nothing to share
+    assert not multi_thread_job(1000, 2, GIB)  # small: single-thread islands
+    assert not multi_thread_job(50_000, 2, GIB)  # beyond the matrix budget: decomposition
+
+
+def test_a_last_multi_thread_round_keeps_back_only_what_its_merge_needs():
+    kw = dict(n=6000, slots=2, matrix_budget_bytes=GIB, threads_per_unit_allowed=True)
+    for remaining in (10.0, 18.0):  # less than one and a half restarts: the last round
+        unit = plan(remaining_s=remaining, **kw).units[0]
+        assert usable_s(remaining) < unit.budget_s < remaining - MULTI_RESERVE_S
+    # single-thread islands keep the reserve they had
+    assert plan(remaining_s=10.0, **{**kw, "n": 2000}).units[0].budget_s == usable_s(10.0)
+
+
+def test_a_budget_too_short_for_several_restarts_is_one_run():
+    kw = dict(slots=2, matrix_budget_bytes=GIB, threads_per_unit_allowed=True, pooled=True)
+    for n in (6000, 15_000):
+        restart = MULTI_S_PER_SQRT_NODE * n**0.5
+        short = plan(n=n, remaining_s=(MULTI_MIN_RESTARTS - 0.5) * restart, **kw).units
+        assert [(u.kind, u.threads) for u in short] == [("island", 2)]
+        assert short[0].budget_s > (MULTI_MIN_RESTARTS - 1) * restart  # all of it, one run
+        long = plan(n=n, remaining_s=(MULTI_MIN_RESTARTS + 0.5) * restart, **kw).units
+        assert long[0].budget_s == pytest.approx(restart)  # restarts

@@ -9,8 +9,10 @@ from tsp_celery.problem import Problem
 from tsp_celery.solver.matrix import (
     UINT16_MAX,
     compact_matrix,
+    drop_whole_matrix,
     longest_edge,
     to_uint16,
+    whole_matrix,
     zeroed_uint16,
 )
 
@@ -94,3 +96,31 @@ def test_to_uint16_scales_caller_matrices(make_problem):
 def test_to_uint16_rejects_negative_distances():
     with pytest.raises(ValueError, match="non-negative"):
         to_uint16(np.array([[0, -1], [-1, 0]]))
+
+
+def test_threads_build_the_same_matrix(make_problem):
+    p = make_problem(900, seed=4, kind="CEIL_2D", span=200_000)  # scaled, several row blocks
+    serial, scale = compact_matrix(p)
+    threaded, threaded_scale = compact_matrix(p, threads=2)
+    assert threaded_scale == scale
+    np.testing.assert_array_equal(threaded, serial)
+
+
+def test_the_whole_matrix_is_built_once_per_problem(make_problem, monkeypatch):
+    import tsp_celery.solver.matrix as matrix
+
+    builds = []
+    build = matrix.compact_matrix
+    monkeypatch.setattr(matrix, "compact_matrix",
+                        lambda problem, **kw: builds.append(problem) or build(problem, **kw))
+    a, b = make_problem(50, seed=1), make_problem(60, seed=2)
+    try:
+        first = whole_matrix(a)
+        assert whole_matrix(a, threads=2) is first
+        np.testing.assert_array_equal(first, compact_matrix(a)[0])
+        assert whole_matrix(b).shape == (60, 60)  # another problem: its own matrix
+        drop_whole_matrix()
+        whole_matrix(b)
+    finally:
+        drop_whole_matrix()
+    assert builds == [a, b, b]

@@ -67,6 +67,23 @@ def test_multi_thread_island_unit_hands_its_threads_to_the_engine(uniform300, mo
     assert res.length == uniform300.tour_length(uniform300.validate_tour(res.tour))
 
 
+def test_multi_thread_restarts_share_one_matrix(uniform300, monkeypatch):
+    import tsp_celery.solver.matrix as matrix
+
+    builds = []
+    build = matrix.compact_matrix
+    monkeypatch.setattr(matrix, "compact_matrix",
+                        lambda problem, **kw: builds.append(kw) or build(problem, **kw))
+    try:
+        for seed in (1, 2):
+            res = run_unit(uniform300, UnitSpec(f"u{seed}", "island", seed, 0.3, threads=2),
+                           matrix_budget_bytes=BUDGET)
+            assert res.length == uniform300.tour_length(uniform300.validate_tour(res.tour))
+    finally:
+        matrix.drop_whole_matrix()
+    assert builds == [{"threads": 2}]
+
+
 @pytest.mark.parametrize("kind", ["segment", "region"])
 def test_piece_units_report_exact_lengths(uniform300, kind):
     tour = np.random.default_rng(0).permutation(uniform300.n)
