@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 # Time for the chord body to run after the round's own deadline before the coordinator closes
 # the round itself.
 MERGE_GRACE_S = 1.5
+# A job whose units all failed in this many rounds in a row (nothing came back but errors: a
+# corrupt stored instance, a unit no worker can run) stops with their error instead of retrying
+# to the end of its budget.
+FAILED_ROUNDS_LIMIT = 3
 # Wait this long (plus the partition's time) for a worker to build the first tour of a large
 # instance before asking again.
 INITIAL_TOUR_WAIT_S = 120.0
@@ -139,6 +143,8 @@ class JobDriver:
                               round_no=rec.get("round", 0) + 1)
         self.initial_sent_at: float | None = None
         self.initial_wait_s = INITIAL_TOUR_WAIT_S
+        self.failed_rounds = 0  # closed in a row with errors only (FAILED_ROUNDS_LIMIT)
+        self.unit_error = ""  # the last such round's first unit error
 
     @classmethod
     def resume(cls, services: DriverServices, rec: dict) -> JobDriver:
@@ -212,10 +218,12 @@ class JobDriver:
             if not self.closing.done():
                 return False  # merging on the coordinator's merge thread: look again next turn
             closing, self.closing = self.closing, None
-            closing.result()  # the merge's error (fenced, Redis, a poison job) is raised here
+            # the merge's error (fenced, Redis, a poison job) is raised here
+            self._note_failures(closing.result())
         else:  # closed (by the chord, or by our close that finished since: done with it)
             self.closing = None
             self.s.clock.observe(merged.get("lamport", 0))
+            self._note_failures(merged)
         self.s.store.drop_round_scratch(self.job_id, plan.round_no,
                                         [u.unit_id for u in plan.units])
         self.loop.last_kind = plan.kind
@@ -223,6 +231,18 @@ class JobDriver:
             metrics.round_seconds.labels(plan.kind).observe(time.time() - self.round.planned_at)
         self.round = None
         return True
+
+    def _note_failures(self, outcome: dict | None) -> None:
+        """Count rounds that brought back nothing but unit errors (``outcome``: the round's
+        close; None when another closer got there first)."""
+        if outcome is None:
+            return
+        failed = outcome.get("failed") or {}
+        if outcome.get("received"):
+            self.failed_rounds = 0
+        elif failed:
+            self.failed_rounds += 1
+            self.unit_error = str(next(iter(failed.values())))
 
     def _early_close(self, plan: RoundPlan, fence: str) -> str:
         """Why the open round should be closed before its deadline ('' if it should not):
@@ -246,6 +266,8 @@ class JobDriver:
             return "cancelled"
         if rec["proven_optimal"]:
             return "proven optimal"
+        if self.failed_rounds >= FAILED_ROUNDS_LIMIT:
+            return f"every unit failed in {self.failed_rounds} rounds in a row"
         best = rec.get("best_length")
         length = math.inf if best is None else best
         bound = self.s.store.get_bound(self.instance) if self.params.bound else None
@@ -337,7 +359,9 @@ class JobDriver:
             status, kind, error = JobStatus.CANCELLED, EventType.CANCELLED, ""
         elif rec.get("best_length") is None:
             status, kind = JobStatus.FAILED, EventType.FAILED
-            error = f"no tour found before the stop ({reason}); were workers alive?"
+            cause = (f"units failed: {self.unit_error}" if self.unit_error
+                     else "were workers alive?")
+            error = f"no tour found before the stop ({reason}); {cause}"
         else:
             status, kind, error = JobStatus.DONE, EventType.DONE, ""
         self.s.fencing.check(fence)

@@ -18,7 +18,7 @@ import tsp_celery.cluster.coordinator as coordinator_module
 from tests.unit.solver.test_merge import circle, reversed_at, swapped_at
 from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.coordinator import Coordinator
-from tsp_celery.cluster.driver import SHORT_ROUND_S
+from tsp_celery.cluster.driver import FAILED_ROUNDS_LIMIT, SHORT_ROUND_S
 from tsp_celery.cluster.events import EventLog, EventType
 from tsp_celery.cluster.lamport import LamportClock
 from tsp_celery.cluster.round_close import close_round
@@ -187,6 +187,26 @@ def first_round(any_redis, settings, client):
     job_id = client.submit(p, {"time_s": 30})
     turn(coord)
     return coord, p, job_id, coord.dispatcher.rounds[0][1]
+
+
+def test_a_job_whose_units_only_fail_stops_with_their_error(any_redis, settings, client):
+    """A corrupt stored instance fails every unit the same way: after FAILED_ROUNDS_LIMIT such
+    rounds the job ends, failed, with the units' error, well before its 30 s budget."""
+    coord, _, job_id, _ = first_round(any_redis, settings, client)
+    error = "InstanceError: stored instance has an unknown layout (bad magic)"
+    for round_no in range(1, FAILED_ROUNDS_LIMIT + 1):
+        assert client.status(job_id)["status"] == "running"
+        sent = coord.dispatcher.rounds[-1][1]
+        assert sent.round_no == round_no
+        for unit in sent.units:
+            client.store.record_unit(job_id, round_no, unit.unit_id,
+                                     {"unit_id": unit.unit_id, "ok": False, "error": error}, None)
+        turn(coord)
+    st = client.status(job_id)
+    assert st["status"] == "failed", st
+    assert f"every unit failed in {FAILED_ROUNDS_LIMIT} rounds in a row" in st["error"]
+    assert error in st["error"]
+    assert len(coord.dispatcher.rounds) == FAILED_ROUNDS_LIMIT
 
 
 def test_round_closes_at_its_deadline_with_what_arrived(any_redis, settings, client):
