@@ -6,14 +6,12 @@ credentials); another token's job is answered exactly like an unknown one.
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import redis
-from redis.exceptions import LockNotOwnedError
 
 from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.job import JobStatus
@@ -54,7 +52,7 @@ class JobService:
         # Count and queue under the token's lock, so concurrent submissions (threads, or
         # several gateway processes) cannot all pass the count before any of them is recorded.
         lock = self.tokens.quota_lock(who.token_id)
-        if not lock.acquire():
+        if not lock.acquire(lock.wait_s):
             raise TooManyJobsError("this token's other submissions are still being queued; "
                                    "retry")
         try:
@@ -65,8 +63,7 @@ class JobService:
             job_id = self.client.submit(problem, params)
             self.tokens.add_job(who.token_id, job_id)
         finally:
-            with contextlib.suppress(LockNotOwnedError):  # held past its TTL: nothing to free
-                lock.release()
+            lock.release()  # a no-op if it was held past its TTL and taken by another
         return {"job_id": job_id, "status": JobStatus.QUEUED.value, "n": problem.n,
                 "seed": params.seed, "warning": self.client.missing_service()}
 

@@ -14,9 +14,8 @@ import secrets
 import time
 from dataclasses import asdict, dataclass
 
-from redis.lock import Lock
-
 from tsp_celery.cluster.keys import Keys
+from tsp_celery.cluster.lock import FencedLock
 
 TOKEN_PREFIX = "tspg"
 _TOKEN = re.compile(rf"^{TOKEN_PREFIX}_([0-9a-f]{{12}})_([A-Za-z0-9_-]{{20,100}})$")
@@ -120,11 +119,11 @@ class TokenStore:
         pipe.sadd(self.keys.gateway_token_active(token_id), job_id)
         pipe.execute()
 
-    def quota_lock(self, token_id: str) -> Lock:
+    def quota_lock(self, token_id: str) -> FencedLock:
         """Serialises one token's submissions across gateway threads and processes; it expires
         by itself if its holder dies."""
-        return self.redis.lock(f"{self.keys.gateway_token_active(token_id)}:lock",
-                               timeout=QUOTA_LOCK_TTL_S, blocking_timeout=QUOTA_LOCK_WAIT_S)
+        return FencedLock(self.redis, self.keys, f"{self.keys.gateway_token_active(token_id)}:lock",
+                          "gateway", ttl_ms=int(QUOTA_LOCK_TTL_S * 1000), wait_s=QUOTA_LOCK_WAIT_S)
 
     def active_job_ids(self, token_id: str) -> list[str]:
         """The token's jobs not yet seen final (a superset of its queued and running ones)."""
