@@ -57,6 +57,16 @@ class PoolStore(StoreBase):
         self.redis.set(self.keys.bound(content_hash), json.dumps(bound),
                        ex=self.settings.retention_s)
 
+    def offer_bound(self, content_hash: str, bound: dict) -> bool:
+        """Keep ``bound`` if it beats the cached one (a valid bound before an estimate, then
+        the higher); True when it was kept."""
+        cached = self.get_bound(content_hash)
+        if cached is not None and ((bound["proven"], bound["value"])
+                                   < (cached.get("proven", False), cached.get("value", 0.0))):
+            return False
+        self.set_bound(content_hash, bound)
+        return True
+
     def get_bound(self, content_hash: str) -> dict | None:
         raw = self.redis.get(self.keys.bound(content_hash))
         return None if raw is None else json.loads(raw)

@@ -152,11 +152,13 @@ def _island_want(n: int, threads: int = 1) -> float:
 def worth_a_round(inp: PlanInput) -> bool:
     """False when so little time is left that the next round cannot find anything.
 
-    An island run needs a quarter of its usual slice to get past fast-tsp's set-up, a closing
-    union round of a multi-thread job a quarter of its time; a segment or exact unit needs
-    MIN_UNIT_S.
+    A job without a tour always tries (any tour beats none). Otherwise an island run needs a
+    quarter of its usual slice to get past fast-tsp's set-up, a closing union round of a
+    multi-thread job a quarter of its time; a segment or exact unit needs MIN_UNIT_S.
     """
     n, need = inp.n, MIN_UNIT_S
+    if not inp.has_tour:
+        return inp.remaining_s >= need
     if _multi_thread(inp) and inp.pooled and inp.pool_size >= UNION_MIN_TOURS:
         need = max(need, 0.25 * multi_union_s(n))  # a closing union round
     elif n > EXACT_MAX_N and fits_matrix_budget(n, inp.matrix_budget_bytes):

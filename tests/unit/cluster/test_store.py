@@ -250,3 +250,16 @@ def test_elite_pool_keeps_the_shortest_distinct_tours_and_only_the_leader_writes
     assert 0 < store.redis.ttl(store.keys.job_elite(job_id)) <= 3600
     assert store.offer_elite(job_id, offers, FENCE) == 0
     assert len(store.elite_tours(job_id)) == 3
+
+
+def test_the_bound_cache_keeps_a_valid_bound_before_an_estimate_then_the_higher(store):
+    def bound(value, proven):
+        return {"value": value, "proven": proven, "iterations": 1, "elapsed_s": 0.1,
+                "method": "test"}
+
+    assert store.offer_bound("h", bound(90.0, False))
+    assert store.offer_bound("h", bound(80.0, True))       # valid beats a higher estimate
+    assert not store.offer_bound("h", bound(95.0, False))
+    assert not store.offer_bound("h", bound(79.0, True))   # a lower bound of the same kind
+    assert store.offer_bound("h", bound(85.0, True))
+    assert store.get_bound("h")["value"] == 85.0 and store.get_bound("h")["proven"]
