@@ -77,7 +77,8 @@ def percentile(values: list[float], q: float) -> float:
 class Point:
     """One measured configuration: its processes, then its figures."""
 
-    def __init__(self, slots: int, jobs: int, nodes: int, time_s: float, workdir: Path) -> None:
+    def __init__(self, slots: int, jobs: int, nodes: int, time_s: float, workdir: Path,
+                 task_events: bool = True) -> None:
         self.slots, self.jobs, self.nodes, self.time_s = slots, jobs, nodes, time_s
         self.server = RedisServer(workdir, appendonly=False)
         self.workdir = workdir
@@ -86,6 +87,7 @@ class Point:
                     "TSP_CELERY_LEASE_TTL_MS": str(LEASE_TTL_MS),
                     "TSP_CELERY_LEASE_RENEW_MS": str(LEASE_RENEW_MS),
                     "TSP_CELERY_MAX_ACTIVE_JOBS": str(max(jobs, 1000)),
+                    "TSP_CELERY_TASK_EVENTS": "1" if task_events else "0",
                     "PYTHONUNBUFFERED": "1"}
         self.redis = redis.Redis.from_url(self.server.url, socket_timeout=30)
         self.keys = Keys(PREFIX)
@@ -337,9 +339,9 @@ def _net(info: dict) -> int:
     return int(info["total_net_input_bytes"]) + int(info["total_net_output_bytes"])
 
 
-def measure(slots: int, jobs: int, nodes: int, time_s: float) -> dict:
+def measure(slots: int, jobs: int, nodes: int, time_s: float, task_events: bool = True) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="tsp-scale-"))
-    point = Point(slots, jobs, nodes, time_s, workdir)
+    point = Point(slots, jobs, nodes, time_s, workdir, task_events)
     try:
         return {"slots": slots, "jobs": jobs, "nodes": nodes, "time_s": time_s, **point.run()}
     finally:
@@ -368,6 +370,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help=f"one small point ({QUICK})")
     parser.add_argument("--points", default=SWEEP,
                         help="slots x jobs x nodes [x job seconds, default 20], comma separated")
+    parser.add_argument("--no-task-events", action="store_true",
+                        help="TSP_CELERY_TASK_EVENTS=0 everywhere (no Flower events, STARTED or "
+                             "PROGRESS states)")
     parser.add_argument("--breakdown", action="store_true",
                         help="also print where the slots' idle time went, by cause")
     parser.add_argument("--rounds", action="store_true",
@@ -376,12 +381,13 @@ def main() -> None:
     points = QUICK if args.quick else args.points
     rows = []
     print(f"Stub units (sleep), threads pool, lease TTL {LEASE_TTL_MS} ms; stall 2 rounds; "
-          "leader killed -9 once per point\n")
+          "leader killed -9 once per point"
+          + ("; task events off" if args.no_task_events else "") + "\n")
     print(HEADER)
     print("|" + "---:|" * (HEADER.count("|") - 1))
     for spec in points.split(","):
         slots, jobs, nodes, time_s = ([float(x) for x in spec.split("x")] + [20.0])[:4]
-        rows.append(measure(int(slots), int(jobs), int(nodes), time_s))
+        rows.append(measure(int(slots), int(jobs), int(nodes), time_s, not args.no_task_events))
         print(row(rows[-1]), flush=True)
         if args.rounds:
             for r in rows[-1]["per_round"]:
