@@ -33,21 +33,22 @@ from celery import chord
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tsp_celery.cluster.celery_config import (  # noqa: E402
-    MERGE_QUEUE,
-    SOLVE_QUEUE,
-    celery_config,
-    make_app,
-)
+from tsp_celery.cluster.celery_config import MERGE_QUEUE, SOLVE_QUEUE, make_app  # noqa: E402
 from tsp_celery.settings import Settings  # noqa: E402
 
-TASK_EVENTS_ENV = "TSP_CELERY_TASK_EVENTS"
+# --no-task-events: the project's configuration less its monitoring traffic (the workers read
+# it from this variable at import)
+NO_EVENTS_ENV = "CELERY_FLOOR_NO_TASK_EVENTS"
+NO_EVENTS = {"worker_send_task_events": False, "task_send_sent_event": False,
+             "task_track_started": False, "result_extended": False}
 
 NAP_TASK, CLOSED_TASK = "floor.nap", "floor.closed"
 THREADS_PER_WORKER = 250  # as bench/scale.py
 
 app = make_app(Settings.from_env(), name="celery_floor")
 app.conf.task_routes = {NAP_TASK: {"queue": SOLVE_QUEUE}, CLOSED_TASK: {"queue": MERGE_QUEUE}}
+if os.environ.get(NO_EVENTS_ENV):
+    app.conf.update(NO_EVENTS)
 
 
 @app.task(name=NAP_TASK)
@@ -140,14 +141,13 @@ def main() -> None:
     parser.add_argument("--unit-s", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-task-events", action="store_true",
-                        help="TSP_CELERY_TASK_EVENTS=0: no task events, STARTED states or "
-                             "extended results")
+                        help="without task events, STARTED states or extended results")
     parser.add_argument("--stream", action="store_true",
                         help="queue every unit at once (no rounds): the pool's own ceiling")
     args = parser.parse_args()
-    if args.no_task_events:  # the workers read it at import; this process's app too
-        os.environ[TASK_EVENTS_ENV] = "0"
-        app.conf.update(celery_config(Settings.from_env()))
+    if args.no_task_events:
+        os.environ[NO_EVENTS_ENV] = "1"
+        app.conf.update(NO_EVENTS)
     r = measure(args.slots, args.jobs, args.unit_s, args.rounds, args.stream)
     shape = "stream" if args.stream else f"{args.rounds} rounds"
     shape += ", no task events" if args.no_task_events else ""

@@ -78,7 +78,7 @@ class Point:
     """One measured configuration: its processes, then its figures."""
 
     def __init__(self, slots: int, jobs: int, nodes: int, time_s: float, workdir: Path,
-                 task_events: bool = True, retention_s: int = 0, failover: bool = True) -> None:
+                 retention_s: int = 0, failover: bool = True) -> None:
         self.slots, self.jobs, self.nodes, self.time_s = slots, jobs, nodes, time_s
         self.retention_s, self.failover = retention_s, failover
         self.server = RedisServer(workdir, appendonly=False)
@@ -88,7 +88,6 @@ class Point:
                     "TSP_CELERY_LEASE_TTL_MS": str(LEASE_TTL_MS),
                     "TSP_CELERY_LEASE_RENEW_MS": str(LEASE_RENEW_MS),
                     "TSP_CELERY_MAX_ACTIVE_JOBS": str(max(jobs, 1000)),
-                    "TSP_CELERY_TASK_EVENTS": "1" if task_events else "0",
                     **({"TSP_CELERY_RETENTION_S": str(retention_s)} if retention_s else {}),
                     "PYTHONUNBUFFERED": "1"}
         self.redis = redis.Redis.from_url(self.server.url, socket_timeout=30)
@@ -357,10 +356,10 @@ def _net(info: dict) -> int:
     return int(info["total_net_input_bytes"]) + int(info["total_net_output_bytes"])
 
 
-def measure(slots: int, jobs: int, nodes: int, time_s: float, task_events: bool = True,
-            retention_s: int = 0, failover: bool = True) -> dict:
+def measure(slots: int, jobs: int, nodes: int, time_s: float, retention_s: int = 0,
+            failover: bool = True) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="tsp-scale-"))
-    point = Point(slots, jobs, nodes, time_s, workdir, task_events, retention_s, failover)
+    point = Point(slots, jobs, nodes, time_s, workdir, retention_s, failover)
     try:
         return {"slots": slots, "jobs": jobs, "nodes": nodes, "time_s": time_s, **point.run()}
     finally:
@@ -389,9 +388,6 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help=f"one small point ({QUICK})")
     parser.add_argument("--points", default=SWEEP,
                         help="slots x jobs x nodes [x job seconds, default 20], comma separated")
-    parser.add_argument("--no-task-events", action="store_true",
-                        help="TSP_CELERY_TASK_EVENTS=0 everywhere (no Flower events, STARTED or "
-                             "PROGRESS states)")
     parser.add_argument("--no-failover", action="store_true",
                         help="do not kill the leader: utilisation in steady state")
     parser.add_argument("--retention-s", type=int, default=0,
@@ -405,14 +401,14 @@ def main() -> None:
     points = QUICK if args.quick else args.points
     rows = []
     kill = "leader never killed" if args.no_failover else "leader killed -9 once per point"
-    print(f"Stub units (sleep), threads pool, lease TTL {LEASE_TTL_MS} ms; stall 2 rounds; {kill}"
-          + ("; task events off" if args.no_task_events else "") + "\n")
+    print(f"Stub units (sleep), threads pool, lease TTL {LEASE_TTL_MS} ms; stall 2 rounds; "
+          f"{kill}\n")
     print(HEADER)
     print("|" + "---:|" * (HEADER.count("|") - 1))
     for spec in points.split(","):
         slots, jobs, nodes, time_s = ([float(x) for x in spec.split("x")] + [20.0])[:4]
-        rows.append(measure(int(slots), int(jobs), int(nodes), time_s, not args.no_task_events,
-                            args.retention_s, not args.no_failover))
+        rows.append(measure(int(slots), int(jobs), int(nodes), time_s, args.retention_s,
+                            not args.no_failover))
         print(row(rows[-1]), flush=True)
         if args.rounds:
             for r in rows[-1]["per_round"]:

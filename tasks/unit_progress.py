@@ -18,17 +18,13 @@ PROGRESS = "PROGRESS"
 class Progress:
     """A callable to hand to the solver as ``on_progress`` (any arguments are accepted)."""
 
-    def __init__(self, task, base: dict[str, Any], min_interval_s: float = 1.0,
-                 enabled: bool = True) -> None:
+    def __init__(self, task, base: dict[str, Any], min_interval_s: float = 1.0) -> None:
         self.task = task
-        self.enabled = enabled  # Settings.task_events: off, nobody watches the reports
         self.base = base
         self.min_interval_s = min_interval_s
         self._last = 0.0
 
     def report(self, force: bool = False, **meta: Any) -> None:
-        if not self.enabled:
-            return
         now = time.monotonic()
         if not force and now - self._last < self.min_interval_s:
             return

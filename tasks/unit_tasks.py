@@ -97,8 +97,7 @@ def _run(task, rt, job_id: str, round_no: int, instance: str, spec: UnitSpec, wo
                    {"round": round_no, "unit": spec.unit_id, "worker": worker,
                     "attempt": attempts})
     progress = Progress(task, {"job_id": job_id, "round": round_no, "unit_id": spec.unit_id,
-                               "kind": spec.kind, "budget_s": spec.budget_s, "worker": worker},
-                        enabled=rt.settings.task_events)
+                               "kind": spec.kind, "budget_s": spec.budget_s, "worker": worker})
     progress.report(force=True, phase="started")
     try:
         problem = rt.problems.get(instance)

@@ -57,10 +57,7 @@ _ENV = {
     "sentinel_password": "TSP_CELERY_SENTINEL_PASSWORD",
     "wait_replicas": "TSP_CELERY_WAIT_REPLICAS",
     "wait_timeout_ms": "TSP_CELERY_WAIT_TIMEOUT_MS",
-    "task_events": "TSP_CELERY_TASK_EVENTS",
 }
-_BOOLS = {"1": True, "true": True, "yes": True, "on": True,
-          "0": False, "false": False, "no": False, "off": False}
 
 
 @dataclass(frozen=True)
@@ -87,10 +84,6 @@ class Settings:
     sentinel_password: str = ""
     wait_replicas: int = DEFAULT_WAIT_REPLICAS
     wait_timeout_ms: int = DEFAULT_WAIT_TIMEOUT_MS
-    # Celery's monitoring traffic (task events for Flower, STARTED and PROGRESS states, extended
-    # results): a few ms of worker CPU per unit, which wide rounds of short units feel (see
-    # docs/scaling.md, "Celery's floor"); off, Flower shows no live tasks.
-    task_events: bool = True
 
     def __post_init__(self) -> None:
         check_redis_url(self.redis_url)
@@ -150,11 +143,7 @@ def check_redis_url(url: str, source: str = "the Redis URL") -> None:
 
 
 def _typed(var: str, raw: str, kind: object) -> object:
-    """An environment value as its field's type; a bad number or switch names the variable."""
-    if kind == "bool":
-        if raw.strip().lower() not in _BOOLS:
-            raise ValueError(f"Expected one of {', '.join(_BOOLS)} in {var}, got {raw!r}.")
-        return _BOOLS[raw.strip().lower()]
+    """An environment value as its field's type; a bad number names the variable."""
     if kind not in ("int", "float"):
         return raw
     try:

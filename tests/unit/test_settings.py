@@ -74,14 +74,3 @@ def test_ca_path_joins_a_rediss_url_only():
     assert plain.redis_url == "redis://h:6379/0"
     named = Settings(redis_url="rediss://h/0?ssl_ca_certs=/a.pem", redis_ca_certs="/b.pem")
     assert named.redis_url == "rediss://h/0?ssl_ca_certs=/a.pem", "the URL's own CA wins"
-
-
-@pytest.mark.parametrize(("raw", "expected"), [("0", False), ("off", False), ("No", False),
-                                               ("1", True), ("true", True), ("", True)])
-def test_task_events_switch(raw, expected):
-    assert Settings.from_env({"TSP_CELERY_TASK_EVENTS": raw}).task_events is expected
-
-
-def test_a_bad_switch_names_its_variable():
-    with pytest.raises(ValueError, match="in TSP_CELERY_TASK_EVENTS, got 'sometimes'"):
-        Settings.from_env({"TSP_CELERY_TASK_EVENTS": "sometimes"})

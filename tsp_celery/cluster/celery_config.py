@@ -103,7 +103,6 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     transport.update(sentinel)
     backend.update(sentinel)
     tls = ssl_options(url)
-    events = settings.task_events  # monitoring: Flower's events, STARTED states, task details
     return {
         "broker_url": url,  # broker and backend share one Redis (the job store's)
         "result_backend": url,
@@ -132,10 +131,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "redis_retry_on_timeout": True,  # a timeout is retried, not a lost chord part
         "redis_socket_keepalive": True,  # same keepalive as the broker
         "worker_cancel_long_running_tasks_on_connection_loss": True,  # no silent duplicates
-        "task_track_started": events,  # STARTED state: Flower and status show running units
-        "result_extended": events,  # task name/args/worker in the backend, for inspection
-        "worker_send_task_events": events,  # Flower is event-driven (-E by default)
-        "task_send_sent_event": events,  # Flower sees units queued before a worker takes them
+        "task_track_started": True,  # STARTED state: Flower and status show running units
+        "result_extended": True,  # task name/args/worker in the backend, for inspection
+        "worker_send_task_events": True,  # Flower is event-driven (-E by default)
+        "task_send_sent_event": True,  # Flower sees units queued before a worker takes them
         "task_default_queue": SOLVE_QUEUE,  # a plain `celery worker` consumes both queues
         "task_queues": (Queue(SOLVE_QUEUE), Queue(MERGE_QUEUE)),  # declared, so both exist
         # The merge (the chord body) and the bound never wait behind a backlog of solver units.

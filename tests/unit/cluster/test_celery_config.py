@@ -45,16 +45,6 @@ def test_delivery_safety_settings():
     assert c["worker_send_task_events"] is True and c["task_send_sent_event"] is True
 
 
-def test_task_events_off_drops_the_monitoring_traffic_only():
-    on = cfg()
-    off = celery_config(Settings(redis_url="redis://127.0.0.1:6379/0", task_events=False))
-    monitoring = ("worker_send_task_events", "task_send_sent_event", "task_track_started",
-                  "result_extended")
-    assert all(on[k] is True and off[k] is False for k in monitoring)
-    assert {k: v for k, v in on.items() if k not in monitoring} == {
-        k: v for k, v in off.items() if k not in monitoring}
-
-
 def test_visibility_timeout_is_the_same_in_all_three_places_and_above_every_hard_limit():
     c = cfg()
     assert (c["broker_transport_options"]["visibility_timeout"]

@@ -13,7 +13,6 @@ import pytest
 
 import tasks.runtime
 from tasks.round_callback import round_callback
-from tasks.unit_progress import Progress
 from tasks.unit_tasks import MAX_DELIVERIES, solve_unit
 from tsp_celery.cluster.client import ClusterClient
 from tsp_celery.cluster.events import EventLog, EventType
@@ -155,24 +154,3 @@ def test_the_merge_closes_the_round_from_the_unit_records(client):
     forged = round_callback.apply(args=[[]],
                                kwargs={**kwargs, "round_no": 2, "fence": "c2:e1:2"}).get()
     assert forged["reason"] == "fenced" and client.store.round_merged(job_id, 2) is None
-
-
-class _Task:
-    """What Progress uses of a bound task: its request, its backend state and its events."""
-
-    def __init__(self) -> None:
-        self.request = type("Request", (), {"called_directly": False})()
-        self.sent: list[str] = []
-
-    def update_state(self, state: str, meta: dict) -> None:
-        self.sent.append(state)
-
-    def send_event(self, kind: str, **fields: object) -> None:
-        self.sent.append(kind)
-
-
-@pytest.mark.parametrize("events", [True, False])
-def test_progress_is_reported_only_with_task_events_on(events):
-    task = _Task()
-    Progress(task, {"unit_id": "r1-u0"}, enabled=events).report(force=True, phase="started")
-    assert task.sent == (["PROGRESS", "task-progress"] if events else [])
