@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import sys
@@ -127,9 +128,24 @@ class Point:
         """Redis used_memory (MB) and keys (of them Celery's task results), the leader's RSS."""
         celery_results = sum(1 for _ in self.redis.scan_iter(
             f"{PREFIX}:celery:celery-task-meta-*", count=1000))
+        families: dict[str, int] = {}
+        for key in self.redis.scan_iter(count=1000):
+            family = re.sub(r"[0-9a-f]{8,}(-[0-9a-f]{4,})*", "*", key.decode(errors="replace"))
+            families[family] = families.get(family, 0) + 1
         return {"redis_mb": int(self.redis.info("memory")["used_memory"]) / 2**20,
                 "keys": int(self.redis.dbsize()), "celery_results": celery_results,
+                "families": sorted(families.items(), key=lambda kv: -kv[1])[:6],
                 "leader_mb": leader.memory_info().rss / 2**20 if leader else float("nan")}
+
+    def not_done(self) -> list[str]:
+        """Jobs that did not end 'done': their status and error (a stop must say why)."""
+        out = []
+        for job_id in self.job_ids:
+            status, error = self.redis.hmget(self.keys.job(job_id), "status", "error")
+            if status != b"done":
+                out.append(f"{job_id}: {(status or b'gone').decode()}: "
+                           f"{(error or b'').decode()[:200]}")
+        return out
 
     def statuses(self) -> list[str]:
         pipe = self.redis.pipeline(transaction=False)
@@ -183,12 +199,14 @@ class Point:
         coord_cpu = sum(c.user + c.system for c in (cpu_a, cpu_b)) - sum(
             c.user + c.system for c in cpu0)
         figures = self.figures(t0, t1)
+        not_done = self.not_done()  # before retention forgets them
         leader = coords[1] if self.failover else coords[0]
         memory = {"before": before, "end": self.memory(leader)}
         if self.retention_s:  # the finished jobs' keys expire: what is left after that
             time.sleep(max(0.0, t1 + self.retention_s + 5 - time.time()))
             memory["settled"] = self.memory(leader)
-        return {**figures, "memory": memory, "coord_cpu": coord_cpu / (t1 - t0),
+        return {**figures, "memory": memory, "not_done": not_done,
+                "coord_cpu": coord_cpu / (t1 - t0),
                 "worker_ms_unit": 1000 * worker_cpu / max(figures["units"], 1),
                 "redis_cpu": (_cpu(info1) - _cpu(info0)) / (t1 - t0),
                 "ops_s": (info1["total_commands_processed"] - info0["total_commands_processed"])
@@ -287,6 +305,8 @@ def all_running_util(lines: list[Timeline], slots: int) -> float:
     first job's last unit end): no slot idles there for want of a job."""
     spans = [(min(line.started.values()), max(line.finished.values()))
              for line in lines if line.started and line.finished]
+    if not spans:  # no job ran a unit to its end
+        return float("nan")
     start, end = max(s for s, _ in spans), min(e for _, e in spans)
     if end <= start:
         return float("nan")
@@ -410,6 +430,8 @@ def main() -> None:
         rows.append(measure(int(slots), int(jobs), int(nodes), time_s, args.retention_s,
                             not args.no_failover))
         print(row(rows[-1]), flush=True)
+        for line in rows[-1]["not_done"]:
+            print(f"  not done: {line}", flush=True)
         if args.rounds:
             for r in rows[-1]["per_round"]:
                 print("  " + " ".join(f"{k}={_cell(v)}" for k, v in r.items()), flush=True)
@@ -424,6 +446,9 @@ def main() -> None:
                 print(f"| {r['slots']} | {r['jobs']} | {r['nodes']} | {r['time_s']:g} | {when} "
                       f"| {m['redis_mb']:.1f} | {m['keys']} | {m['celery_results']} "
                       f"| {'-' if np.isnan(m['leader_mb']) else round(m['leader_mb'])} |")
+        for r in rows:
+            print(f"\nKeys left after retention ({r['slots']}x{r['jobs']}): "
+                  + ", ".join(f"{k} {n}" for k, n in r["memory"]["settled"]["families"]))
     if args.breakdown:
         print("\nIdle slot-time by cause, % of slots x window (see idle_breakdown: per job, so "
               "causes may overlap); util while all jobs run (see all_running_util)\n")
