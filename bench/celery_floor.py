@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -119,6 +120,7 @@ def measure(slots: int, jobs: int, unit_s: float, rounds: int, stream: bool) -> 
         for w in workers:
             w.stop()
         server.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _cpu_s(proc: psutil.Process) -> float:
