@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import sys
@@ -77,8 +78,10 @@ def percentile(values: list[float], q: float) -> float:
 class Point:
     """One measured configuration: its processes, then its figures."""
 
-    def __init__(self, slots: int, jobs: int, nodes: int, time_s: float, workdir: Path) -> None:
+    def __init__(self, slots: int, jobs: int, nodes: int, time_s: float, workdir: Path,
+                 retention_s: int = 0, failover: bool = True) -> None:
         self.slots, self.jobs, self.nodes, self.time_s = slots, jobs, nodes, time_s
+        self.retention_s, self.failover = retention_s, failover
         self.server = RedisServer(workdir, appendonly=False)
         self.workdir = workdir
         self.env = {**os.environ, "TSP_CELERY_REDIS_URL": self.server.url,
@@ -86,6 +89,7 @@ class Point:
                     "TSP_CELERY_LEASE_TTL_MS": str(LEASE_TTL_MS),
                     "TSP_CELERY_LEASE_RENEW_MS": str(LEASE_RENEW_MS),
                     "TSP_CELERY_MAX_ACTIVE_JOBS": str(max(jobs, 1000)),
+                    **({"TSP_CELERY_RETENTION_S": str(retention_s)} if retention_s else {}),
                     "PYTHONUNBUFFERED": "1"}
         self.redis = redis.Redis.from_url(self.server.url, socket_timeout=30)
         self.keys = Keys(PREFIX)
@@ -120,6 +124,29 @@ class Point:
             time.sleep(0.1)
         return value
 
+    def memory(self, leader: psutil.Process | None = None) -> dict:
+        """Redis used_memory (MB) and keys (of them Celery's task results), the leader's RSS."""
+        celery_results = sum(1 for _ in self.redis.scan_iter(
+            f"{PREFIX}:celery:celery-task-meta-*", count=1000))
+        families: dict[str, int] = {}
+        for key in self.redis.scan_iter(count=1000):
+            family = re.sub(r"[0-9a-f]{8,}(-[0-9a-f]{4,})*", "*", key.decode(errors="replace"))
+            families[family] = families.get(family, 0) + 1
+        return {"redis_mb": int(self.redis.info("memory")["used_memory"]) / 2**20,
+                "keys": int(self.redis.dbsize()), "celery_results": celery_results,
+                "families": sorted(families.items(), key=lambda kv: -kv[1])[:6],
+                "leader_mb": leader.memory_info().rss / 2**20 if leader else float("nan")}
+
+    def not_done(self) -> list[str]:
+        """Jobs that did not end 'done': their status and error (a stop must say why)."""
+        out = []
+        for job_id in self.job_ids:
+            status, error = self.redis.hmget(self.keys.job(job_id), "status", "error")
+            if status != b"done":
+                out.append(f"{job_id}: {(status or b'gone').decode()}: "
+                           f"{(error or b'').decode()[:200]}")
+        return out
+
     def statuses(self) -> list[str]:
         pipe = self.redis.pipeline(transaction=False)
         for job_id in self.job_ids:
@@ -131,6 +158,7 @@ class Point:
         self.wait(lambda: total_slots(live_workers(self.redis, self.keys)) >= self.slots, 120,
                   f"{self.slots} worker slots")
         problem = random_instance(self.nodes)
+        before = self.memory()
         # All queued before the leader starts, so the first plans already share the slots.
         # Stall 2: a stub never improves, so each job runs its first rounds and stops.
         self.job_ids = [self.client.submit(problem, JobParams(time_s=self.time_s, seed=i,
@@ -144,7 +172,8 @@ class Point:
         workers = [psutil.Process(p.pid) for n, p in self.procs.items() if n.startswith("w")]
         worker_cpu0 = sum(_cpu_s(w) for w in workers)
         info0, cpu0, t0 = self.redis.info(), [c.cpu_times() for c in coords], time.time()
-        peak_memory, failover, killed = 0, float("nan"), False
+        # without a failover the leader counts as killed already (it is not)
+        peak_memory, failover, killed = 0, float("nan"), not self.failover
         deadline = time.monotonic() + 120 + 3 * self.time_s * max(1, self.jobs // 100)
         while True:
             statuses = self.statuses()
@@ -166,10 +195,18 @@ class Point:
         t1, info1 = time.time(), self.redis.info()
         worker_cpu = sum(_cpu_s(w) for w in workers) - worker_cpu0
         cpu_b = coords[1].cpu_times()
-        coord_cpu = sum(c.user + c.system for c in (cpu_a if killed else coords[0].cpu_times(),
-                                                     cpu_b)) - sum(c.user + c.system for c in cpu0)
+        cpu_a = cpu_a if self.failover else coords[0].cpu_times()
+        coord_cpu = sum(c.user + c.system for c in (cpu_a, cpu_b)) - sum(
+            c.user + c.system for c in cpu0)
         figures = self.figures(t0, t1)
-        return {**figures, "coord_cpu": coord_cpu / (t1 - t0),
+        not_done = self.not_done()  # before retention forgets them
+        leader = coords[1] if self.failover else coords[0]
+        memory = {"before": before, "end": self.memory(leader)}
+        if self.retention_s:  # the finished jobs' keys expire: what is left after that
+            time.sleep(max(0.0, t1 + self.retention_s + 5 - time.time()))
+            memory["settled"] = self.memory(leader)
+        return {**figures, "memory": memory, "not_done": not_done,
+                "coord_cpu": coord_cpu / (t1 - t0),
                 "worker_ms_unit": 1000 * worker_cpu / max(figures["units"], 1),
                 "redis_cpu": (_cpu(info1) - _cpu(info0)) / (t1 - t0),
                 "ops_s": (info1["total_commands_processed"] - info0["total_commands_processed"])
@@ -268,6 +305,8 @@ def all_running_util(lines: list[Timeline], slots: int) -> float:
     first job's last unit end): no slot idles there for want of a job."""
     spans = [(min(line.started.values()), max(line.finished.values()))
              for line in lines if line.started and line.finished]
+    if not spans:  # no job ran a unit to its end
+        return float("nan")
     start, end = max(s for s, _ in spans), min(e for _, e in spans)
     if end <= start:
         return float("nan")
@@ -337,9 +376,10 @@ def _net(info: dict) -> int:
     return int(info["total_net_input_bytes"]) + int(info["total_net_output_bytes"])
 
 
-def measure(slots: int, jobs: int, nodes: int, time_s: float) -> dict:
+def measure(slots: int, jobs: int, nodes: int, time_s: float, retention_s: int = 0,
+            failover: bool = True) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="tsp-scale-"))
-    point = Point(slots, jobs, nodes, time_s, workdir)
+    point = Point(slots, jobs, nodes, time_s, workdir, retention_s, failover)
     try:
         return {"slots": slots, "jobs": jobs, "nodes": nodes, "time_s": time_s, **point.run()}
     finally:
@@ -368,6 +408,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help=f"one small point ({QUICK})")
     parser.add_argument("--points", default=SWEEP,
                         help="slots x jobs x nodes [x job seconds, default 20], comma separated")
+    parser.add_argument("--no-failover", action="store_true",
+                        help="do not kill the leader: utilisation in steady state")
+    parser.add_argument("--retention-s", type=int, default=0,
+                        help="finished jobs expire after this; wait for it and print memory "
+                             "before the jobs, when they are done and after retention")
     parser.add_argument("--breakdown", action="store_true",
                         help="also print where the slots' idle time went, by cause")
     parser.add_argument("--rounds", action="store_true",
@@ -375,17 +420,35 @@ def main() -> None:
     args = parser.parse_args()
     points = QUICK if args.quick else args.points
     rows = []
+    kill = "leader never killed" if args.no_failover else "leader killed -9 once per point"
     print(f"Stub units (sleep), threads pool, lease TTL {LEASE_TTL_MS} ms; stall 2 rounds; "
-          "leader killed -9 once per point\n")
+          f"{kill}\n")
     print(HEADER)
     print("|" + "---:|" * (HEADER.count("|") - 1))
     for spec in points.split(","):
         slots, jobs, nodes, time_s = ([float(x) for x in spec.split("x")] + [20.0])[:4]
-        rows.append(measure(int(slots), int(jobs), int(nodes), time_s))
+        rows.append(measure(int(slots), int(jobs), int(nodes), time_s, args.retention_s,
+                            not args.no_failover))
         print(row(rows[-1]), flush=True)
+        for line in rows[-1]["not_done"]:
+            print(f"  not done: {line}", flush=True)
         if args.rounds:
             for r in rows[-1]["per_round"]:
                 print("  " + " ".join(f"{k}={_cell(v)}" for k, v in r.items()), flush=True)
+    if args.retention_s:
+        print(f"\nMemory with retention {args.retention_s} s: Redis used_memory (MB), keys (of "
+              "them Celery task results), the leader's RSS (MB)\n")
+        print("| slots | jobs | nodes | job s | when | Redis MB | keys | Celery results "
+              "| leader RSS MB |")
+        print("|" + "---:|" * 9)
+        for r in rows:
+            for when, m in r["memory"].items():
+                print(f"| {r['slots']} | {r['jobs']} | {r['nodes']} | {r['time_s']:g} | {when} "
+                      f"| {m['redis_mb']:.1f} | {m['keys']} | {m['celery_results']} "
+                      f"| {'-' if np.isnan(m['leader_mb']) else round(m['leader_mb'])} |")
+        for r in rows:
+            print(f"\nKeys left after retention ({r['slots']}x{r['jobs']}): "
+                  + ", ".join(f"{k} {n}" for k, n in r["memory"]["settled"]["families"]))
     if args.breakdown:
         print("\nIdle slot-time by cause, % of slots x window (see idle_breakdown: per job, so "
               "causes may overlap); util while all jobs run (see all_running_util)\n")

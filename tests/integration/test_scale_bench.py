@@ -33,3 +33,36 @@ def test_the_quick_point_finishes_every_job_through_a_failover_and_prints_its_ro
     assert math.isfinite(failover) and failover > 0
     assert float(cells["Redis ops/s"]) > 0 and float(cells["events / round"]) > 0
     assert float(cells["worker CPU ms / unit"]) > 0
+
+
+def test_the_celery_floor_runs_every_round_and_prints_its_row():
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "celery_floor.py"), "--slots",
+                           "8", "--jobs", "2", "--unit-s", "0.5", "--rounds", "2",
+                           "--no-task-events"],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    cells = [c.strip() for c in proc.stdout.strip().splitlines()[-1].strip("|").split("|")]
+    slots, jobs, _unit_s, shape, units, util, dispatch, worker_ms = cells
+    assert (slots, jobs, shape) == ("8", "2", "2 rounds, no task events")
+    assert units == "16"  # 2 jobs x 2 rounds x 4 units, every one ran
+    assert 0 < float(util.rstrip("%")) <= 100
+    p50, p99 = (float(x) for x in dispatch.split("/"))
+    assert 0 <= p50 <= p99
+    assert float(worker_ms) > 0
+
+
+def test_retention_frees_the_finished_jobs_keys_and_the_table_says_so():
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "scale.py"), "--quick",
+                           "--no-failover", "--retention-s", "30"],
+                          capture_output=True, text=True, timeout=220,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    table = proc.stdout.split("Memory with retention 30 s", 1)[1]
+    rows = {cells[4]: cells for cells in ([c.strip() for c in line.strip("|").split("|")]
+                                         for line in table.splitlines() if line.startswith("| 8"))}
+    assert set(rows) == {"before", "end", "settled"}
+    keys = {when: int(cells[6]) for when, cells in rows.items()}
+    assert keys["before"] < keys["end"]
+    assert keys["settled"] < keys["end"]  # the finished jobs' keys expired with the retention
+    assert "Keys left after retention" in table
