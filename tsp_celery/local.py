@@ -69,9 +69,12 @@ BOUND_NICE = 10
 # WHOLE_MATRIX_MAX_MB, as fast-tsp alone would: the job holds that one matrix for all its slots,
 # and every TSPLIB size up to 20,000 nodes then runs whole instead of decomposed (d18512 at
 # --time 60: docs/performance.md, "Quality per budget"). Only while the matrix takes at most
-# WHOLE_MATRIX_MEMORY_SHARE of the memory free at the start.
+# WHOLE_MATRIX_MEMORY_SHARE of the memory free at the start, and with at least
+# WHOLE_MATRIX_MIN_S_PER_NODE seconds per node: at --time 10, d18512's matrix left fast-tsp too
+# little time under load (1.3-24 % above the optimum, decomposed 2.5-8 %).
 WHOLE_MATRIX_MAX_MB = 2048
 WHOLE_MATRIX_MEMORY_SHARE = 0.5
+WHOLE_MATRIX_MIN_S_PER_NODE = 0.002
 # The matrix-free first tour of a large instance may spend this share of the budget polishing
 # (greedy's long joins are what decomposition cannot remove).
 POLISH_SHARE = 0.3
@@ -177,7 +180,7 @@ def solve_local(
         workers = os.cpu_count() or 1
     if workers < 1:
         raise ValueError(f"Expected workers >= 1, got {workers}.")
-    budget = job_matrix_budget(problem.n, workers, matrix_budget_bytes)
+    budget = job_matrix_budget(problem.n, workers, time_s, matrix_budget_bytes)
     criteria: StoppingCriterion = MaxRuntime(time_s)
     if target is not None:
         criteria = TargetLength(target) | criteria
@@ -206,16 +209,19 @@ def solve_local(
     )
 
 
-def job_matrix_budget(n: int, workers: int, matrix_budget_bytes: int | None = None) -> int:
+def job_matrix_budget(n: int, workers: int, time_s: float,
+                      matrix_budget_bytes: int | None = None) -> int:
     """An embedded job's matrix budget: ``matrix_budget_bytes`` or the configured one; unless
-    configured, up to WHOLE_MATRIX_MAX_MB for a multi-thread job whose one whole-instance matrix
-    is beyond the configured budget but fits that and the free memory."""
+    configured, up to WHOLE_MATRIX_MAX_MB for a multi-thread job of ``time_s`` seconds whose
+    one whole-instance matrix is beyond the configured budget but fits that and the free
+    memory (see WHOLE_MATRIX_MAX_MB)."""
     if matrix_budget_bytes:
         return matrix_budget_bytes
     default = Settings.from_env().matrix_budget_bytes
     whole = WHOLE_MATRIX_MAX_MB * 1024 * 1024
     if (is_configured("matrix_budget_mb") or fits_matrix_budget(n, default)
             or start_method() != "fork" or not multi_thread_job(n, workers, whole)
+            or time_s < WHOLE_MATRIX_MIN_S_PER_NODE * n
             or matrix_bytes(n) > WHOLE_MATRIX_MEMORY_SHARE * _free_memory_bytes()):
         return default
     return whole
