@@ -32,7 +32,7 @@ from tsp_celery.plan.round_loop import (
 from tsp_celery.plan.stop import StoppingCriterion
 from tsp_celery.problem import Problem
 from tsp_celery.result import Result
-from tsp_celery.settings import Settings
+from tsp_celery.settings import Settings, is_configured
 from tsp_celery.solver import (
     PIECE_KINDS,
     UnitResult,
@@ -41,6 +41,7 @@ from tsp_celery.solver import (
     run_unit,
     update_elite,
 )
+from tsp_celery.solver.budget import fits_matrix_budget, matrix_bytes
 from tsp_celery.solver.certify import CERTIFY_MAX_N, certify_budget
 from tsp_celery.solver.held_karp import DENSE_MAX_N
 from tsp_celery.solver.matrix import drop_whole_matrix, whole_matrix
@@ -63,6 +64,17 @@ BOUND_MAX_N = 100_000
 # search leaves, instead of a core from it (rl5934 at --time 10: 1.6 of the search's 18.6
 # core-seconds at the same priority).
 BOUND_NICE = 10
+# Without a configured matrix budget (TSP_CELERY_MATRIX_BUDGET_MB, ``matrix_budget_bytes``), a
+# multi-thread job (``multi_thread_job``, forked pool) may build its whole-instance matrix up to
+# WHOLE_MATRIX_MAX_MB, as fast-tsp alone would: the job holds that one matrix for all its slots,
+# and every TSPLIB size up to 20,000 nodes then runs whole instead of decomposed (d18512 at
+# --time 60: docs/performance.md, "Quality per budget"). Only while the matrix takes at most
+# WHOLE_MATRIX_MEMORY_SHARE of the memory free at the start, and with at least
+# WHOLE_MATRIX_MIN_S_PER_NODE seconds per node: at --time 10, d18512's matrix left fast-tsp too
+# little time under load (1.3-24 % above the optimum, decomposed 2.5-8 %).
+WHOLE_MATRIX_MAX_MB = 2048
+WHOLE_MATRIX_MEMORY_SHARE = 0.5
+WHOLE_MATRIX_MIN_S_PER_NODE = 0.002
 # The matrix-free first tour of a large instance may spend this share of the budget polishing
 # (greedy's long joins are what decomposition cannot remove).
 POLISH_SHARE = 0.3
@@ -168,7 +180,7 @@ def solve_local(
         workers = os.cpu_count() or 1
     if workers < 1:
         raise ValueError(f"Expected workers >= 1, got {workers}.")
-    budget = matrix_budget_bytes or Settings.from_env().matrix_budget_bytes
+    budget = job_matrix_budget(problem.n, workers, time_s, matrix_budget_bytes)
     criteria: StoppingCriterion = MaxRuntime(time_s)
     if target is not None:
         criteria = TargetLength(target) | criteria
@@ -195,6 +207,32 @@ def solve_local(
         lower_bound_proven=bool(lb and lb["proven"]),
         optimum=target, name=problem.name, stats=stats,
     )
+
+
+def job_matrix_budget(n: int, workers: int, time_s: float,
+                      matrix_budget_bytes: int | None = None) -> int:
+    """An embedded job's matrix budget: ``matrix_budget_bytes`` or the configured one; unless
+    configured, up to WHOLE_MATRIX_MAX_MB for a multi-thread job of ``time_s`` seconds whose
+    one whole-instance matrix is beyond the configured budget but fits that and the free
+    memory (see WHOLE_MATRIX_MAX_MB)."""
+    if matrix_budget_bytes:
+        return matrix_budget_bytes
+    default = Settings.from_env().matrix_budget_bytes
+    whole = WHOLE_MATRIX_MAX_MB * 1024 * 1024
+    if (is_configured("matrix_budget_mb") or fits_matrix_budget(n, default)
+            or start_method() != "fork" or not multi_thread_job(n, workers, whole)
+            or time_s < WHOLE_MATRIX_MIN_S_PER_NODE * n
+            or matrix_bytes(n) > WHOLE_MATRIX_MEMORY_SHARE * _free_memory_bytes()):
+        return default
+    return whole
+
+
+def _free_memory_bytes() -> int:
+    """Physical memory free now (0 where the system does not say: no larger matrix then)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 0
 
 
 def bound_budget_s(problem: Problem, total_s: float) -> float | None:

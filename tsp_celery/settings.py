@@ -129,6 +129,13 @@ class Settings:
         return cls(**values)  # type: ignore[arg-type]
 
 
+def is_configured(name: str, env: Mapping[str, str] | None = None) -> bool:
+    """Whether setting ``name`` (a field of Settings) is given in the environment rather than
+    left at its default: a default may then be adapted to the machine."""
+    env = os.environ if env is None else env
+    return env.get(_ENV[name], "") != ""
+
+
 def check_redis_url(url: str, source: str = "the Redis URL") -> None:
     """ValueError unless ``url`` has a scheme Redis clients open; the message never shows the
     URL (it may hold a password), only where it came from."""

@@ -270,3 +270,29 @@ def test_the_bound_process_runs_at_the_niceness_asked_for():
         assert bound.poll(timeout=10.0) is not None  # and it still delivers a bound
     finally:
         bound.close()
+
+
+@pytest.mark.timeout(10)
+def test_a_multi_thread_job_beyond_the_default_budget_gets_its_whole_matrix(monkeypatch):
+    """d18512-sized: fast-tsp alone runs it whole, so an unconfigured embedded job does too
+    when the memory is free and the budget long; a configured or given budget, one worker, a
+    larger instance, a short budget or too little free memory keep the budget as it was."""
+    from tsp_celery import local
+    from tsp_celery.settings import DEFAULT_MATRIX_BUDGET_MB
+
+    monkeypatch.delenv("TSP_CELERY_MATRIX_BUDGET_MB", raising=False)
+    monkeypatch.setattr(local, "start_method", lambda: "fork")
+    monkeypatch.setattr(local, "_free_memory_bytes", lambda: 16 * 2**30)
+    default, whole = DEFAULT_MATRIX_BUDGET_MB * 2**20, local.WHOLE_MATRIX_MAX_MB * 2**20
+    assert local.job_matrix_budget(18512, 2, 60) == whole
+    assert matrix_bytes(18512) <= whole
+    assert local.job_matrix_budget(18512, 2, 10) == default  # too short for its matrix
+    assert local.job_matrix_budget(5000, 2, 60) == default  # the default fits it already
+    assert local.job_matrix_budget(18512, 1, 60) == default  # no multi-thread job
+    assert local.job_matrix_budget(33810, 2, 600) == default  # beyond the larger budget too
+    assert local.job_matrix_budget(18512, 2, 60, 2**28) == 2**28
+    monkeypatch.setattr(local, "_free_memory_bytes", lambda: 2 * 2**30)
+    assert local.job_matrix_budget(18512, 2, 60) == default
+    monkeypatch.setattr(local, "_free_memory_bytes", lambda: 16 * 2**30)
+    monkeypatch.setenv("TSP_CELERY_MATRIX_BUDGET_MB", str(DEFAULT_MATRIX_BUDGET_MB))
+    assert local.job_matrix_budget(18512, 2, 60) == default

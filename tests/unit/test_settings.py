@@ -74,3 +74,11 @@ def test_ca_path_joins_a_rediss_url_only():
     assert plain.redis_url == "redis://h:6379/0"
     named = Settings(redis_url="rediss://h/0?ssl_ca_certs=/a.pem", redis_ca_certs="/b.pem")
     assert named.redis_url == "rediss://h/0?ssl_ca_certs=/a.pem", "the URL's own CA wins"
+
+
+def test_a_setting_is_configured_only_when_its_variable_is_set_and_not_empty():
+    from tsp_celery.settings import is_configured
+
+    assert is_configured("matrix_budget_mb", {"TSP_CELERY_MATRIX_BUDGET_MB": "1024"})
+    assert not is_configured("matrix_budget_mb", {"TSP_CELERY_MATRIX_BUDGET_MB": ""})
+    assert not is_configured("matrix_budget_mb", {"TSP_CELERY_PREFIX": "x"})
