@@ -154,9 +154,12 @@ def worth_a_round(inp: PlanInput) -> bool:
 
     An island run needs a quarter of its usual slice to get past fast-tsp's set-up, a closing
     union round of a multi-thread job a quarter of its time; a segment or exact unit needs
-    MIN_UNIT_S.
+    MIN_UNIT_S. Without any tour yet, any round is worth it (the cluster asks before its first
+    round: a job must not end with nothing when a slice shorter than usual fits).
     """
     n, need = inp.n, MIN_UNIT_S
+    if not inp.has_tour:
+        return inp.remaining_s >= need
     if _multi_thread(inp) and inp.pooled and inp.pool_size >= UNION_MIN_TOURS:
         need = max(need, 0.25 * multi_union_s(n))  # a closing union round
     elif n > EXACT_MAX_N and fits_matrix_budget(n, inp.matrix_budget_bytes):

@@ -157,14 +157,17 @@ def test_bad_input_is_refused(bad):
 
 
 def test_another_round_is_worth_it_only_with_time_for_the_search():
-    def worth(n, remaining_s):
+    def worth(n, remaining_s, has_tour=True):
         return worth_a_round(PlanInput(n=n, slots=2, remaining_s=remaining_s, round_no=0, seed=0,
-                                       matrix_budget_bytes=GIB))
+                                       matrix_budget_bytes=GIB, has_tour=has_tour))
 
     assert worth(52, 0.6)
     assert not worth(52, 0.3)
     assert not worth(1577, 1.0)  # fast-tsp cannot even set up 1577 nodes in 1 s
     assert worth(1577, 4.0)
+    # without any tour, a round shorter than the usual slice still beats ending with nothing
+    assert worth(1577, 1.0, has_tour=False) and worth(11849, 60.0, has_tour=False)
+    assert not worth(11849, 60.0) and not worth(52, 0.3, has_tour=False)
 
 
 def test_decomposition_alternates_segment_and_region_rounds():
