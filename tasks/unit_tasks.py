@@ -21,7 +21,7 @@ from tsp_celery.cluster.connection import REDIS_DOWN
 from tsp_celery.cluster.events import EventType
 from tsp_celery.cluster.lease import parse_fence
 from tsp_celery.cluster.round_store import StaleEpochError
-from tsp_celery.errors import FencedWriteError, JobNotFoundError
+from tsp_celery.errors import FencedWriteError, JobNotFoundError, TourError
 from tsp_celery.solver import (
     PIECE_KINDS,
     UnitResult,
@@ -143,7 +143,11 @@ def _end_job(rt, job_id: str, round_no: int, problem, result: UnitResult, rec: d
     if result.kind in PIECE_KINDS or not (
             result.proven_optimal or (target is not None and result.length <= target)):
         return
-    tour = problem.validate_tour(result.tour)  # never trust a unit's own number
+    try:
+        tour = problem.validate_tour(result.tour)  # never trust a unit's own number
+    except TourError as exc:  # the leader's merge rejects it too; the job goes on
+        log.warning("job %s: unit %s returned an invalid tour: %s", job_id, result.unit_id, exc)
+        return
     exact = replace(result, tour=tour, length=problem.tour_length(tour))
     elapsed = max(time.time() - rec.get("admitted_at", time.time()), 0.0)
     lamport = rt.clock.tick()
