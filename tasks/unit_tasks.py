@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 from tasks.celeryapp import app
 from tasks.runtime import runtime
@@ -20,9 +21,10 @@ from tsp_celery.cluster.connection import REDIS_DOWN
 from tsp_celery.cluster.events import EventType
 from tsp_celery.cluster.lease import parse_fence
 from tsp_celery.cluster.round_store import StaleEpochError
-from tsp_celery.errors import JobNotFoundError
+from tsp_celery.errors import FencedWriteError, JobNotFoundError, TourError
 from tsp_celery.solver import (
     PIECE_KINDS,
+    UnitResult,
     UnitSpec,
     initial_tour,
     join_parts,
@@ -41,22 +43,22 @@ log = logging.getLogger(__name__)
 MAX_DELIVERIES = 3
 
 
-def _stale_reason(store, job_id: str, round_no: int, unit_id: str) -> str | None:
-    """Why running this unit is pointless now (job over or cancelled, round closed, the unit
-    already reported: a redelivery after a lost ack), or None."""
+def _job_state(store, job_id: str, round_no: int, unit_id: str) -> tuple[dict, str | None]:
+    """The job record, and why running this unit is pointless now (job over or cancelled, round
+    closed, the unit already reported: a redelivery after a lost ack), or None."""
     try:
         rec = store.record(job_id)
     except JobNotFoundError:
-        return "job not found"
+        return {}, "job not found"
     if rec["status"] != "running":
-        return f"job is {rec['status']}"
+        return rec, f"job is {rec['status']}"
     if rec["cancel_requested"]:
-        return "job cancel requested"
+        return rec, "job cancel requested"
     if store.round_merged(job_id, round_no) is not None:
-        return f"round {round_no} already closed"
+        return rec, f"round {round_no} already closed"
     if store.unit_reported(job_id, round_no, unit_id):
-        return "already reported"
-    return None
+        return rec, "already reported"
+    return rec, None
 
 
 @app.task(name=SOLVE_TASK, bind=True)
@@ -79,11 +81,11 @@ def solve_unit(self, job_id: str, round_no: int, instance: str, unit: dict | Non
             return _fail(rt, job_id, round_no, spec, worker, attempts, epoch,
                          f"gave up after {crashed} runs that never finished (it kept killing "
                          f"its worker)")
-        reason = _stale_reason(rt.store, job_id, round_no, spec.unit_id)
+        rec, reason = _job_state(rt.store, job_id, round_no, spec.unit_id)
         if reason:
             return {**summary, "skipped": reason}
         return _run(self, rt, job_id, round_no, instance, spec, worker, attempts, epoch,
-                    deadline_at, summary)
+                    deadline_at, summary, rec, fence)
     except StaleEpochError as exc:
         log.info("job %s: %s", job_id, exc)
         return {**summary, "skipped": "stale epoch"}
@@ -92,7 +94,8 @@ def solve_unit(self, job_id: str, round_no: int, instance: str, unit: dict | Non
 
 
 def _run(task, rt, job_id: str, round_no: int, instance: str, spec: UnitSpec, worker: str,
-         attempts: int, epoch: str, deadline_at: float | None, summary: dict) -> dict:
+         attempts: int, epoch: str, deadline_at: float | None, summary: dict, rec: dict,
+         fence: str) -> dict:
     rt.events.emit(job_id, EventType.UNIT_STARTED, rt.clock,
                    {"round": round_no, "unit": spec.unit_id, "worker": worker,
                     "attempt": attempts})
@@ -122,8 +125,42 @@ def _run(task, rt, job_id: str, round_no: int, instance: str, spec: UnitSpec, wo
     rt.events.append(job_id, EventType.UNIT_FINISHED, rt.clock.node_id, stamp,
                      {"round": round_no, "unit": spec.unit_id, "worker": worker,
                       "length": record["length"], "stored": stored})
+    if stored and fence:
+        _end_job(rt, job_id, round_no, problem, result, rec, fence)
     return {**summary, "ok": True, "length": record["length"], "stored": stored,
             "elapsed_s": record.get("elapsed_s")}
+
+
+def _end_job(rt, job_id: str, round_no: int, problem, result: UnitResult, rec: dict,
+             fence: str) -> None:
+    """A whole tour that meets the job's target, or is proven optimal, ends the job here: the
+    worker commits it, closes the round and finishes the job in one script fenced with the
+    lease the round was planned under (JobQueue.finish_by_unit), instead of the leader being
+    woken to merge the round, decide to stop and finish. If the script refuses (the leader
+    changed, the job was cancelled, the round is closed) the unit's stored result goes the
+    usual way."""
+    target = rec.get("params", {}).get("target")
+    if result.kind in PIECE_KINDS or not (
+            result.proven_optimal or (target is not None and result.length <= target)):
+        return
+    try:
+        tour = problem.validate_tour(result.tour)  # never trust a unit's own number
+    except TourError as exc:  # the leader's merge rejects it too; the job goes on
+        log.warning("job %s: unit %s returned an invalid tour: %s", job_id, result.unit_id, exc)
+        return
+    exact = replace(result, tour=tour, length=problem.tour_length(tour))
+    elapsed = max(time.time() - rec.get("admitted_at", time.time()), 0.0)
+    lamport = rt.clock.tick()
+    for _ in range(2):  # the round_merged and done events' stamps
+        rt.clock.tick()
+    try:
+        out = rt.store.finish_by_unit(job_id, round_no, exact, elapsed=elapsed, fence=fence,
+                                      node=rt.clock.node_id, lamport=lamport,
+                                      maxlen=rt.events.maxlen)
+    except FencedWriteError:
+        out = f"{fence} is not the leader's lease any more"
+    log.info("job %s: unit %s of round %s %s", job_id, result.unit_id, round_no,
+             "ended the job" if out == "done" else f"did not end the job ({out})")
 
 
 def _fence_epoch(fence: str) -> str:

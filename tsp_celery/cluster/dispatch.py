@@ -55,10 +55,13 @@ class Dispatcher:
                 SOLVE_TASK, kwargs={**common, "unit": unit.to_dict(), "fence": fence,
                                     "deadline_at": units_deadline_at},
                 task_id=unit_task_id(job_id, unit.unit_id), soft_time_limit=soft, time_limit=hard))
-        if not merge_task:  # each unit on its own: a group would only add its own bookkeeping
+        if not merge_task:
+            # Each unit on its own, its Celery result not kept: the leader reads the unit's
+            # record in the store, so a group or a stored result would only add bookkeeping
+            # (a subscription here, a STARTED and a SUCCESS write on the worker).
             with self.app.producer_or_acquire() as producer:
                 for sig in header:
-                    sig.apply_async(producer=producer)
+                    sig.apply_async(producer=producer, ignore_result=True)
             return f"{job_id}-r{plan.round_no}"
         body = self.app.signature(MERGE_TASK, kwargs={**common, "fence": fence},
                                   task_id=f"{job_id}-r{plan.round_no}-merge")

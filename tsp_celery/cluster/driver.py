@@ -109,11 +109,13 @@ class Polled:
     record: dict
     merged: bytes | None
     reported: int = 0  # units of the open round that stored a result (or a failure)
+    pool: int = 0  # tours in the job's elite pool (the next round's plan reads it)
 
 
 def poll_jobs(store: JobStore, open_rounds: Mapping[str, int]) -> dict[str, Polled]:
-    """Every active job's record and open round (``open_rounds``: job id -> round number, 0 for
-    none) in one pipelined round trip, instead of three round trips per job and loop turn."""
+    """Every active job's record, open round and pool size (``open_rounds``: job id -> round
+    number, 0 for none) in one pipelined round trip, instead of four round trips per job and
+    loop turn."""
     if not open_rounds:
         return {}
     pipe = store.redis.pipeline(transaction=False)
@@ -121,8 +123,9 @@ def poll_jobs(store: JobStore, open_rounds: Mapping[str, int]) -> dict[str, Poll
         pipe.hgetall(store.keys.job(job_id))
         pipe.hget(store.keys.job_rounds(job_id), f"{round_no}:merged")
         pipe.hlen(store.keys.job_units(job_id, round_no))
+        pipe.zcard(store.keys.job_elite(job_id))
     replies = iter(pipe.execute())
-    return {job_id: Polled(next(replies), next(replies), next(replies))
+    return {job_id: Polled(next(replies), next(replies), next(replies), next(replies))
             for job_id in open_rounds}
 
 
@@ -180,6 +183,7 @@ class JobDriver:
             return False
         if rec["status"] != JobStatus.RUNNING.value:
             return False
+        pool = polled.pool if polled is not None else None
         if self.round is not None:
             round_no = self.round.plan.round_no
             if polled is None:
@@ -190,12 +194,14 @@ class JobDriver:
                 reported = polled.reported
             if not self._round_over(rec, fence, merged, reported):
                 return True
-            rec = self.s.store.record(self.job_id)
+            rec, pool = self._after_round()
+            if rec["status"] != JobStatus.RUNNING.value:
+                return False  # finished meanwhile, by the unit that ended it (finish_by_unit)
         reason = self._stop_reason(rec)
         if reason is not None:
             self._finish(rec, reason, fence)
             return False
-        self._start_round(rec, fence)
+        self._start_round(rec, fence, pool)
         return True
 
     def _round_over(self, rec: dict, fence: str, merged: dict | None, reported: int = 0) -> bool:
@@ -224,13 +230,18 @@ class JobDriver:
             self.closing = None
             self.s.clock.observe(merged.get("lamport", 0))
             self._note_failures(merged)
-        self.s.store.drop_round_scratch(self.job_id, plan.round_no,
-                                        [u.unit_id for u in plan.units])
         self.loop.last_kind = plan.kind
         if self.round.planned_at:  # 0 for a round resumed from a record that lacks it
             metrics.round_seconds.labels(plan.kind).observe(time.time() - self.round.planned_at)
-        self.round = None
         return True
+
+    def _after_round(self) -> tuple[dict, int]:
+        """Free the closed round's scratch and read what the next decision needs (the record
+        and pool size as the close left them), in one round trip."""
+        assert self.round is not None
+        plan, self.round = self.round.plan, None
+        return self.s.store.drop_round_scratch(self.job_id, plan.round_no,
+                                               [u.unit_id for u in plan.units])
 
     def _note_failures(self, outcome: dict | None) -> None:
         """Count rounds that brought back nothing but unit errors (``outcome``: the round's
@@ -309,7 +320,8 @@ class JobDriver:
             self.job_id, self.instance, self.params.seed, self.s.clock.tick(), first.partition_s,
             max_part_nodes=first.max_part_nodes, parts=first.parts, slots=slots)
 
-    def _start_round(self, rec: dict, fence: str) -> None:
+    def _start_round(self, rec: dict, fence: str, pool: int | None = None) -> None:
+        """Plan, record and send the next round (``pool``: the elite pool's size if known)."""
         slots = self.s.workers.slots()
         if slots < 1:
             return  # no live worker: wait (the time budget keeps running)
@@ -326,7 +338,8 @@ class JobDriver:
         inp = self.loop.plan_input(
             slots=slots, elapsed_s=time.time() - self.admitted_at,
             has_tour=rec.get("best_length") is not None, active_jobs=max(1, self.s.active_jobs()),
-            pool_size=self.s.store.elite_size(self.job_id) if self.params.merge else 0)
+            pool_size=(0 if not self.params.merge else
+                       self.s.store.elite_size(self.job_id) if pool is None else pool))
         plan = self.loop.plan(inp)
         cap = min(MAX_UNIT_BUDGET_S, max(remaining, MIN_UNIT_S))
         plan = replace(plan, units=tuple(replace(u, budget_s=min(u.budget_s, cap))
@@ -345,7 +358,9 @@ class JobDriver:
             {"round": plan.round_no, "kind": plan.kind, "units": [u.unit_id for u in plan.units],
              "budget_s": plan.budget_s, "deadline_s": plan.deadline_s, "slots": slots},
             fence=fence)
-        self.s.fencing.confirm(fence)
+        # No read-back of the lease before sending (Fencing.confirm): the fenced append of the
+        # round_planned event just checked it in Redis.
+        self.s.fencing.check(fence)
         try:
             self.s.dispatcher.send_round(self.job_id, self.instance, plan, fence,
                                          self.s.clock.value, now + plan.deadline_s,

@@ -55,27 +55,39 @@ local function wake(key)
 end
 """
 
-# KEYS: lease, stream, job record, event totals (hash), leader wake list. ARGV: fence ('' =
-# unfenced), maxlen, type, node, lamport, wall, data JSON, wake ('1' = wake the leader), then
-# field/value pairs to HSET on the job record.
+# Appends one event to a job's stream (at most ``maxlen`` kept, roughly) and returns its id.
 # Keeps the highest stamp in the record's 'lamport_max' (if the record exists), so a new leader
 # reads it in O(1) instead of the whole log. Counting the event in the same script makes the
 # metrics' totals exact: one count per appended event.
+EVENT_LUA = """
+local function add_event(stream, job, totals, maxlen, kind, node, lamport, wall, data)
+  redis.call('HINCRBY', totals, kind, 1)
+  if redis.call('EXISTS', job) == 1 and
+     tonumber(lamport) > tonumber(redis.call('HGET', job, 'lamport_max') or '0') then
+    redis.call('HSET', job, 'lamport_max', lamport)
+  end
+  return redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'type', kind, 'node', node,
+                    'lamport', lamport, 'wall', wall, 'data', data)
+end
+"""
+
+# KEYS: lease, stream, job record, event totals (hash), leader wake list. ARGV: fence ('' =
+# unfenced), maxlen, type, node, lamport, wall, data JSON, wake ('1' = wake the leader), then
+# field/value pairs to HSET on the job record.
 # Returns the stream id, or a FENCED error when the lease is not exactly `fence`.
-_APPEND = OPTIONAL_FENCE_CHECK_LUA + WAKE_LUA + """
-redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
+_APPEND = OPTIONAL_FENCE_CHECK_LUA + WAKE_LUA + EVENT_LUA + """
 if ARGV[8] == '1' then wake(KEYS[5]) end
 for i = 9, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
-if redis.call('EXISTS', KEYS[3]) == 1 and
-   tonumber(ARGV[5]) > tonumber(redis.call('HGET', KEYS[3], 'lamport_max') or '0') then
-  redis.call('HSET', KEYS[3], 'lamport_max', ARGV[5])
-end
-return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'type', ARGV[3], 'node', ARGV[4],
-                  'lamport', ARGV[5], 'wall', ARGV[6], 'data', ARGV[7])
+return add_event(KEYS[2], KEYS[3], KEYS[4], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 """
 
 
 _WAKE_KINDS = frozenset(e.value for e in WAKE_EVENTS)
+
+
+def event_data(data: dict | None) -> str:
+    """An event's data as stored in its stream entry."""
+    return json.dumps(data or {}, separators=(",", ":"))
 
 
 def wake_leader(redis, keys: Keys) -> None:
@@ -158,7 +170,7 @@ class EventLog:
         """
         kind = type.value if isinstance(type, EventType) else str(type)
         args: list[object] = [fence or "", self.maxlen, kind, node, int(lamport),
-                              f"{time.time():.6f}", json.dumps(data or {}, separators=(",", ":")),
+                              f"{time.time():.6f}", event_data(data),
                               "1" if kind in _WAKE_KINDS else "0"]
         for name, value in (record or {}).items():
             args += [name, value if isinstance(value, (str, bytes, int, float)) else

@@ -10,12 +10,14 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from tsp_celery.cluster.admission import limit_fields
+from tsp_celery.cluster.codec import encode_tour
 from tsp_celery.cluster.instance_store import InstanceStore
 from tsp_celery.cluster.job import JobParams, JobStatus, parse_record
 from tsp_celery.cluster.lease import call_fenced
-from tsp_celery.cluster.store_base import as_text
+from tsp_celery.cluster.store_base import as_text, lua_number
 from tsp_celery.errors import LimitExceededError
 from tsp_celery.problem import Problem
+from tsp_celery.solver import UnitResult
 
 # Higher priority first, then older first: score = created_at - priority * PRIORITY_STEP.
 PRIORITY_STEP = 1e10
@@ -24,7 +26,7 @@ PRIORITY_STEP = 1e10
 class JobQueue(InstanceStore):
     """Job records, the job index, the priority queue and the active set."""
 
-    SCRIPTS = ("SUBMIT", "ADMIT", "FINISH", "CANCEL")
+    SCRIPTS = ("SUBMIT", "ADMIT", "FINISH", "UNIT_FINISH", "CANCEL")
 
     def submit(self, problem: Problem, params: JobParams, *, job_id: str | None = None,
                lamport: int = 0) -> str:
@@ -139,6 +141,34 @@ class JobQueue(InstanceStore):
         final = as_text(call_fenced(self._scripts["FINISH"], keys, args, fence))
         self.replicate(f"job {job_id}: {final}")
         return final
+
+    def finish_by_unit(self, job_id: str, round_no: int, result: UnitResult, *, elapsed: float,
+                       fence: str, node: str, lamport: int, maxlen: int) -> str:
+        """Let a unit whose whole tour ends the job (the job's target met, or proven optimal)
+        commit it, close its round and finish the job as done, with their events (stamped
+        ``lamport`` to ``lamport`` + 2 by ``node``), in one fenced script: see UNIT_FINISH.
+
+        ``result.length`` must be the tour's exact length. Returns 'done', or why nothing
+        changed; FencedWriteError when ``fence`` is not the lease any more."""
+        reason = "proven optimal" if result.proven_optimal else "target reached"
+        received = {"received": [result.unit_id], "missing": []}
+        outcome = {"round": round_no, "kind": result.kind, "closer": "worker", **received,
+                   "failed": {}, "candidate": result.length, "at": round(elapsed, 3),
+                   "merged_at": time.time(), "error": ""}
+        merged = {"round": round_no, "closer": "worker", **received}
+        done = {"reason": reason, "rounds": round_no, "error": ""}
+        k = self.keys
+        keys = [k.lease(), k.job(job_id), k.jobs_active(), k.jobs_queued(),
+                k.job_best_tour(job_id), k.job_rounds(job_id), k.job_events(job_id),
+                k.event_totals(), k.wake(), *self._job_keys(job_id, round_no)]
+        args = [fence, job_id, round_no, lua_number(result.length), encode_tour(result.tour),
+                f"{elapsed:.6f}", int(result.proven_optimal), result.engine, node, int(lamport),
+                f"{time.time():.6f}", self.settings.retention_s, maxlen,
+                *(json.dumps(d, separators=(",", ":"))[:-1] for d in (outcome, merged, done))]
+        out = as_text(call_fenced(self._scripts["UNIT_FINISH"], keys, args, fence))
+        if out == "done":
+            self.replicate(f"job {job_id}: done by unit {result.unit_id}")
+        return out
 
     def _job_keys(self, job_id: str, rounds: int) -> list[str]:
         k = self.keys

@@ -17,6 +17,8 @@ import time
 from dataclasses import fields
 from typing import Any
 
+import numpy as np
+
 from tsp_celery.cluster.events import EventLog, EventType
 from tsp_celery.cluster.job import JobParams
 from tsp_celery.cluster.lamport import LamportClock
@@ -31,11 +33,10 @@ log = logging.getLogger(__name__)
 _RESULT_FIELDS = {f.name for f in fields(UnitResult)}
 
 
-def collect(store: JobStore, job_id: str, plan: RoundPlan) -> tuple[list[UnitResult], dict]:
-    """The round's stored unit results, and which units are missing or failed."""
-    records = store.unit_records(job_id, plan.round_no)
-    tours = store.unit_tours(job_id, [u.unit_id for u in plan.units
-                                      if records.get(u.unit_id, {}).get("ok")])
+def collect(plan: RoundPlan, records: dict[str, dict],
+            tours: dict[str, np.ndarray | None]) -> tuple[list[UnitResult], dict]:
+    """The round's stored unit results (from the units' ``records`` and ``tours``), and which
+    units are missing or failed."""
     results: list[UnitResult] = []
     missing, failed = [], {}
     for spec in plan.units:
@@ -43,7 +44,7 @@ def collect(store: JobStore, job_id: str, plan: RoundPlan) -> tuple[list[UnitRes
         if rec is None:
             missing.append(spec.unit_id)
             continue
-        tour = tours.get(spec.unit_id)
+        tour = tours.get(spec.unit_id) if rec.get("ok") else None
         if tour is None:
             failed[spec.unit_id] = rec.get("error", "no tour stored")
             continue
@@ -58,12 +59,14 @@ def close_round(store: JobStore, problem: Problem, job_id: str, plan: RoundPlan,
                 clock: LamportClock | None = None) -> dict[str, Any] | None:
     """Close round ``plan.round_no`` with what arrived. Returns the outcome, or None if the round
     was already closed. Raises FencedWriteError if ``fence`` is no longer the leader's lease."""
-    if store.round_merged(job_id, plan.round_no) is not None:
+    inputs = store.round_inputs(job_id, plan.round_no, [u.unit_id for u in plan.units],
+                                elite=pooled(plan.kind, True))
+    if inputs.closed:
         return None
-    rec = store.record(job_id)
+    rec = inputs.record
     merge = JobParams.from_dict(rec["params"]).merge
     feeds_pool = pooled(plan.kind, merge)
-    results, seen = collect(store, job_id, plan)
+    results, seen = collect(plan, inputs.units, inputs.tours)
     if clock is not None:
         clock.observe(seen["max_lamport"])
     before = rec.get("best_length")
@@ -71,9 +74,8 @@ def close_round(store: JobStore, problem: Problem, job_id: str, plan: RoundPlan,
     committed, candidate, error = False, None, ""
     if results:
         try:
-            elite = store.elite_tours(job_id) if feeds_pool else []
-            base = store.base_tour(job_id, plan.round_no)
-            tour = merged_tour(problem, plan, base, results, elite, merge)
+            elite = inputs.elite if feeds_pool else []
+            tour = merged_tour(problem, plan, inputs.base, results, elite, merge)
             candidate = problem.tour_length(tour)  # never trust a unit's own number
             proven = proves_optimal(results, candidate)
             engine = "+".join(sorted({r.engine for r in results}))

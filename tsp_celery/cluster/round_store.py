@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 from tsp_celery.cluster.codec import decode_tour, encode_tour
+from tsp_celery.cluster.job import parse_record
 from tsp_celery.cluster.lease import call_fenced
 from tsp_celery.cluster.store_base import (
     SCRATCH_TTL_S,
@@ -21,6 +23,20 @@ from tsp_celery.errors import ClusterError, JobNotFoundError
 
 class StaleEpochError(ClusterError):
     """Raised when a worker's result belongs to an older epoch of the store."""
+
+
+@dataclass(frozen=True)
+class RoundInputs:
+    """What closing a round reads: whether it is closed already, the job record (typed), the
+    units' stored records and tours (None where a unit stored none), the round's base tour and
+    the elite pool (shortest first; empty unless asked for)."""
+
+    closed: bool
+    record: dict
+    units: dict[str, dict]
+    tours: dict[str, np.ndarray | None]
+    base: np.ndarray | None
+    elite: list[np.ndarray]
 
 
 class RoundStore(StoreBase):
@@ -60,6 +76,31 @@ class RoundStore(StoreBase):
                                   f"the store lost its data since")
         return bool(out)
 
+    def round_inputs(self, job_id: str, round_no: int, unit_ids: list[str], *,
+                     elite: bool) -> RoundInputs:
+        """Everything a close of round ``round_no`` reads, in one round trip (a merge on the
+        leader's loop pays for each one); JobNotFoundError when the job has no record."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hexists(self.keys.job_rounds(job_id), f"{round_no}:merged")
+        pipe.hgetall(self.keys.job(job_id))
+        pipe.hgetall(self.keys.job_units(job_id, round_no))
+        pipe.get(self.keys.round_base(job_id, round_no))
+        if unit_ids:
+            pipe.mget([self.keys.unit_tour(job_id, u) for u in unit_ids])
+        if elite:
+            pipe.zrange(self.keys.job_elite(job_id), 0, -1)
+        replies = pipe.execute()
+        closed, raw, units, base = replies[:4]
+        if not raw:
+            raise self.missing(job_id)
+        tours = replies[4] if unit_ids else []
+        return RoundInputs(
+            bool(closed), parse_record(raw), {as_text(k): json.loads(v) for k, v in units.items()},
+            {u: None if t is None else decode_tour(t) for u, t in zip(unit_ids, tours,
+                                                                       strict=True)},
+            None if base is None else decode_tour(base),
+            [decode_tour(t) for t in replies[-1]] if elite else [])
+
     def unit_records(self, job_id: str, round_no: int) -> dict[str, dict]:
         raw = self.redis.hgetall(self.keys.job_units(job_id, round_no))
         return {as_text(k): json.loads(v) for k, v in raw.items()}
@@ -76,24 +117,27 @@ class RoundStore(StoreBase):
     def unit_tour(self, job_id: str, unit_id: str) -> np.ndarray | None:
         return self._tour(self.keys.unit_tour(job_id, unit_id))
 
-    def unit_tours(self, job_id: str, unit_ids: list[str]) -> dict[str, np.ndarray | None]:
-        """Several units' tours in one round trip (None where a unit stored none)."""
-        if not unit_ids:
-            return {}
-        raws = self.redis.mget([self.keys.unit_tour(job_id, u) for u in unit_ids])
-        return {u: None if raw is None else decode_tour(raw)
-                for u, raw in zip(unit_ids, raws, strict=True)}
-
     def base_tour(self, job_id: str, round_no: int) -> np.ndarray | None:
         return self._tour(self.keys.round_base(job_id, round_no))
 
     def best_tour(self, job_id: str) -> np.ndarray | None:
         return self._tour(self.keys.job_best_tour(job_id))
 
-    def drop_round_scratch(self, job_id: str, round_no: int, unit_ids: list[str]) -> None:
-        """Free a closed round's unit tours and base snapshot (the outcome is committed)."""
+    def drop_round_scratch(self, job_id: str, round_no: int,
+                           unit_ids: list[str]) -> tuple[dict, int]:
+        """Free a closed round's unit tours and base snapshot (the outcome is committed).
+
+        Returns the job record and its elite pool's size as they are now, read in the same round
+        trip: what the leader decides the next round from."""
         keys = [self.keys.unit_tour(job_id, u) for u in unit_ids]
-        self.redis.delete(self.keys.round_base(job_id, round_no), *keys)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(self.keys.round_base(job_id, round_no), *keys)
+        pipe.hgetall(self.keys.job(job_id))
+        pipe.zcard(self.keys.job_elite(job_id))
+        _, raw, pool = pipe.execute()
+        if not raw:
+            raise self.missing(job_id)
+        return parse_record(raw), int(pool)
 
     def commit_best(self, job_id: str, tour: np.ndarray, length: float, round_no: int,
                     elapsed: float, proven: bool, engine: str, lamport: int = 0) -> bool | str:

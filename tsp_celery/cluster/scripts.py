@@ -16,10 +16,19 @@ Which writes are fenced (checked against the leader lease inside the script) and
 
 from __future__ import annotations
 
+from tsp_celery.cluster.events import EVENT_LUA, WAKE_LUA
 from tsp_celery.cluster.lease import FENCE_CHECK_LUA
 
 # Statuses after which a job record is frozen.
 _FINAL = "local final = {done=true, failed=true, cancelled=true}\n"
+# The elements of a list from index i on (unpack has a stack limit; a job can have more keys).
+_TAIL_FN = """
+local function tail(list, i)
+  local out = {}
+  for j = i, #list do out[#out + 1] = list[j] end
+  return out
+end
+"""
 
 # KEYS: instance, job, jobs (zset), queued (zset), active (set), limits (hash).
 # ARGV: instance blob ('' = already stored), instance ttl s, job id, created_at, queue score,
@@ -120,26 +129,35 @@ if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4]) end
 return 1
 """
 
+# Compare-and-set of the best tour: a strictly shorter tour replaces it; an equal one may only
+# add the proof of optimality. Returns 1 if committed, 0 if not shorter, 'final' if the job is
+# frozen, 'missing' if it has no record.
+_COMMIT_FN = """
+local function commit_best(job, best, length, tour, round_no, at, proven, engine, lamport)
+  local status = redis.call('HGET', job, 'status')
+  if not status then return 'missing' end
+  if final[status] then return 'final' end
+  local old = redis.call('HGET', job, 'best_length')
+  if old and tonumber(length) >= tonumber(old) then
+    if proven == '1' and tonumber(length) == tonumber(old) then
+      redis.call('HSET', job, 'proven_optimal', '1')
+    end
+    return 0
+  end
+  redis.call('SET', best, tour)
+  redis.call('HSET', job, 'best_length', length, 'best_round', round_no, 'best_at', at,
+             'proven_optimal', proven, 'engine', engine, 'best_lamport', lamport)
+  return 1
+end
+"""
+
 # KEYS: job, best tour.
 # ARGV: length, tour bytes, round no, elapsed s since admission, proven (0/1), engine, Lamport
 #       stamp of the commit (readers stamp their next event after it).
-# Compare-and-set: a strictly shorter tour replaces the best; an equal one may only add the
-# proof of optimality. Returns 1 if committed, 0 if not shorter, 'final' if the job is frozen.
-COMMIT_BEST = _FINAL + """
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return 'missing' end
-if final[status] then return 'final' end
-local old = redis.call('HGET', KEYS[1], 'best_length')
-if old and tonumber(ARGV[1]) >= tonumber(old) then
-  if ARGV[5] == '1' and tonumber(ARGV[1]) == tonumber(old) then
-    redis.call('HSET', KEYS[1], 'proven_optimal', '1')
-  end
-  return 0
-end
-redis.call('SET', KEYS[2], ARGV[2])
-redis.call('HSET', KEYS[1], 'best_length', ARGV[1], 'best_round', ARGV[3], 'best_at', ARGV[4],
-           'proven_optimal', ARGV[5], 'engine', ARGV[6], 'best_lamport', ARGV[7])
-return 1
+# Returns what commit_best returns.
+COMMIT_BEST = _FINAL + _COMMIT_FN + """
+return commit_best(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6],
+                   ARGV[7])
 """
 
 # KEYS: lease, job, elite pool (zset).
@@ -158,33 +176,92 @@ redis.call('ZREMRANGEBYRANK', KEYS[3], tonumber(ARGV[2]), -1)
 return redis.call('ZCARD', KEYS[3])
 """
 
-# KEYS: lease, job, rounds (hash).
-# ARGV: fence, round no, outcome JSON, improved (0/1), now.
 # Closes a round once (HSETNX '<round>:merged'): counts rounds done and rounds without
 # improvement. Returns 1 if this call closed it, 0 if it was already closed.
-CLOSE_ROUND = FENCE_CHECK_LUA + """
-if redis.call('HSETNX', KEYS[3], ARGV[2] .. ':merged', ARGV[3]) == 0 then return 0 end
-local stall = tonumber(redis.call('HGET', KEYS[2], 'stall') or '0')
-if ARGV[4] == '1' then stall = 0 else stall = stall + 1 end
-redis.call('HSET', KEYS[2], 'rounds_done', ARGV[2], 'stall', stall, 'merged_at', ARGV[5])
-return 1
+_CLOSE_FN = """
+local function close_round(job, rounds, round_no, outcome, improved, now)
+  if redis.call('HSETNX', rounds, round_no .. ':merged', outcome) == 0 then return 0 end
+  local stall = tonumber(redis.call('HGET', job, 'stall') or '0')
+  if improved == '1' then stall = 0 else stall = stall + 1 end
+  redis.call('HSET', job, 'rounds_done', round_no, 'stall', stall, 'merged_at', now)
+  return 1
+end
+"""
+
+# KEYS: lease, job, rounds (hash).
+# ARGV: fence, round no, outcome JSON, improved (0/1), now.
+# Returns what close_round returns.
+CLOSE_ROUND = FENCE_CHECK_LUA + _CLOSE_FN + """
+return close_round(KEYS[2], KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+"""
+
+# Moves a job to a final status once and starts its retention clock (on the record and the
+# ``expire`` keys). Returns the status the job ends with (the earlier one if it was already
+# final), or 'missing'.
+_FINISH_FN = """
+local function finish_job(job, active, queued, job_id, status, now, error, retention, expire)
+  local old = redis.call('HGET', job, 'status')
+  if not old then return 'missing' end
+  if final[old] then return old end
+  redis.call('HSET', job, 'status', status, 'finished_at', now, 'error', error)
+  redis.call('SREM', active, job_id)
+  redis.call('ZREM', queued, job_id)
+  redis.call('EXPIRE', job, retention)
+  for _, key in ipairs(expire) do redis.call('EXPIRE', key, retention) end
+  return status
+end
 """
 
 # KEYS: lease, job, active (set), queued (zset), then every other key of the job to expire.
 # ARGV: fence, job id, final status, now, error text, retention s.
-# Moves a job to a final status once and starts its retention clock. Returns the status the job
-# ends with (the earlier one if it was already final).
-FINISH = FENCE_CHECK_LUA + _FINAL + """
+# Returns what finish_job returns.
+FINISH = FENCE_CHECK_LUA + _FINAL + _TAIL_FN + _FINISH_FN + """
+return finish_job(KEYS[2], KEYS[3], KEYS[4], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6],
+                  tail(KEYS, 5))
+"""
+
+# KEYS: lease, job, active (set), queued (zset), best tour, rounds (hash), event stream, event
+#       totals (hash), leader wake list, then every key of the job to expire but its record.
+# ARGV: fence (the one the unit was sent with), job id, round no, length, tour bytes, elapsed s
+#       since admission, proven (0/1), engine, node, Lamport stamp (it and the next two stamp
+#       the events), now, retention s, event stream maxlen, then the JSON objects of the round
+#       outcome, of the round_merged event's data and of the done event's data (with the stop
+#       reason), each without its closing brace: the script adds the fields it decides.
+# A unit whose whole tour ends its job (it meets the job's target, or it is proven optimal)
+# commits it, closes its round and finishes the job, with their events, at once: the leader
+# only sees the job done. Only for the job's current, open round of a running job without a
+# cancel request, under the lease the round was planned with; else it changes nothing and
+# returns why ('not final' when the tour does not end the job), and the leader closes the round
+# as usual. Returns 'done' when it finished the job.
+UNIT_FINISH = FENCE_CHECK_LUA + _FINAL + _TAIL_FN + EVENT_LUA + WAKE_LUA + _COMMIT_FN + \
+    _CLOSE_FN + _FINISH_FN + """
 local status = redis.call('HGET', KEYS[2], 'status')
-if not status then return 'missing' end
-if final[status] then return status end
-redis.call('HSET', KEYS[2], 'status', ARGV[3], 'finished_at', ARGV[4], 'error', ARGV[5])
-redis.call('SREM', KEYS[3], ARGV[2])
-redis.call('ZREM', KEYS[4], ARGV[2])
-for i = 2, #KEYS do
-  if i ~= 3 and i ~= 4 then redis.call('EXPIRE', KEYS[i], ARGV[6]) end
+if status ~= 'running' then return status or 'missing' end
+if redis.call('HGET', KEYS[2], 'cancel_requested') == '1' then return 'cancel requested' end
+if redis.call('HGET', KEYS[2], 'round') ~= ARGV[3] then return 'not the current round' end
+if redis.call('HEXISTS', KEYS[6], ARGV[3] .. ':merged') == 1 then return 'round closed' end
+local ok, params = pcall(cjson.decode, redis.call('HGET', KEYS[2], 'params') or '')
+local target = ok and type(params) == 'table' and tonumber(params['target'])
+if ARGV[7] ~= '1' and not (target and tonumber(ARGV[4]) <= target) then return 'not final' end
+local before = redis.call('HGET', KEYS[2], 'best_length') or 'null'
+local stamp = tonumber(ARGV[10])
+local improved = commit_best(KEYS[2], KEYS[5], ARGV[4], ARGV[5], ARGV[3], ARGV[6], ARGV[7],
+                             ARGV[8], ARGV[10]) == 1
+local best = redis.call('HGET', KEYS[2], 'best_length')
+local gained = ',"best_after":' .. best .. ',"improved":' .. tostring(improved)
+close_round(KEYS[2], KEYS[6], ARGV[3], ARGV[14] .. ',"best_before":' .. before .. gained ..
+            ',"lamport":' .. (stamp + 1) .. '}', improved and '1' or '0', ARGV[11])
+finish_job(KEYS[2], KEYS[3], KEYS[4], ARGV[2], 'done', ARGV[11], '', ARGV[12], tail(KEYS, 10))
+if improved then
+  add_event(KEYS[7], KEYS[2], KEYS[8], ARGV[13], 'improved', ARGV[9], stamp, ARGV[11],
+            '{"round":' .. ARGV[3] .. ',"length":' .. best .. '}')
 end
-return ARGV[3]
+add_event(KEYS[7], KEYS[2], KEYS[8], ARGV[13], 'round_merged', ARGV[9], stamp + 1, ARGV[11],
+          ARGV[15] .. gained .. '}')
+add_event(KEYS[7], KEYS[2], KEYS[8], ARGV[13], 'done', ARGV[9], stamp + 2, ARGV[11],
+          ARGV[16] .. ',"best_length":' .. best .. '}')
+wake(KEYS[9])
+return 'done'
 """
 
 # KEYS: job, queued (zset), then every other key of the job to expire.

@@ -123,9 +123,7 @@ def island_slice_s(n: int, remaining_s: float, last_improved: bool = True,
     shorter with an elite pool (``pooled``), which union units merge, and in the first rounds
     (``round_no``: 0 and 1 are the first) of a small instance (see SHORT_START_MAX_N)."""
     usable = _multi_usable_s(n, remaining_s) if threads > 1 else usable_s(remaining_s)
-    want = _island_want(n, threads)
-    if pooled and threads == 1:
-        want = min(want, UNION_ISLAND_S_PER_SQRT_NODE * math.sqrt(n))
+    want = _island_want(n, threads, pooled)
     floor = MIN_UNIT_S
     if round_no is not None and threads == 1 and n <= SHORT_START_MAX_N:
         short = (SHORT_START_BASE_S + SHORT_START_S_PER_NODE * n) * 2.0 ** min(
@@ -143,18 +141,22 @@ def _multi_usable_s(n: int, remaining_s: float) -> float:
     return max(usable_s(remaining_s), remaining_s - MULTI_RESERVE_S - MULTI_MERGE_S_PER_NODE * n)
 
 
-def _island_want(n: int, threads: int = 1) -> float:
+def _island_want(n: int, threads: int = 1, pooled: bool = False) -> float:
     if threads > 1:
         return MULTI_S_PER_SQRT_NODE * math.sqrt(n)
-    return ISLAND_BASE_S + ISLAND_S_PER_NODE * n + ISLAND_S_PER_NODE2 * n * n
+    want = ISLAND_BASE_S + ISLAND_S_PER_NODE * n + ISLAND_S_PER_NODE2 * n * n
+    if pooled:
+        return min(want, UNION_ISLAND_S_PER_SQRT_NODE * math.sqrt(n))
+    return want
 
 
 def worth_a_round(inp: PlanInput) -> bool:
     """False when so little time is left that the next round cannot find anything.
 
-    A job without a tour always tries (any tour beats none). Otherwise an island run needs a
-    quarter of its usual slice to get past fast-tsp's set-up, a closing union round of a
-    multi-thread job a quarter of its time; a segment or exact unit needs MIN_UNIT_S.
+    An island run needs a quarter of its usual slice to get past fast-tsp's set-up, a closing
+    union round of a multi-thread job a quarter of its time; a segment or exact unit needs
+    MIN_UNIT_S. Without any tour yet, any round is worth it (the cluster asks before its first
+    round: a job must not end with nothing when a slice shorter than usual fits).
     """
     n, need = inp.n, MIN_UNIT_S
     if not inp.has_tour:
@@ -162,7 +164,9 @@ def worth_a_round(inp: PlanInput) -> bool:
     if _multi_thread(inp) and inp.pooled and inp.pool_size >= UNION_MIN_TOURS:
         need = max(need, 0.25 * multi_union_s(n))  # a closing union round
     elif n > EXACT_MAX_N and fits_matrix_budget(n, inp.matrix_budget_bytes):
-        need = max(need, 0.25 * _island_want(n, inp.share if _multi_thread(inp) else 1))
+        # a quarter of the slice the island round would get (shorter with a pool)
+        need = max(need, 0.25 * _island_want(n, inp.share if _multi_thread(inp) else 1,
+                                             inp.pooled))
     return inp.remaining_s >= need
 
 

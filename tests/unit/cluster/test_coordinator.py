@@ -17,7 +17,7 @@ import pytest
 import tsp_celery.cluster.coordinator as coordinator_module
 from tests.unit.solver.test_merge import circle, reversed_at, swapped_at
 from tsp_celery.cluster.client import ClusterClient
-from tsp_celery.cluster.coordinator import Coordinator
+from tsp_celery.cluster.coordinator import ADMIT_AHEAD, Coordinator
 from tsp_celery.cluster.driver import FAILED_ROUNDS_LIMIT, SHORT_ROUND_S
 from tsp_celery.cluster.events import EventLog, EventType
 from tsp_celery.cluster.lamport import LamportClock
@@ -478,15 +478,14 @@ def test_a_bound_job_gets_the_embedded_bound_budget(any_redis, settings, client,
 def test_jobs_in_short_rounds_leave_their_slot_to_the_next_job(any_redis, settings, client):
     beat(any_redis, client.keys, "w1", {"slots": 1}, ttl_s=30)
     coord = coordinator(any_redis, settings)
-    first = client.submit(problem(seed=1), {"time_s": 30})
-    second = client.submit(problem(seed=2), {"time_s": 30})
-    third = client.submit(problem(seed=3), {"time_s": 30})
+    jobs = [client.submit(problem(seed=s), {"time_s": 30}) for s in range(ADMIT_AHEAD + 1)]
     coord.tick()
     # A 30-node job's first round has units of milliseconds: its slot is as good as free.
     assert coord.dispatcher.rounds[0][1].budget_s <= SHORT_ROUND_S
     coord.tick()
-    assert client.status(second)["status"] == "running"
-    # ... but never more than the slots' count of jobs wait in the queue that way.
-    coord.tick()
-    assert client.status(third)["status"] == "queued" and len(coord.drivers) == 2
-    assert client.status(first)["status"] == "running"
+    assert client.status(jobs[1])["status"] == "running"
+    # ... but never more than ADMIT_AHEAD jobs per slot are active that way.
+    for _ in range(ADMIT_AHEAD):
+        coord.tick()
+    assert len(coord.drivers) == ADMIT_AHEAD and client.status(jobs[-1])["status"] == "queued"
+    assert all(client.status(j)["status"] == "running" for j in jobs[:-1])

@@ -14,6 +14,7 @@ from tsp_celery.cluster.store import JobStore
 from tsp_celery.errors import FencedWriteError
 from tsp_celery.problem import Problem
 from tsp_celery.settings import Settings
+from tsp_celery.solver import UnitResult
 
 
 @pytest.fixture
@@ -35,6 +36,9 @@ FENCED_WRITES = {
     "offer_elite": lambda s, f, q, r: s.offer_elite(r, [(10.0, np.arange(12))], f),
     "close_round": lambda s, f, q, r: s.close_round(r, 1, {"round": 1}, False, f),
     "finish": lambda s, f, q, r: s.finish(r, JobStatus.FAILED, f, "x"),
+    "finish by unit": lambda s, f, q, r: s.finish_by_unit(
+        r, 1, UnitResult("r1-u0", "exact", np.arange(12), 100, None, True, 0.1, "t"),
+        elapsed=0.1, fence=f, node="w", lamport=1, maxlen=100),
     "event with record": lambda s, f, q, r: EventLog(s.redis, s.keys).append(
         r, EventType.ADMITTED, "x", 1, fence=f or None, record={"status": "done"}),
     "job lock": lambda s, f, q, r: job_lock(s.redis, s.keys, r, "x", fence=f).acquire(0.01),

@@ -33,6 +33,7 @@ def test_records_and_round_outcomes_of_many_jobs_in_one_round_trip(client):
     outcome = {"round": 2, "closer": "chord"}
     client.redis.hset(client.keys.job_rounds(jobs[1]), "2:merged", json.dumps(outcome))
     client.redis.hset(client.keys.job_units(jobs[2], 1), mapping={"r1-u0": "{}", "r1-u1": "{}"})
+    client.redis.zadd(client.keys.job_elite(jobs[0]), {b"tour a": 10.0, b"tour b": 11.0})
     executes = []
     real = client.store.redis
 
@@ -50,12 +51,13 @@ def test_records_and_round_outcomes_of_many_jobs_in_one_round_trip(client):
         polled = poll_jobs(client.store, {jobs[0]: 0, jobs[1]: 2, jobs[2]: 1, "gone": 0})
     finally:
         client.store.redis = real
-    assert executes == [12]  # one round trip: record, round outcome, units reported per job
+    assert executes == [16]  # one round trip: record, outcome, units reported, pool per job
     for job_id in jobs:
         assert parse_record(polled[job_id].record) == client.store.record(job_id)
     assert json.loads(polled[jobs[1]].merged) == outcome == client.store.round_merged(jobs[1], 2)
     assert polled[jobs[0]].merged is None and polled[jobs[2]].merged is None
     assert [polled[j].reported for j in jobs] == [0, 0, 2]
+    assert [polled[j].pool for j in jobs] == [2, 0, 0]
     assert polled["gone"].record == {}  # the job's own step then raises JobNotFoundError
 
 

@@ -157,18 +157,22 @@ def test_bad_input_is_refused(bad):
 
 
 def test_another_round_is_worth_it_only_with_time_for_the_search():
-    def worth(n, remaining_s, has_tour=True):
+    def worth(n, remaining_s, has_tour=True, pooled=False):
         return worth_a_round(PlanInput(n=n, slots=2, remaining_s=remaining_s, round_no=0, seed=0,
-                                       matrix_budget_bytes=GIB, has_tour=has_tour))
+                                       matrix_budget_bytes=GIB, has_tour=has_tour,
+                                       pooled=pooled))
 
     assert worth(52, 0.6)
     assert not worth(52, 0.3)
     assert not worth(1577, 1.0)  # fast-tsp cannot even set up 1577 nodes in 1 s
     assert worth(1577, 4.0)
-    # without a tour any round is worth it: a 10,000-node job on the cluster (single-thread
-    # islands, whose usual slice is minutes long) still runs its first round in 60 s
-    assert worth(10_000, 60.0, has_tour=False) and worth(1577, 1.0, has_tour=False)
-    assert not worth(10_000, 60.0) and not worth(10_000, 0.3, has_tour=False)
+    # without any tour, a round shorter than the usual slice still beats ending with nothing
+    assert worth(1577, 1.0, has_tour=False) and worth(11849, 60.0, has_tour=False)
+    assert not worth(11849, 60.0) and not worth(52, 0.3, has_tour=False)
+    # with a pool the island slices are short (then union rounds): a quarter of one is enough
+    slice_s = island_slice_s(11849, 600.0, pooled=True)
+    assert worth(11849, 0.3 * slice_s, pooled=True) and not worth(11849, 0.2 * slice_s,
+                                                                   pooled=True)
 
 
 def test_decomposition_alternates_segment_and_region_rounds():

@@ -19,5 +19,5 @@ def test_a_cluster_job_without_a_tour_gets_its_first_round(n):
 
 
 def test_a_job_with_a_tour_skips_a_round_too_short_to_set_up():
-    loop = RoundLoop(10_000, 0, MaxRuntime(60), GIB)
+    loop = RoundLoop(10_000, 0, MaxRuntime(60), GIB, merge=False)  # no pool: minute-long slices
     assert loop.stop_reason(SearchState(40.0), slots=2, has_tour=True) == "time budget used"
