@@ -238,3 +238,11 @@ def normalise_cluster(line: str) -> str:
     for pattern, placeholder in CLUSTER_NORMALISE:
         line = pattern.sub(placeholder, line)
     return line
+
+
+def stable_id(value: object) -> str:
+    """A parametrized test's id that is the same in every process (pytest-xdist's workers must
+    collect the same ids): text only, no object addresses, sets in sorted order."""
+    if isinstance(value, (set, frozenset)):
+        value = sorted(value)
+    return str(value)[:60] if value is None or isinstance(value, (str, list)) else "-"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from doc_helpers import ROOT, code_spans, doc_id, doc_paths, prose
+from doc_helpers import ROOT, code_spans, doc_id, doc_paths, prose, stable_id
 
 API = ROOT / "docs" / "api.md"
 HEADING = re.compile(r"^(#{3,4})\s+`([^`]+)`\s*$", re.M)
@@ -95,7 +95,7 @@ def test_api_doc_has_entries():
     assert len(entries()) >= 30
 
 
-@pytest.mark.parametrize("heading,dotted,params,obj", entries(), ids=lambda v: str(v)[:60])
+@pytest.mark.parametrize("heading,dotted,params,obj", entries(), ids=stable_id)
 def test_signature_in_heading_is_the_real_one(heading, dotted, params, obj):
     assert obj is not MISSING, f"api.md documents {dotted}, which does not exist"
     if params is None:
@@ -164,7 +164,7 @@ def test_field_tables_exist():
     assert {c for c, _ in field_tables()} >= {"tsp_celery.Result", "tsp_celery.settings.Settings"}
 
 
-@pytest.mark.parametrize("cls,names", field_tables(), ids=lambda v: str(v)[:40])
+@pytest.mark.parametrize("cls,names", field_tables(), ids=stable_id)
 def test_field_tables_list_exactly_the_fields(cls, names):
     real = {f.name for f in dataclasses.fields(resolve(cls)) if not f.name.startswith("_")}
     assert names == real, f"missing {real - names}, not fields {names - real}"

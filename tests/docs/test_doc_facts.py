@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 import pytest
-from doc_helpers import ROOT, blocks, code_spans, doc_id, doc_paths, prose
+from doc_helpers import ROOT, blocks, code_spans, doc_id, doc_paths, prose, stable_id
 
 from tsp_celery.cli import cli
 
@@ -44,7 +44,7 @@ def test_the_docs_use_many_commands():
         "workers", "cancel", "events", "cluster", "coordinator", "health"}
 
 
-@pytest.mark.parametrize("doc,cmd,options", cli_uses(), ids=lambda v: str(v)[:30])
+@pytest.mark.parametrize("doc,cmd,options", cli_uses(), ids=stable_id)
 def test_documented_commands_and_options_exist(doc, cmd, options):
     command: click.Command = cli
     for word in cmd.split():
