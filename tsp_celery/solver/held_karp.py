@@ -178,7 +178,7 @@ def _metric_points(problem: Problem) -> tuple[np.ndarray, float] | None:
     return problem.coords, p
 
 
-def _candidate_edges(problem: Problem, k: int, tour: np.ndarray | None) -> np.ndarray:
+def candidate_edges(problem: Problem, k: int, tour: np.ndarray | None) -> np.ndarray:
     """k nearest neighbours, Delaunay edges in the plane, and the given tour's edges."""
     n = problem.n
     k = min(k, n - 1)
@@ -428,7 +428,7 @@ def held_karp_bound(problem: Problem, time_budget_s: float = 10.0, *, seed: int 
         upper -= 1.0 - 1e-6     # an integral bound above upper - 1 rounds up to upper
     rows = _Rows(problem, MATRIX_BUDGET_BYTES, t0 + 0.25 * time_budget_s) if dense else None
     ascent = _Ascent(problem, rows, t0, deadline, on_progress)
-    edges = _candidate_edges(problem, _NEIGHBOURS, tour)
+    edges = candidate_edges(problem, _NEIGHBOURS, tour)
     first = ascent.check(np.zeros(n), t0 + 0.5 * max(0.0, time_budget_s))
     if first is None:
         ascent.rows = None
