@@ -4,7 +4,9 @@ Each search node solves the LP of ``solver.lp_bound`` with some edges fixed to 0
 cuts (``solver.cuts``) and priced edges until the bound stalls, and is pruned once its exact
 bound rounds up to the incumbent ``upper`` (no shorter tour below it). Otherwise it branches on
 a long edge whose x is near 1/2; nodes are searched best bound first. After the root,
-reduced-cost elimination drops every edge that no tour shorter than ``upper`` can use. At any
+reduced-cost elimination drops every edge that no tour shorter than ``upper`` can use (up to
+``LISTED_MAX_N`` nodes; above, the pool is the unlisted complete graph, and a node whose LP the
+working edges cannot solve ends the search, open). At any
 moment ``min(upper, the smallest open node bound)`` is a valid bound, and when no node is open
 it equals ``upper``: no tour is shorter. ``upper`` need not be a tour's length (any number
 works: either a shorter tour turns up, or none is shorter), so a target also serves.
@@ -25,8 +27,9 @@ from tsp_celery.solver.cuts import separate
 from tsp_celery.solver.held_karp import candidate_edges
 from tsp_celery.solver.lp_bound import SCALE, CompletePool, EdgeLP, EdgePool, LpSolution, ceil_div
 
-# Largest instance whose edges are all listed (2,000 nodes: 2 M pairs, about 50 MB of arrays).
-LISTED_MAX_N = 2000
+# Largest instance whose edges are all listed, so that elimination can drop them (1,000 nodes:
+# 0.5 M pairs; listing 1.2 M pairs of fl1577 took seconds of a 10 s bound on a busy machine).
+LISTED_MAX_N = 1000
 _NEIGHBOURS = 10        # nearest neighbours per node in the first working edge set
 _STALL_ROUNDS = 4       # cut rounds over which the bound must gain ...
 _STALL_SHARE = 0.01     # ... this share of the remaining gap, or the node branches
@@ -78,7 +81,7 @@ def _first_edges(problem: Problem, tour: np.ndarray | None) -> np.ndarray:
     """Keys of the tour's edges, each node's nearest neighbours and (in the plane) the
     Delaunay edges."""
     n = problem.n
-    edges = candidate_edges(problem, _NEIGHBOURS, tour)
+    edges = candidate_edges(problem, _NEIGHBOURS, tour, exact_max_n=0)   # pricing adds the rest
     a, b = edges[:, 0], edges[:, 1]
     return np.unique(np.minimum(a, b)[a != b] * n + np.maximum(a, b)[a != b])
 
