@@ -77,13 +77,22 @@ def _pool(problem: Problem) -> EdgePool | CompletePool:
     return EdgePool(n, u.astype(np.int64), v.astype(np.int64), cost)
 
 
-def _first_edges(problem: Problem, tour: np.ndarray | None) -> np.ndarray:
-    """Keys of the tour's edges, each node's nearest neighbours and (in the plane) the
-    Delaunay edges."""
+def _first_edges(problem: Problem, pool: EdgePool | CompletePool,
+                 tour: np.ndarray | None) -> np.ndarray:
+    """Keys of the tour's edges and each node's nearest neighbours: exact from a listed pool,
+    else by KD-tree with the Delaunay edges (pricing adds whatever else the LP needs)."""
     n = problem.n
-    edges = candidate_edges(problem, _NEIGHBOURS, tour, exact_max_n=0)   # pricing adds the rest
-    a, b = edges[:, 0], edges[:, 1]
-    return np.unique(np.minimum(a, b)[a != b] * n + np.maximum(a, b)[a != b])
+    k = min(_NEIGHBOURS, n - 1)
+    if isinstance(pool, EdgePool):
+        d = np.full((n, n), np.inf)
+        d[pool.u, pool.v] = d[pool.v, pool.u] = pool.cost
+        a, b = np.repeat(np.arange(n), k), np.argpartition(d, k - 1, axis=1)[:, :k].ravel()
+    else:
+        a, b = candidate_edges(problem, k, None, exact_max_n=0).T
+    if tour is not None:
+        a, b = np.concatenate([a, tour]), np.concatenate([b, np.roll(tour, -1)])
+    keep = a != b
+    return np.unique(np.minimum(a, b)[keep] * n + np.maximum(a, b)[keep])
 
 
 def _tour_of(lp: EdgeLP, x: np.ndarray) -> np.ndarray:
@@ -163,7 +172,7 @@ def branch_and_cut(problem: Problem, deadline: float, *, tour: np.ndarray | None
     if tour is not None:
         tour = np.asarray(tour, dtype=np.int64)
         best = min(best, int(problem.tour_length(tour)))
-    s = _Search(problem, EdgeLP(problem.n, pool, _first_edges(problem, tour)), best, tour,
+    s = _Search(problem, EdgeLP(problem.n, pool, _first_edges(problem, pool, tour)), best, tour,
                 deadline)
     counter = itertools.count()
     open_nodes: list[tuple[int, int, dict[int, int]]] = [(0, next(counter), {})]

@@ -4,8 +4,8 @@ For integral problems up to ``LP_MAX_N`` nodes, a short Held–Karp ascent gives
 bound early, then ``solver.branch`` raises it towards the optimum (reaching it proves every
 tour of that length optimal), starting from a short fast-tsp tour of its own and the caller's
 ``initial_upper``. Above ``CERTIFY_MAX_N`` nodes a proof is out of reach, but the LP's cuts
-still lift the bound above Held–Karp's on most instances. Larger or non-integral problems get the Held–Karp
-bound alone.
+still lift the bound above Held–Karp's on most instances. Larger or non-integral problems get
+the Held–Karp bound alone.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def test_root_cuts_hold_for_the_optimal_tour_and_the_bound_stays_below(data_dir,
     best = branch_and_cut(problem, time.monotonic() + 90)
     assert problem.tour_length(best.tour) == optimum
     pool = _pool(problem)
-    lp = EdgeLP(problem.n, pool, _first_edges(problem, None))
+    lp = EdgeLP(problem.n, pool, _first_edges(problem, pool, None))
     found: list[Cut] = []
     for _ in range(40):
         sol = lp.solve({})
