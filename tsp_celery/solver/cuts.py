@@ -38,7 +38,12 @@ class Cut:
 
     def coefficients(self, n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         """How many of the cut's sets each edge ``u``-``v`` crosses."""
-        return coefficient_matrix([self], n, u, v).toarray().ravel()
+        coef = np.zeros(len(u))        # one cut: a pass per set beats building sparse matrices
+        for s in self.sets:
+            inside = np.zeros(n, dtype=bool)
+            inside[s] = True
+            coef += inside[u] != inside[v]
+        return coef
 
     def slack(self, n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> float:
         """Left side minus rhs at ``x`` (negative when violated)."""
