@@ -27,9 +27,9 @@ from tsp_celery.solver.cuts import separate
 from tsp_celery.solver.held_karp import candidate_edges
 from tsp_celery.solver.lp_bound import SCALE, CompletePool, EdgeLP, EdgePool, LpSolution, ceil_div
 
-# Largest instance whose edges are all listed, so that elimination can drop them (1,000 nodes:
-# 0.5 M pairs; listing 1.2 M pairs of fl1577 took seconds of a 10 s bound on a busy machine).
-LISTED_MAX_N = 1000
+# Largest instance whose edges are all listed, so that elimination can drop them (2,000 nodes:
+# 2 M pairs, about 50 MB; at 10 s, d1291 and fl1577 ended closer to the optimum listed than not).
+LISTED_MAX_N = 2000
 _NEIGHBOURS = 10        # nearest neighbours per node in the first working edge set
 _STALL_ROUNDS = 4       # cut rounds over which the bound must gain ...
 _STALL_SHARE = 0.01     # ... this share of the remaining gap, or the node branches

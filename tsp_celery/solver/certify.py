@@ -16,13 +16,13 @@ from collections.abc import Callable
 import numpy as np
 
 from tsp_celery.problem import Problem
-from tsp_celery.solver.branch import branch_and_cut
+from tsp_celery.solver.branch import LISTED_MAX_N, branch_and_cut
 from tsp_celery.solver.fasttsp import FastTspEngine
 from tsp_celery.solver.held_karp import LowerBound, held_karp_bound
 
-# Largest instance branch-and-cut may prove (above branch.LISTED_MAX_N nodes without dropping
-# edges by reduced cost, which makes a proof unlikely).
-CERTIFY_MAX_N = 2000
+# Largest instance branch-and-cut may prove: it lists all pairs (branch.LISTED_MAX_N), to drop
+# them by reduced cost.
+CERTIFY_MAX_N = LISTED_MAX_N
 # Largest instance the LP bound runs on (measured up to fnl4461 by bench/bounds.py).
 LP_MAX_N = 5000
 # Largest instance whose bound gets the whole search budget: bench/proofs.py proves every
