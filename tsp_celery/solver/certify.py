@@ -17,6 +17,7 @@ import numpy as np
 
 from tsp_celery.problem import Problem
 from tsp_celery.solver.branch import LISTED_MAX_N, branch_and_cut
+from tsp_celery.solver.construct import greedy_tour
 from tsp_celery.solver.fasttsp import FastTspEngine
 from tsp_celery.solver.held_karp import LowerBound, held_karp_bound
 
@@ -62,7 +63,9 @@ def certified_bound(problem: Problem, time_budget_s: float, *,
     upper = None if initial_upper is None else int(initial_upper)
     if upper is not None and best.value >= upper:
         return best
-    if tour is None:
+    if tour is None and problem.n > CERTIFY_MAX_N:     # no proof to find: spare the n x n matrix
+        tour = greedy_tour(problem)
+    elif tour is None:
         search_s = min(_TOUR_MAX_S, _TOUR_SHARE * time_budget_s)
         tour = FastTspEngine().solve(problem.submatrix(), search_s, 0, until_converged=True)
 
