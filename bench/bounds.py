@@ -1,12 +1,14 @@
 #!/usr/bin/env python
-"""Held–Karp bound table: instance, n, optimum, bound, gap of the bound below the optimum,
+"""Lower bound table: instance, n, optimum, bound, gap of the bound below the optimum,
 whether it is proven, seconds.
 
-Instances are the TSPLIB files in ../shared/tsplib (examples/ when that folder is absent) up
-to --max-n nodes, with the optima from optima.txt (or tsp_celery's known optima).
+``--method certify`` (the default) is the bound the solvers run (solver.certify: Held–Karp,
+then the LP with cuts), ``--method held-karp`` the 1-tree ascent alone. Instances are the
+TSPLIB files in ../shared/tsplib (examples/ when that folder is absent) up to --max-n nodes,
+with the optima from optima.txt (or tsp_celery's known optima).
 
     python bench/bounds.py                                  # every instance up to 5,000 nodes
-    python bench/bounds.py --budget 30 --instances pcb3038,fnl4461
+    python bench/bounds.py --budget 30 --instances pcb3038,fnl4461 --method held-karp
     python bench/bounds.py --max-n 300 --budget 2           # quick
 """
 
@@ -19,6 +21,7 @@ from pathlib import Path
 from quality import read_optima  # bench/quality.py, beside this script
 
 from tsp_celery.problem import known_optimum, load_problem
+from tsp_celery.solver.certify import certified_bound
 from tsp_celery.solver.held_karp import held_karp_bound
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,10 +41,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budget", type=float, default=10.0, help="seconds per instance")
     ap.add_argument("--max-n", type=int, default=5000)
+    ap.add_argument("--method", choices=("certify", "held-karp"), default="certify")
     ap.add_argument("--instances", help="comma-separated names (default: all)")
     args = ap.parse_args()
     known = read_optima(SHARED)
-    print(f"Held-Karp bound, budget {args.budget:g} s per instance")
+    bound = certified_bound if args.method == "certify" else held_karp_bound
+    print(f"{args.method} bound, budget {args.budget:g} s per instance")
     print(f"{'instance':<11}{'n':>7}{'optimum':>12}{'bound':>14}{'gap %':>8}"
           f"{'proven':>8}{'seconds':>9}{'iters':>8}")
     gaps = []
@@ -49,7 +54,7 @@ def main() -> None:
         problem = load_problem(path)
         opt = known.get(path.stem) or known_optimum(path.stem, problem.n)
         start = time.monotonic()
-        lb = held_karp_bound(problem, time_budget_s=args.budget)
+        lb = bound(problem, args.budget)
         seconds = time.monotonic() - start
         gap = 100.0 * (opt - lb.value) / opt if opt else float("nan")
         if opt:

@@ -4,7 +4,9 @@ Each search node solves the LP of ``solver.lp_bound`` with some edges fixed to 0
 cuts (``solver.cuts``) and priced edges until the bound stalls, and is pruned once its exact
 bound rounds up to the incumbent ``upper`` (no shorter tour below it). Otherwise it branches on
 a long edge whose x is near 1/2; nodes are searched best bound first. After the root,
-reduced-cost elimination drops every edge that no tour shorter than ``upper`` can use. At any
+reduced-cost elimination drops every edge that no tour shorter than ``upper`` can use (up to
+``LISTED_MAX_N`` nodes; above, the pool is the unlisted complete graph, and a node whose LP the
+working edges cannot solve ends the search, open). At any
 moment ``min(upper, the smallest open node bound)`` is a valid bound, and when no node is open
 it equals ``upper``: no tour is shorter. ``upper`` need not be a tour's length (any number
 works: either a shorter tour turns up, or none is shorter), so a target also serves.
@@ -22,11 +24,16 @@ import numpy as np
 
 from tsp_celery.problem import Problem
 from tsp_celery.solver.cuts import separate
-from tsp_celery.solver.lp_bound import SCALE, EdgeLP, EdgePool, LpSolution, ceil_div
+from tsp_celery.solver.held_karp import candidate_edges
+from tsp_celery.solver.lp_bound import SCALE, CompletePool, EdgeLP, EdgePool, LpSolution, ceil_div
 
+# Largest instance whose edges are all listed, so that elimination can drop them (2,000 nodes:
+# 2 M pairs, about 50 MB; at 10 s, d1291 and fl1577 ended closer to the optimum listed than not).
+LISTED_MAX_N = 2000
 _NEIGHBOURS = 10        # nearest neighbours per node in the first working edge set
 _STALL_ROUNDS = 4       # cut rounds over which the bound must gain ...
 _STALL_SHARE = 0.01     # ... this share of the remaining gap, or the node branches
+_STALL_FLOOR = 1e-4     # ... (or of the bound, when that is less)
 _MAX_ROUNDS = 200
 _EPS = 1e-6
 
@@ -45,6 +52,10 @@ class Certificate:
         return self.lower >= self.upper
 
 
+class _Unsolved(Exception):
+    """The LP over the working edges is infeasible and the pool cannot be listed to widen it."""
+
+
 @dataclass
 class _Search:
     problem: Problem
@@ -55,27 +66,33 @@ class _Search:
     nodes: int = 0
 
 
-def _all_pairs(problem: Problem) -> tuple[EdgePool, np.ndarray]:
-    """Every pair u < v with its exact integer length, and the full matrix."""
+def _pool(problem: Problem) -> EdgePool | CompletePool:
+    """Every pair u < v with its exact integer length, listed up to ``LISTED_MAX_N`` nodes
+    (so elimination can shrink it and branching can fall back on it), implicit above."""
     n = problem.n
+    if n > LISTED_MAX_N:
+        return CompletePool(problem)
     u, v = np.triu_indices(n, 1)
     cost = np.asarray(problem.distances(u, v)).astype(np.int64)
-    dense = np.zeros((n, n), dtype=np.int64)
-    dense[u, v] = dense[v, u] = cost
-    return EdgePool(u.astype(np.int64), v.astype(np.int64), cost), dense
+    return EdgePool(n, u.astype(np.int64), v.astype(np.int64), cost)
 
 
-def _first_edges(dense: np.ndarray, tour: np.ndarray | None) -> np.ndarray:
-    """Keys of the tour's edges and each node's nearest neighbours (never itself)."""
-    n = len(dense)
-    d = dense.astype(float)
-    np.fill_diagonal(d, np.inf)
+def _first_edges(problem: Problem, pool: EdgePool | CompletePool,
+                 tour: np.ndarray | None) -> np.ndarray:
+    """Keys of the tour's edges and each node's nearest neighbours: exact from a listed pool,
+    else by KD-tree with the Delaunay edges (pricing adds whatever else the LP needs)."""
+    n = problem.n
     k = min(_NEIGHBOURS, n - 1)
-    near = np.argpartition(d, k - 1, axis=1)[:, :k]
-    a, b = np.repeat(np.arange(n), k), near.ravel()
+    if isinstance(pool, EdgePool):
+        d = np.full((n, n), np.inf)
+        d[pool.u, pool.v] = d[pool.v, pool.u] = pool.cost
+        a, b = np.repeat(np.arange(n), k), np.argpartition(d, k - 1, axis=1)[:, :k].ravel()
+    else:
+        a, b = candidate_edges(problem, k, None, exact_max_n=0).T
     if tour is not None:
         a, b = np.concatenate([a, tour]), np.concatenate([b, np.roll(tour, -1)])
-    return np.unique(np.minimum(a, b) * n + np.maximum(a, b))
+    keep = a != b
+    return np.unique(np.minimum(a, b)[keep] * n + np.maximum(a, b)[keep])
 
 
 def _tour_of(lp: EdgeLP, x: np.ndarray) -> np.ndarray:
@@ -101,23 +118,27 @@ def _cut_loop(s: _Search, fixed: dict[int, int]) -> tuple[int, LpSolution] | Non
     for _ in range(_MAX_ROUNDS):
         sol = lp.solve(fixed)
         if sol is None:
+            if not lp.pool.listable:
+                raise _Unsolved
             if widened or len(lp.keys) == len(lp.pool.u):
                 return None
-            lp.add_edges(lp.pool.keys(lp.n))           # infeasible on the working set only
+            lp.add_edges(lp.pool.keys())           # infeasible on the working set only
             widened = True
             continue
-        total, rc = lp.exact_bound(sol, fixed)      # valid even before pricing is done
+        total, keys, rc = lp.exact_bound(sol, fixed)   # valid even before pricing is done
         if ceil_div(total) >= s.upper or time.monotonic() > s.deadline:
             break
-        if lp.price(rc):
+        if lp.price(keys, rc):
             continue
         history.append(total)
         # exact blossoms cost a cut tree per round: worth it at the root, whose cuts all share
-        if lp.add_cuts(separate(lp.n, lp.u, lp.v, sol.x, exact_blossoms=not fixed)) == 0:
+        cuts = separate(lp.n, lp.u, lp.v, sol.x, exact_blossoms=not fixed, deadline=s.deadline)
+        if lp.add_cuts(cuts) == 0:
             break
         if len(history) > _STALL_ROUNDS:
             gain = total - history[-1 - _STALL_ROUNDS]
-            if gain < _STALL_SHARE * (s.upper * SCALE - total):
+            # a far incumbent (large instances) must not stop the cuts while they still pay
+            if gain < min(_STALL_SHARE * (s.upper * SCALE - total), _STALL_FLOOR * total):
                 break
     return (total, sol) if sol is not None else None
 
@@ -137,8 +158,7 @@ def _branch_edge(lp: EdgeLP, x: np.ndarray) -> int | None:
     spread = np.minimum(x, 1.0 - x)
     if spread.max() < _EPS:
         return None
-    cost = lp.pool.cost[np.searchsorted(lp.pool.keys(lp.n), lp.keys)]
-    score = np.where(spread > 0.5 * spread.max(), spread * cost, -1.0)
+    score = np.where(spread > 0.5 * spread.max(), spread * lp.cost, -1.0)
     return int(lp.keys[int(np.argmax(score))])
 
 
@@ -147,24 +167,28 @@ def branch_and_cut(problem: Problem, deadline: float, *, tour: np.ndarray | None
                    on_progress: Callable[[int, int], None] | None = None) -> Certificate:
     """The best bound branch-and-cut reaches by ``deadline`` for an integral ``problem``;
     ``on_progress(lower, upper)`` hears each improvement of the global bound."""
-    pool, dense = _all_pairs(problem)
+    pool = _pool(problem)
     best = 2**62 if upper is None else int(upper)
     if tour is not None:
         tour = np.asarray(tour, dtype=np.int64)
         best = min(best, int(problem.tour_length(tour)))
-    s = _Search(problem, EdgeLP(problem.n, pool, _first_edges(dense, tour)), best, tour,
+    s = _Search(problem, EdgeLP(problem.n, pool, _first_edges(problem, pool, tour)), best, tour,
                 deadline)
     counter = itertools.count()
     open_nodes: list[tuple[int, int, dict[int, int]]] = [(0, next(counter), {})]
     reported, eliminated = -1, False
     while open_nodes and time.monotonic() < deadline:
-        _, _, fixed = heapq.heappop(open_nodes)
+        parent_bound, _, fixed = heapq.heappop(open_nodes)
         s.nodes += 1
-        node = _cut_loop(s, fixed)
+        try:
+            node = _cut_loop(s, fixed)
+        except _Unsolved:    # proves nothing: the node stays open and the search ends
+            heapq.heappush(open_nodes, (parent_bound, next(counter), fixed))
+            break
         if node is not None:
             total, sol = node
             bound = ceil_div(total)
-            if not fixed and bound < s.upper and not eliminated:
+            if not fixed and bound < s.upper and not eliminated and pool.listable:
                 _eliminate(s, total, sol)            # then solve the root again without them
                 eliminated = True
                 heapq.heappush(open_nodes, (bound, next(counter), fixed))

@@ -1,9 +1,11 @@
 """The bound the solvers run beside the search: Held–Karp first, then branch-and-cut to prove.
 
-For integral problems up to ``CERTIFY_MAX_N`` nodes, a short Held–Karp ascent gives a proven
+For integral problems up to ``LP_MAX_N`` nodes, a short Held–Karp ascent gives a proven
 bound early, then ``solver.branch`` raises it towards the optimum (reaching it proves every
 tour of that length optimal), starting from a short fast-tsp tour of its own and the caller's
-``initial_upper``. Larger or non-integral problems get the Held–Karp bound alone.
+``initial_upper``. Above ``CERTIFY_MAX_N`` nodes a proof is out of reach, but the LP's cuts
+still lift the bound above Held–Karp's on most instances. Larger or non-integral problems get
+the Held–Karp bound alone.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ from collections.abc import Callable
 import numpy as np
 
 from tsp_celery.problem import Problem
-from tsp_celery.solver.branch import branch_and_cut
+from tsp_celery.solver.branch import LISTED_MAX_N, branch_and_cut
+from tsp_celery.solver.construct import greedy_tour
 from tsp_celery.solver.fasttsp import FastTspEngine
 from tsp_celery.solver.held_karp import LowerBound, held_karp_bound
 
-# Largest instance branch-and-cut runs on: it prices over all n(n-1)/2 edges (2,000 nodes:
-# 2 M pairs, about 50 MB of arrays).
-CERTIFY_MAX_N = 2000
+# Largest instance branch-and-cut may prove: it lists all pairs (branch.LISTED_MAX_N), to drop
+# them by reduced cost.
+CERTIFY_MAX_N = LISTED_MAX_N
+# Largest instance the LP bound runs on (measured up to fnl4461 by bench/bounds.py).
+LP_MAX_N = 5000
 # Largest instance whose bound gets the whole search budget: bench/proofs.py proves every
 # TSPLIB instance up to a280 but si175 within 10 s, pcb442 in 14 s, rat783 and dsj1000 not in 60.
 PROOF_LIKELY_MAX_N = 500
@@ -49,7 +54,7 @@ def certified_bound(problem: Problem, time_budget_s: float, *,
     """A proven lower bound within ``time_budget_s``; equal to the optimum when proven so."""
     t0 = time.monotonic()
     deadline = t0 + time_budget_s
-    if not certifiable(problem):
+    if not (problem.is_integral and 5 <= problem.n <= LP_MAX_N):
         return held_karp_bound(problem, time_budget_s, initial_upper=initial_upper, tour=tour,
                                on_progress=on_progress)
     held_karp_s = min(_HELD_KARP_SHARE * time_budget_s, _HELD_KARP_S_PER_NODE * problem.n)
@@ -58,7 +63,9 @@ def certified_bound(problem: Problem, time_budget_s: float, *,
     upper = None if initial_upper is None else int(initial_upper)
     if upper is not None and best.value >= upper:
         return best
-    if tour is None:
+    if tour is None and problem.n > CERTIFY_MAX_N:     # no proof to find: spare the n x n matrix
+        tour = greedy_tour(problem)
+    elif tour is None:
         search_s = min(_TOUR_MAX_S, _TOUR_SHARE * time_budget_s)
         tour = FastTspEngine().solve(problem.submatrix(), search_s, 0, until_converged=True)
 

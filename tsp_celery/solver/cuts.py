@@ -9,6 +9,8 @@ kept only when violated by at least ``MIN_VIOLATION`` (Concorde's ``CCtsp_MIN_VI
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -20,7 +22,8 @@ MIN_VIOLATION = 0.002
 _FLOW_SCALE = 1_000_000          # maximum_flow needs integer capacities
 _EPS = 1e-6
 _BLOSSOM_THRESHOLDS = (1.0 - _EPS, 0.75, 0.6)
-_ENOUGH_CUTS = 8
+_ENOUGH_CUTS = 8            # cuts per round from a cut tree, or one per this many nodes
+_NODES_PER_CUT = 16
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class Cut:
 
     def coefficients(self, n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         """How many of the cut's sets each edge ``u``-``v`` crosses."""
-        coef = np.zeros(len(u))
+        coef = np.zeros(len(u))        # one cut: a pass per set beats building sparse matrices
         for s in self.sets:
             inside = np.zeros(n, dtype=bool)
             inside[s] = True
@@ -44,7 +47,28 @@ class Cut:
 
     def slack(self, n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> float:
         """Left side minus rhs at ``x`` (negative when violated)."""
-        return float(self.coefficients(n, u, v) @ x) - self.rhs
+        # an elementwise sum: a BLAS dot spins threads and crawls on a busy machine
+        return float(np.sum(self.coefficients(n, u, v) * x)) - self.rhs
+
+
+def coefficient_matrix(cuts: list[Cut], n: int, u: np.ndarray, v: np.ndarray) -> csr_matrix:
+    """Row k, column e: how many of cut k's sets edge ``u[e]``-``v[e]`` crosses (all cuts in a
+    few sparse products: one row per cut and edge would cost a pass over all edges each)."""
+    sets = [s for cut in cuts for s in cut.sets]
+    if not sets:
+        return csr_matrix((len(cuts), len(u)))
+    rows = np.concatenate(sets)
+    cols = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
+    member = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, len(sets)))
+    owner = np.repeat(np.arange(len(cuts)), [len(cut.sets) for cut in cuts])
+    of_cut = csr_matrix((np.ones(len(sets)), (owner, np.arange(len(sets)))),
+                        shape=(len(cuts), len(sets)))
+    return (of_cut @ abs(member[u] - member[v]).T).tocsr()
+
+
+def _enough(n: int) -> int:
+    """Cuts worth one round from a cut tree: large instances need many per LP solve."""
+    return max(_ENOUGH_CUTS, n // _NODES_PER_CUT)
 
 
 def _side(n: int, nodes: np.ndarray) -> np.ndarray:
@@ -78,10 +102,11 @@ def _residual(graph: csr_matrix, flow: csr_matrix) -> csr_matrix:
     return out
 
 
-def _cut_tree(k: int, a: np.ndarray, b: np.ndarray,
-              cap: np.ndarray) -> Iterator[tuple[np.ndarray, float]]:
+def _cut_tree(k: int, a: np.ndarray, b: np.ndarray, cap: np.ndarray,
+              deadline: float) -> Iterator[tuple[np.ndarray, float]]:
     """Gusfield's k - 1 maximum flows (a Gomory–Hu cut tree) on nodes 0..k-1 with edges
-    ``a``-``b`` of capacity ``cap``: each flow's source side (a mask) and the cut's value."""
+    ``a``-``b`` of capacity ``cap``: each flow's source side (a mask) and the cut's value;
+    cut short at ``deadline`` (large graphs take a flow per node)."""
     scaled = np.round(cap * _FLOW_SCALE).astype(np.int32)
     graph = csr_matrix((np.concatenate([scaled, scaled]),
                         (np.concatenate([a, b]), np.concatenate([b, a]))), shape=(k, k))
@@ -89,6 +114,8 @@ def _cut_tree(k: int, a: np.ndarray, b: np.ndarray,
     graph.sort_indices()
     parent = np.zeros(k, dtype=np.int64)
     for s in range(1, k):
+        if time.monotonic() > deadline:
+            return
         t = int(parent[s])
         res = maximum_flow(graph, s, t)
         side = breadth_first_order(_residual(graph, res.flow), s, directed=True,
@@ -100,7 +127,8 @@ def _cut_tree(k: int, a: np.ndarray, b: np.ndarray,
         yield inside, res.flow_value / _FLOW_SCALE
 
 
-def min_cut_cuts(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> list[Cut]:
+def min_cut_cuts(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray,
+                 deadline: float = math.inf) -> list[Cut]:
     """Exact subtour separation: a cut tree of the support graph with its 1-edges contracted
     (safe: a violated set never needs to split one); every cut below 2 is a violated subtour."""
     on = x > _EPS
@@ -110,17 +138,18 @@ def min_cut_cuts(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> list[Cu
     a, b = label[u[on]], label[v[on]]
     cross = a != b
     found: dict[tuple, Cut] = {}
-    for inside, value in _cut_tree(k, a[cross], b[cross], x[on][cross]):
+    for inside, value in _cut_tree(k, a[cross], b[cross], x[on][cross], deadline):
         if value < 2.0 - MIN_VIOLATION:
             cut = Cut((_side(n, np.flatnonzero(inside[label])),), 2)
             if cut.slack(n, u, v, x) < -MIN_VIOLATION:
                 found.setdefault(cut.key(), cut)
-                if len(found) >= _ENOUGH_CUTS:    # enough for one round; the rest can wait
+                if len(found) >= _enough(n):    # enough for one round; the rest can wait
                     break
     return list(found.values())
 
 
-def exact_blossom_cuts(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> list[Cut]:
+def exact_blossom_cuts(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray,
+                       deadline: float = math.inf) -> list[Cut]:
     """Letchford–Reinelt–Theis (2008): a cut tree on weights min(x, 1 - x); for each of its cuts
     the teeth are the crossing edges above 1/2, made odd by toggling the edge nearest 1/2. Teeth
     may share nodes: with the degree equations the cut is x(delta(H) - F) - x(F) >= 1 - |F|,
@@ -128,7 +157,7 @@ def exact_blossom_cuts(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> l
     on = np.flatnonzero(x > _EPS)
     found: dict[tuple, Cut] = {}
     weight = np.minimum(x[on], 1.0 - x[on])
-    for inside, value in _cut_tree(n, u[on], v[on], np.maximum(weight, 0.0)):
+    for inside, value in _cut_tree(n, u[on], v[on], np.maximum(weight, 0.0), deadline):
         crossing = on[inside[u[on]] != inside[v[on]]]
         if value >= 1.0 or len(crossing) == 0:
             continue
@@ -142,7 +171,7 @@ def exact_blossom_cuts(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> l
         cut = Cut(sets, 3 * len(teeth) + 1)
         if cut.slack(n, u, v, x) < -MIN_VIOLATION:
             found.setdefault(cut.key(), cut)
-            if len(found) >= _ENOUGH_CUTS:
+            if len(found) >= _enough(n):
                 break
     return list(found.values())
 
@@ -150,37 +179,59 @@ def exact_blossom_cuts(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> l
 def blossom_cuts(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> list[Cut]:
     """Odd-component blossom heuristics (Padberg–Hong; Grötschel–Holland's thresholds): a
     component of the edges below a threshold is a handle, the edges above it leaving the handle
-    are its teeth; kept when the teeth are disjoint, odd in number and the cut is violated."""
+    are its teeth; kept when the teeth are disjoint, odd in number and the cut is violated.
+    All components are screened at once: with the degree equations a two-node tooth e has
+    x(delta(T)) = 4 - 2 x_e, so the slack is x(delta(H)) + t - 2 x(teeth) - 1."""
     found: dict[tuple, Cut] = {}
+    on = x > _EPS
     for tau in _BLOSSOM_THRESHOLDS:
-        light = (x > _EPS) & (x < tau)
-        heavy = np.flatnonzero(x >= tau)
+        light = on & (x < tau)
         if not light.any():
             continue
-        _, label = connected_components(
+        count, label = connected_components(
             csr_matrix((np.ones(light.sum()), (u[light], v[light])), shape=(n, n)),
             directed=False)
-        touched = np.zeros(n, dtype=bool)
-        touched[u[light]] = touched[v[light]] = True
-        for k in np.unique(label[touched]):
+        lu, lv = label[u], label[v]
+        cross = on & (lu != lv)
+        tooth = cross & (x >= tau)
+        t = _per_label(lu, lv, count, tooth)
+        screen = (_per_label(lu, lv, count, cross, x) + t
+                  - 2 * _per_label(lu, lv, count, tooth, x) - 1)
+        odd = (t >= 3) & (t % 2 == 1) & (np.bincount(label, minlength=count) >= 3)
+        candidates = []
+        for k in np.flatnonzero(odd & (screen < -MIN_VIOLATION / 2)):
             inside = label == k
-            if inside.sum() < 3:
-                continue
-            teeth = heavy[inside[u[heavy]] != inside[v[heavy]]]
+            teeth = np.flatnonzero(tooth & (inside[u] != inside[v]))
             ends = np.concatenate([u[teeth], v[teeth]])
-            if len(teeth) < 3 or len(teeth) % 2 == 0 or len(np.unique(ends)) != 2 * len(teeth):
-                continue
-            sets = (np.flatnonzero(inside),
-                    *(np.sort(np.array([u[e], v[e]])) for e in teeth))
-            cut = Cut(sets, 3 * len(teeth) + 1)
-            if cut.slack(n, u, v, x) < -MIN_VIOLATION:
-                found.setdefault(cut.key(), cut)
+            if len(np.unique(ends)) == 2 * len(teeth):
+                candidates.append(Cut((np.flatnonzero(inside), *(np.sort(np.array([u[e], v[e]]))
+                                                                 for e in teeth)),
+                                      3 * len(teeth) + 1))
+        for cut in violated(candidates, n, u, v, x):
+            found.setdefault(cut.key(), cut)
     return list(found.values())
 
 
+def _per_label(lu: np.ndarray, lv: np.ndarray, count: int, mask: np.ndarray,
+               w: np.ndarray | None = None) -> np.ndarray:
+    """Per label, the number (or weight ``w``) of the edges in ``mask`` with an end there."""
+    weights = None if w is None else w[mask]
+    return np.bincount(lu[mask], weights, count) + np.bincount(lv[mask], weights, count)
+
+
+def violated(cuts: list[Cut], n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> list[Cut]:
+    """The cuts violated by at least ``MIN_VIOLATION`` at ``x`` (checked all at once)."""
+    if not cuts:
+        return []
+    lhs = coefficient_matrix(cuts, n, u, v) @ x
+    return [c for c, value in zip(cuts, lhs, strict=True) if value - c.rhs < -MIN_VIOLATION]
+
+
 def separate(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray, *,
-             exact_blossoms: bool = False) -> list[Cut]:
+             exact_blossoms: bool = False, deadline: float = math.inf) -> list[Cut]:
     """Cheapest family first: components, blossom heuristics, exact subtours (so an empty
-    answer means x satisfies every subtour cut), then, if asked, exact blossoms."""
-    cuts = component_cuts(n, u, v, x) or blossom_cuts(n, u, v, x) or min_cut_cuts(n, u, v, x)
-    return cuts or (exact_blossom_cuts(n, u, v, x) if exact_blossoms else [])
+    answer before ``deadline`` means x satisfies every subtour cut), then, if asked, exact
+    blossoms."""
+    cuts = (component_cuts(n, u, v, x) or blossom_cuts(n, u, v, x)
+            or min_cut_cuts(n, u, v, x, deadline))
+    return cuts or (exact_blossom_cuts(n, u, v, x, deadline) if exact_blossoms else [])

@@ -178,12 +178,14 @@ def _metric_points(problem: Problem) -> tuple[np.ndarray, float] | None:
     return problem.coords, p
 
 
-def _candidate_edges(problem: Problem, k: int, tour: np.ndarray | None) -> np.ndarray:
-    """k nearest neighbours, Delaunay edges in the plane, and the given tour's edges."""
+def candidate_edges(problem: Problem, k: int, tour: np.ndarray | None,
+                    exact_max_n: int = 2000) -> np.ndarray:
+    """k nearest neighbours (exact up to ``exact_max_n`` nodes, else by KD-tree when there are
+    coordinates), Delaunay edges in the plane, and the given tour's edges."""
     n = problem.n
     k = min(k, n - 1)
     pts = _metric_points(problem)
-    if pts is None or n <= 2000:
+    if pts is None or n <= exact_max_n:
         nbr = np.empty((n, k), dtype=np.int64)
         step = max(1, _BLOCK // n)
         for lo in range(0, n, step):
@@ -428,7 +430,7 @@ def held_karp_bound(problem: Problem, time_budget_s: float = 10.0, *, seed: int 
         upper -= 1.0 - 1e-6     # an integral bound above upper - 1 rounds up to upper
     rows = _Rows(problem, MATRIX_BUDGET_BYTES, t0 + 0.25 * time_budget_s) if dense else None
     ascent = _Ascent(problem, rows, t0, deadline, on_progress)
-    edges = _candidate_edges(problem, _NEIGHBOURS, tour)
+    edges = candidate_edges(problem, _NEIGHBOURS, tour)
     first = ascent.check(np.zeros(n), t0 + 0.5 * max(0.0, time_budget_s))
     if first is None:
         ascent.rows = None

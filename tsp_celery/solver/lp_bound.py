@@ -9,7 +9,10 @@ with ``rc_e = c_e - pi_u - pi_v - sum mu_k coef_k(e)``, over *all* edges (Lagran
 So the duals are rounded to fixed point (2**-20) and that sum is taken in integers over the
 whole edge pool (the complete graph, or what reduced-cost elimination left): an exact bound,
 whatever the LP's tolerances. Edges of the pool with negative reduced cost join the LP
-(pricing), so the LP value and the exact bound meet.
+(pricing), so the LP value and the exact bound meet. Only edges shorter than the sum of their
+ends' duals (node dual plus the cut duals of the sets holding it) can price below zero, so
+that sum is taken over those alone: found in the listed pool by one comparison, and in the
+unlisted complete graph of a large instance (``CompletePool``) by a KD-tree or a row scan.
 """
 
 from __future__ import annotations
@@ -18,13 +21,16 @@ from dataclasses import dataclass
 
 import highspy
 import numpy as np
-from scipy.sparse import csr_matrix
+from scipy.sparse import csr_matrix, vstack
+from scipy.spatial import cKDTree
 
-from tsp_celery.solver.cuts import Cut
+from tsp_celery.problem import Problem
+from tsp_celery.solver.cuts import Cut, coefficient_matrix
 from tsp_celery.solver.quiet import quiet_stdout
 
 SCALE = 2**20
 _PRICE_LIMIT = 200              # edges priced in per round, most negative first
+_BLOCK = 2**21                  # matrix entries per block when scanning rows
 # Dual simplex, serial (PAMI ignores a loaded basis), no presolve (it would drop the basis).
 _OPTIONS = {"output_flag": False, "presolve": "off", "solver": "simplex",
             "simplex_strategy": 1, "threads": 1}
@@ -40,14 +46,69 @@ class LpSolution:
 class EdgePool:
     """Edges a better tour may use (all pairs, shrunk by elimination) with integer lengths."""
 
-    def __init__(self, u: np.ndarray, v: np.ndarray, cost: np.ndarray) -> None:
-        self.u, self.v, self.cost = u, v, cost.astype(np.int64)
+    listable = True
+
+    def __init__(self, n: int, u: np.ndarray, v: np.ndarray, cost: np.ndarray) -> None:
+        self.n, self.u, self.v, self.cost = n, u, v, cost.astype(np.int64)
 
     def keep(self, mask: np.ndarray) -> None:
         self.u, self.v, self.cost = self.u[mask], self.v[mask], self.cost[mask]
 
-    def keys(self, n: int) -> np.ndarray:
-        return self.u * n + self.v
+    def keys(self) -> np.ndarray:
+        return self.u * self.n + self.v
+
+    def holds(self, keys: np.ndarray) -> np.ndarray:
+        return np.isin(keys, self.keys())
+
+    def cost_of(self, keys: np.ndarray) -> np.ndarray:
+        return self.cost[np.searchsorted(self.keys(), keys)]
+
+    def candidates(self, reach: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The edges u-v shorter than ``(reach[u] + reach[v]) / SCALE``, the only ones whose
+        reduced cost ``c - reach[u] - reach[v] + (>= 0)`` can be negative."""
+        near = self.cost * SCALE < reach[self.u] + reach[self.v]
+        return self.u[near], self.v[near], self.cost[near]
+
+
+class CompletePool:
+    """Every pair of a large problem, never listed: the edges whose reduced cost may be
+    negative are found per dual solution, by a KD-tree where rounding keeps lengths within
+    1/2 of the Euclidean distance, else by scanning the rows in blocks. Nothing is eliminated."""
+
+    listable = False
+    _ROUNDED_EUCLIDEAN = ("EUC_2D", "CEIL_2D")
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem, self.n = problem, problem.n
+        self.tree = (cKDTree(problem.coords) if problem.coords is not None
+                     and problem.edge_weight_type in self._ROUNDED_EUCLIDEAN else None)
+
+    def holds(self, keys: np.ndarray) -> np.ndarray:
+        return np.ones(len(keys), dtype=bool)
+
+    def cost_of(self, keys: np.ndarray) -> np.ndarray:
+        return np.asarray(self.problem.distances(keys // self.n, keys % self.n), dtype=np.int64)
+
+    def candidates(self, reach: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A superset of the edges u-v with length below ``(reach[u] + reach[v]) / SCALE``,
+        the only ones whose reduced cost ``c - reach[u] - reach[v] + (>= 0)`` can be negative."""
+        n, r = self.n, reach / SCALE
+        if self.tree is not None:    # the larger reach finds the edge: c < 2 max(r_u, r_v)
+            lists = self.tree.query_ball_point(self.problem.coords, np.maximum(2 * r, 0) + 1.0,
+                                               return_sorted=False)
+            a = np.repeat(np.arange(n), [len(x) for x in lists])
+            b = np.fromiter((j for x in lists for j in x), dtype=np.int64, count=len(a))
+        else:
+            parts = []
+            step = max(1, _BLOCK // n)
+            for lo in range(0, n, step):
+                rows = np.arange(lo, min(n, lo + step))
+                d = self.problem.distances(rows[:, None], np.arange(n)[None, :])
+                ra, rb = np.nonzero(d < r[rows, None] + r[None, :] + 1.0)
+                parts.append(np.stack([rows[ra], rb]))
+            a, b = np.concatenate(parts, axis=1) if parts else np.zeros((2, 0), dtype=np.int64)
+        keys = np.unique(np.minimum(a, b)[a != b] * n + np.maximum(a, b)[a != b])
+        return keys // n, keys % n, self.cost_of(keys)
 
 
 class EdgeLP:
@@ -55,7 +116,7 @@ class EdgeLP:
     list, and one HiGHS model kept across solves, so each re-solve starts from the last basis
     (dual simplex: new cuts and changed bounds cost a few iterations, not a cold solve)."""
 
-    def __init__(self, n: int, pool: EdgePool, working: np.ndarray) -> None:
+    def __init__(self, n: int, pool: EdgePool | CompletePool, working: np.ndarray) -> None:
         self.n, self.pool = n, pool
         self.cuts: list[Cut] = []
         self.cut_keys: set[tuple] = set()
@@ -67,6 +128,7 @@ class EdgeLP:
                            np.zeros(n, dtype=np.int32), np.zeros(0, dtype=np.int32),
                            np.zeros(0))
         self.keys = np.zeros(0, dtype=np.int64)
+        self.cost = np.zeros(0, dtype=np.int64)
         self.add_edges(working)
 
     def _columns(self, keys: np.ndarray) -> np.ndarray:
@@ -76,45 +138,48 @@ class EdgeLP:
 
     def add_edges(self, keys: np.ndarray) -> None:
         """Add the pool's edges among ``keys`` that are not columns yet."""
-        pool_keys = self.pool.keys(self.n)
         keys = np.unique(keys)
-        keys = keys[np.isin(keys, pool_keys) & ~np.isin(keys, self.keys)]
+        keys = keys[self.pool.holds(keys) & ~np.isin(keys, self.keys)]
         if len(keys) == 0:
             return
         u, v = keys // self.n, keys % self.n
-        cost = self.pool.cost[np.searchsorted(pool_keys, keys)]
-        coef = np.array([c.coefficients(self.n, u, v) for c in self.cuts]).reshape(-1, len(keys))
-        starts, index, value = [], [], []
-        for j in range(len(keys)):
-            rows = np.flatnonzero(coef[:, j])
-            starts.append(len(index))
-            index += [int(u[j]), int(v[j]), *(self.n + rows).tolist()]
-            value += [1.0, 1.0, *coef[rows, j].tolist()]
-        self.highs.addCols(len(keys), cost.astype(float), np.zeros(len(keys)),
-                           np.ones(len(keys)), len(index), np.asarray(starts, dtype=np.int32),
-                           np.asarray(index, dtype=np.int32), np.asarray(value))
+        cost = self.pool.cost_of(keys)
+        m = len(keys)
+        degree = csr_matrix((np.ones(2 * m), (np.concatenate([u, v]), np.tile(np.arange(m), 2))),
+                            shape=(self.n, m))
+        column = vstack([degree, coefficient_matrix(self.cuts, self.n, u, v)]).tocsc()
+        self.highs.addCols(m, cost.astype(float), np.zeros(m), np.ones(m), column.nnz,
+                           column.indptr[:-1].astype(np.int32),
+                           column.indices.astype(np.int32), column.data.astype(float))
         self.keys = np.concatenate([self.keys, keys])
+        self.cost = np.concatenate([self.cost, cost])
         self.u, self.v = self.keys // self.n, self.keys % self.n
 
     def drop_eliminated(self) -> None:
         """Forget working edges the pool no longer holds (after elimination)."""
-        gone = np.flatnonzero(~np.isin(self.keys, self.pool.keys(self.n)))
+        gone = np.flatnonzero(~self.pool.holds(self.keys))
         if len(gone):
             self.highs.deleteCols(len(gone), gone.astype(np.int32))
             self.keys = np.delete(self.keys, gone)
+            self.cost = np.delete(self.cost, gone)
             self.u, self.v = self.keys // self.n, self.keys % self.n
 
     def add_cuts(self, cuts: list[Cut]) -> int:
-        added = 0
+        """Add the cuts not in the LP yet; how many were added."""
+        new: list[Cut] = []
         for cut in cuts:
             if cut.key() not in self.cut_keys:
                 self.cut_keys.add(cut.key())
-                self.cuts.append(cut)
-                coef = cut.coefficients(self.n, self.u, self.v)
-                nz = np.flatnonzero(coef).astype(np.int32)
-                self.highs.addRow(float(cut.rhs), highspy.kHighsInf, len(nz), nz, coef[nz])
-                added += 1
-        return added
+                new.append(cut)
+        if new:
+            rows = coefficient_matrix(new, self.n, self.u, self.v)
+            rows.eliminate_zeros()
+            rhs = np.array([c.rhs for c in new], dtype=float)
+            self.highs.addRows(len(new), rhs, np.full(len(new), highspy.kHighsInf), rows.nnz,
+                               rows.indptr[:-1].astype(np.int32), rows.indices.astype(np.int32),
+                               rows.data.astype(float))
+            self.cuts += new
+        return len(new)
 
     def solve(self, fixed: dict[int, int]) -> LpSolution | None:
         """The LP with edges fixed (key -> 0 or 1); None when it is infeasible (confirmed by
@@ -139,41 +204,53 @@ class EdgeLP:
         mu = np.round(np.maximum(dual[self.n :], 0.0) * SCALE).astype(np.int64)
         return LpSolution(np.asarray(solution.col_value), pi, mu)
 
+    def _cut_weights(self, sol: LpSolution) -> tuple[np.ndarray, csr_matrix | None]:
+        """Per node, the weight of the live cut sets holding it; and the weight of the sets
+        holding both ends of each pair (sparse, None without live cuts)."""
+        live = np.flatnonzero(sol.mu > 0)
+        if not len(live):
+            return np.zeros(self.n, dtype=np.int64), None
+        sets = [(s, int(sol.mu[k])) for k in live for s in self.cuts[k].sets]
+        rows = np.concatenate([s for s, _ in sets])
+        cols = np.repeat(np.arange(len(sets)), [len(s) for s, _ in sets])
+        member = csr_matrix((np.ones(len(rows), dtype=np.int64), (rows, cols)),
+                            shape=(self.n, len(sets)))
+        weight = np.array([w for _, w in sets], dtype=np.int64)
+        return member @ weight, (member.multiply(weight[None, :]).tocsr() @ member.T).tocsr()
+
     def reduced_costs(self, sol: LpSolution, u: np.ndarray, v: np.ndarray,
                       cost: np.ndarray) -> np.ndarray:
         """Exact scaled reduced costs of edges ``u``-``v`` under the solution's duals."""
-        rc = cost * SCALE - sol.pi[u] - sol.pi[v]
-        live = np.flatnonzero(sol.mu > 0)
-        if len(live):
-            sets = [(s, int(sol.mu[k])) for k in live for s in self.cuts[k].sets]
-            rows = np.concatenate([s for s, _ in sets])
-            cols = np.repeat(np.arange(len(sets)), [len(s) for s, _ in sets])
-            member = csr_matrix((np.ones(len(rows), dtype=np.int64), (rows, cols)),
-                                shape=(self.n, len(sets)))
-            weight = np.array([w for _, w in sets], dtype=np.int64)
-            node_sum = member @ weight
-            both = (member.multiply(weight[None, :]).tocsr() @ member.T).toarray()
-            rc -= node_sum[u] + node_sum[v] - 2 * both[u, v]
+        node_sum, both = self._cut_weights(sol)
+        rc = cost * SCALE - sol.pi[u] - sol.pi[v] - node_sum[u] - node_sum[v]
+        if both is not None and 8 * len(u) > self.n**2:   # most pairs: dense lookup is faster
+            rc += 2 * both.toarray()[u, v]
+        elif both is not None and len(u):
+            rc += 2 * np.asarray(both[u, v]).ravel()
         return rc
 
-    def exact_bound(self, sol: LpSolution, fixed: dict[int, int]) -> tuple[int, np.ndarray]:
+    def exact_bound(self, sol: LpSolution,
+                    fixed: dict[int, int]) -> tuple[int, np.ndarray, np.ndarray]:
         """The scaled integer bound over the whole pool (fixed working edges counted at their
-        value) and the pool's reduced costs."""
-        pool = self.pool
-        rc = self.reduced_costs(sol, pool.u, pool.v, pool.cost)
-        term = np.minimum(rc, 0)
-        if fixed:
-            where = np.searchsorted(pool.keys(self.n), np.fromiter(fixed, dtype=np.int64))
-            val = np.fromiter(fixed.values(), dtype=np.int64)
-            term[where] = rc[where] * val
+        value), and the keys and reduced costs of the pool's edges priced below zero."""
+        node_sum, _ = self._cut_weights(sol)
+        u, v, cost = self.pool.candidates(sol.pi + node_sum)
+        rc = self.reduced_costs(sol, u, v, cost)
+        negative = rc < 0
         rhs = np.array([c.rhs for c in self.cuts], dtype=np.int64)
-        total = 2 * int(sol.pi.sum()) + int((rhs * sol.mu).sum()) + int(term.sum())
-        return total, rc
+        total = 2 * int(sol.pi.sum()) + int((rhs * sol.mu).sum()) + int(rc[negative].sum())
+        if fixed:           # x_e = 1 counts rc_e whatever its sign, x_e = 0 counts nothing
+            keys = np.fromiter(fixed, dtype=np.int64)
+            val = np.fromiter(fixed.values(), dtype=np.int64)
+            rc_fixed = self.reduced_costs(sol, keys // self.n, keys % self.n,
+                                          self.pool.cost_of(keys))
+            total += int((rc_fixed * val - np.minimum(rc_fixed, 0)).sum())
+        return total, (u * self.n + v)[negative], rc[negative]
 
-    def price(self, rc: np.ndarray) -> int:
-        """Add the pool edges with the most negative reduced costs; how many were added."""
-        keys = self.pool.keys(self.n)
-        out = np.flatnonzero((rc < 0) & ~np.isin(keys, self.keys))
+    def price(self, keys: np.ndarray, rc: np.ndarray) -> int:
+        """Add the edges ``keys`` (reduced costs ``rc`` < 0) not in the LP yet, most negative
+        first; how many were added."""
+        out = np.flatnonzero(~np.isin(keys, self.keys))
         if len(out) == 0:
             return 0
         out = out[np.argsort(rc[out])[:_PRICE_LIMIT]]
