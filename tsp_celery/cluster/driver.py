@@ -349,17 +349,18 @@ class JobDriver:
         record = {"plan": plan.to_dict(), "fence": fence, "planned_at": now,
                   "deadline_at": deadline_at, "slots": slots, "active_jobs": inp.active_jobs}
         self.s.fencing.check(fence)  # planning may have taken a while
-        status = self.s.store.plan_round(self.job_id, plan.round_no, record, fence)
+        event = self.s.events.stamp(
+            EventType.ROUND_PLANNED, self.s.clock,
+            {"round": plan.round_no, "kind": plan.kind, "units": [u.unit_id for u in plan.units],
+             "budget_s": plan.budget_s, "deadline_s": plan.deadline_s, "slots": slots})
+        status, planned_event = self.s.store.plan_round(self.job_id, plan.round_no, record,
+                                                        fence, event)
         if status != "ok":
             return  # the job left the running state meanwhile; the next step sees it
         self.round = InFlight(plan, deadline_at, now, slots, fence)
-        self.round.planned_event = self.s.events.emit(
-            self.job_id, EventType.ROUND_PLANNED, self.s.clock,
-            {"round": plan.round_no, "kind": plan.kind, "units": [u.unit_id for u in plan.units],
-             "budget_s": plan.budget_s, "deadline_s": plan.deadline_s, "slots": slots},
-            fence=fence)
-        # No read-back of the lease before sending (Fencing.confirm): the fenced append of the
-        # round_planned event just checked it in Redis.
+        self.round.planned_event = planned_event
+        # No read-back of the lease before sending (Fencing.confirm): the fenced PLAN_ROUND
+        # (with its round_planned event) just checked it in Redis.
         self.s.fencing.check(fence)
         try:
             self.s.dispatcher.send_round(self.job_id, self.instance, plan, fence,
@@ -380,8 +381,8 @@ class JobDriver:
         else:
             status, kind, error = JobStatus.DONE, EventType.DONE, ""
         self.s.fencing.check(fence)
-        final = self.s.store.finish(self.job_id, status, fence, error)
-        self.s.events.emit(self.job_id, kind, self.s.clock,
-                           {"reason": reason, "best_length": rec.get("best_length"),
-                            "rounds": rec.get("rounds_done", 0), "error": error}, fence=fence)
+        event = self.s.events.stamp(kind, self.s.clock,
+                                    {"reason": reason, "best_length": rec.get("best_length"),
+                                     "rounds": rec.get("rounds_done", 0), "error": error})
+        final = self.s.store.finish(self.job_id, status, fence, error, event)
         log.info("job %s %s: %s (best %s)", self.job_id, final, reason, rec.get("best_length"))
