@@ -146,6 +146,7 @@ class JobDriver:
                               round_no=rec.get("round", 0) + 1)
         self.initial_sent_at: float | None = None
         self.initial_wait_s = INITIAL_TOUR_WAIT_S
+        self._problem: Problem | None = None  # kept for a small job only: see problem()
         self.failed_rounds = 0  # closed in a row with errors only (FAILED_ROUNDS_LIMIT)
         self.unit_error = ""  # the last such round's first unit error
 
@@ -168,6 +169,17 @@ class JobDriver:
     def leader_merges(self) -> bool:
         """Whether this job's rounds are closed by the leader (see LEADER_MERGE_MAX_N)."""
         return self.n <= LEADER_MERGE_MAX_N
+
+    def problem(self) -> Problem:
+        """The job's instance. A small (leader-merged) job keeps it: the coordinator's cache
+        holds a few instances, and many small jobs in flight would evict each other's at every
+        round (a fetch and a decode per close)."""
+        if self._problem is not None:
+            return self._problem
+        problem = self.s.problems.get(self.instance)
+        if self.leader_merges:
+            self._problem = problem
+        return problem
 
     def open_round(self) -> int:
         """The round in flight (0 for none)."""
@@ -218,7 +230,7 @@ class JobDriver:
                 if not cancel and not early and time.time() < self.round.deadline_at:
                     return False
                 closer = "cancel" if cancel else early or "deadline"
-                problem = self.s.problems.get(self.instance)
+                problem = self.problem()
                 self.s.fencing.check(fence)
                 self.closing = self.s.close_round(problem, self.job_id, plan, fence, closer)
             if not self.closing.done():
@@ -284,7 +296,7 @@ class JobDriver:
         bound = self.s.store.get_bound(self.instance) if self.params.bound else None
         if bound and best is not None and meets_bound(
                 length, bound.get("value"), bool(bound.get("proven")),
-                self.s.problems.get(self.instance).is_integral):
+                self.problem().is_integral):
             return "optimal: the tour meets the lower bound"
         self.loop.stall_rounds = rec.get("stall", 0)
         state = SearchState(time.time() - self.admitted_at, length, self.loop.stall_rounds)
@@ -384,5 +396,6 @@ class JobDriver:
         event = self.s.events.stamp(kind, self.s.clock,
                                     {"reason": reason, "best_length": rec.get("best_length"),
                                      "rounds": rec.get("rounds_done", 0), "error": error})
-        final = self.s.store.finish(self.job_id, status, fence, error, event)
+        final = self.s.store.finish(self.job_id, status, fence, error, event,
+                                    rounds=rec.get("round", 0))
         log.info("job %s %s: %s (best %s)", self.job_id, final, reason, rec.get("best_length"))

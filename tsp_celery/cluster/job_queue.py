@@ -139,13 +139,15 @@ class JobQueue(InstanceStore):
         return status, parse_record(dict(zip(flat[::2], flat[1::2], strict=True)))
 
     def finish(self, job_id: str, status: JobStatus, fence: str, error: str = "",
-               event: ScriptEvent | None = None) -> str:
+               event: ScriptEvent | None = None, rounds: int | None = None) -> str:
         """Move a job to a final status (once), start its retention clock and append ``event``
         (its final event: appended whatever the status ends as).
 
-        Reads only the round count (a poison record may hold fields nothing else can parse)."""
-        raw = as_text(self.redis.hget(self.keys.job(job_id), "round")) or "0"
-        rounds = int(raw) if raw.isdigit() else 0
+        ``rounds``: the job's round count, when the caller knows it (its driver plans them);
+        else only that is read (a poison record may hold fields nothing else can parse)."""
+        if rounds is None:
+            raw = as_text(self.redis.hget(self.keys.job(job_id), "round")) or "0"
+            rounds = int(raw) if raw.isdigit() else 0
         keys = [self.keys.lease(), self.keys.job(job_id), self.keys.jobs_active(),
                 self.keys.jobs_queued(), *script_event_keys(self.keys, job_id),
                 *self._job_keys(job_id, rounds)]
