@@ -49,7 +49,7 @@ def test_jobs_totals_and_per_job_gauges_follow_the_store(cluster):
     assert lease.try_acquire()
     registry = coordinator_registry(cc.redis, cc.keys, "c1", lambda: lease.is_leader)
     ids = [cc.submit(problem, JobParams(time_s=30)) for _ in range(3)]
-    assert cc.store.admit(ids[0], lease.fence, "c1") == "running"
+    assert cc.store.admit(ids[0], lease.fence, "c1")[0] == "running"
     tour = np.arange(problem.n, dtype=np.int32)
     length = problem.tour_length(tour)
     cc.store.commit_best(ids[0], tour, length, 1, 1.0, False, "test")

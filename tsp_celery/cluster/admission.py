@@ -139,30 +139,31 @@ class Admission:
     def publish(self) -> None:
         publish_limits(self.store.redis, self.store.keys, self.store.settings)
 
-    def admissible(self, job_id: str, fence: str) -> bool:
-        """True if the queued job may be admitted; otherwise it is failed here with its reason,
-        and its instance removed (unless a good job shares it: instances are stored by content)."""
+    def admissible(self, job_id: str, fence: str) -> dict[str, str] | None:
+        """The job's record (as text) if the queued job may be admitted; otherwise None, and it
+        is failed here with its reason, and its instance removed (unless a good job shares it:
+        instances are stored by content)."""
         store = self.store
         raw = store.redis.hgetall(store.keys.job(job_id))
         record = {_text(k): _text(v) for k, v in raw.items()}
         if record.get("status") != JobStatus.QUEUED.value:
-            return True  # ADMIT drops a cancelled or vanished job from the queue itself
+            return record  # ADMIT drops a cancelled or vanished job from the queue itself
         instance = record.get("instance") or ""
         try:
             problem = review(record, store.redis.get(store.keys.instance(instance)),
                              store.settings)
         except JobRefused as exc:
             self._refuse(job_id, instance, exc, fence)
-            return False
+            return None
         self.problems.put(instance, problem)
-        return True
+        return record
 
     def _refuse(self, job_id: str, instance: str, exc: JobRefused, fence: str) -> None:
         error = f"refused at admission: {exc.reason}"
         log.warning("job %s %s", job_id, error)
-        self.store.finish(job_id, JobStatus.FAILED, fence, error)
-        self.events.emit(job_id, EventType.FAILED, self.clock, {"error": error, "refused": True},
-                         fence=fence)
+        self.store.finish(job_id, JobStatus.FAILED, fence, error,
+                          self.events.stamp(EventType.FAILED, self.clock,
+                                            {"error": error, "refused": True}))
         if instance and (exc.instance_bad or not self._shared(instance, job_id)):
             self.store.redis.delete(self.store.keys.instance(instance))
 

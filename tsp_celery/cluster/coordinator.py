@@ -232,8 +232,8 @@ class Coordinator:
 
     def _fail(self, job_id: str, fence: str, error: str) -> None:
         log.error("job %s failed: %s", job_id, error)
-        self.store.finish(job_id, JobStatus.FAILED, fence, error)
-        self.events.emit(job_id, EventType.FAILED, self.clock, {"error": error}, fence=fence)
+        self.store.finish(job_id, JobStatus.FAILED, fence, error,
+                          self.events.stamp(EventType.FAILED, self.clock, {"error": error}))
 
     def _admit(self, fence: str) -> None:
         slots = self.workers.slots()
@@ -245,14 +245,15 @@ class Coordinator:
         if slots < 1 or room < 1:
             return  # no workers: queued jobs wait (safely) in the queue
         for job_id in self.store.queued_ids(room):
-            if not self.admission.admissible(job_id, fence):
+            submitted = self.admission.admissible(job_id, fence)
+            if submitted is None:
                 continue
-            if self.store.admit(job_id, fence, self.node_id) != "running":
+            self.clock.observe(int(submitted.get("lamport") or 0))
+            event = self.events.stamp(EventType.ADMITTED, self.clock,
+                                      {"leader": self.node_id, "slots": slots})
+            _status, rec = self.store.admit(job_id, fence, self.node_id, event)
+            if rec is None:
                 continue
-            rec = self.store.record(job_id)
-            self.clock.observe(rec.get("lamport", 0))
-            self.events.emit(job_id, EventType.ADMITTED, self.clock,
-                             {"leader": self.node_id, "slots": slots}, fence=fence)
             driver = self.guarded(job_id, fence, JobDriver, self.services, rec)
             if driver is None:
                 continue

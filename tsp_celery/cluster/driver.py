@@ -146,6 +146,7 @@ class JobDriver:
                               round_no=rec.get("round", 0) + 1)
         self.initial_sent_at: float | None = None
         self.initial_wait_s = INITIAL_TOUR_WAIT_S
+        self._problem: Problem | None = None  # kept for a small job only: see problem()
         self.failed_rounds = 0  # closed in a row with errors only (FAILED_ROUNDS_LIMIT)
         self.unit_error = ""  # the last such round's first unit error
 
@@ -168,6 +169,17 @@ class JobDriver:
     def leader_merges(self) -> bool:
         """Whether this job's rounds are closed by the leader (see LEADER_MERGE_MAX_N)."""
         return self.n <= LEADER_MERGE_MAX_N
+
+    def problem(self) -> Problem:
+        """The job's instance. A small (leader-merged) job keeps it: the coordinator's cache
+        holds a few instances, and many small jobs in flight would evict each other's at every
+        round (a fetch and a decode per close)."""
+        if self._problem is not None:
+            return self._problem
+        problem = self.s.problems.get(self.instance)
+        if self.leader_merges:
+            self._problem = problem
+        return problem
 
     def open_round(self) -> int:
         """The round in flight (0 for none)."""
@@ -218,7 +230,7 @@ class JobDriver:
                 if not cancel and not early and time.time() < self.round.deadline_at:
                     return False
                 closer = "cancel" if cancel else early or "deadline"
-                problem = self.s.problems.get(self.instance)
+                problem = self.problem()
                 self.s.fencing.check(fence)
                 self.closing = self.s.close_round(problem, self.job_id, plan, fence, closer)
             if not self.closing.done():
@@ -284,7 +296,7 @@ class JobDriver:
         bound = self.s.store.get_bound(self.instance) if self.params.bound else None
         if bound and best is not None and meets_bound(
                 length, bound.get("value"), bool(bound.get("proven")),
-                self.s.problems.get(self.instance).is_integral):
+                self.problem().is_integral):
             return "optimal: the tour meets the lower bound"
         self.loop.stall_rounds = rec.get("stall", 0)
         state = SearchState(time.time() - self.admitted_at, length, self.loop.stall_rounds)
@@ -349,17 +361,18 @@ class JobDriver:
         record = {"plan": plan.to_dict(), "fence": fence, "planned_at": now,
                   "deadline_at": deadline_at, "slots": slots, "active_jobs": inp.active_jobs}
         self.s.fencing.check(fence)  # planning may have taken a while
-        status = self.s.store.plan_round(self.job_id, plan.round_no, record, fence)
+        event = self.s.events.stamp(
+            EventType.ROUND_PLANNED, self.s.clock,
+            {"round": plan.round_no, "kind": plan.kind, "units": [u.unit_id for u in plan.units],
+             "budget_s": plan.budget_s, "deadline_s": plan.deadline_s, "slots": slots})
+        status, planned_event = self.s.store.plan_round(self.job_id, plan.round_no, record,
+                                                        fence, event)
         if status != "ok":
             return  # the job left the running state meanwhile; the next step sees it
         self.round = InFlight(plan, deadline_at, now, slots, fence)
-        self.round.planned_event = self.s.events.emit(
-            self.job_id, EventType.ROUND_PLANNED, self.s.clock,
-            {"round": plan.round_no, "kind": plan.kind, "units": [u.unit_id for u in plan.units],
-             "budget_s": plan.budget_s, "deadline_s": plan.deadline_s, "slots": slots},
-            fence=fence)
-        # No read-back of the lease before sending (Fencing.confirm): the fenced append of the
-        # round_planned event just checked it in Redis.
+        self.round.planned_event = planned_event
+        # No read-back of the lease before sending (Fencing.confirm): the fenced PLAN_ROUND
+        # (with its round_planned event) just checked it in Redis.
         self.s.fencing.check(fence)
         try:
             self.s.dispatcher.send_round(self.job_id, self.instance, plan, fence,
@@ -380,8 +393,9 @@ class JobDriver:
         else:
             status, kind, error = JobStatus.DONE, EventType.DONE, ""
         self.s.fencing.check(fence)
-        final = self.s.store.finish(self.job_id, status, fence, error)
-        self.s.events.emit(self.job_id, kind, self.s.clock,
-                           {"reason": reason, "best_length": rec.get("best_length"),
-                            "rounds": rec.get("rounds_done", 0), "error": error}, fence=fence)
+        event = self.s.events.stamp(kind, self.s.clock,
+                                    {"reason": reason, "best_length": rec.get("best_length"),
+                                     "rounds": rec.get("rounds_done", 0), "error": error})
+        final = self.s.store.finish(self.job_id, status, fence, error, event,
+                                    rounds=rec.get("round", 0))
         log.info("job %s %s: %s (best %s)", self.job_id, final, reason, rec.get("best_length"))

@@ -71,6 +71,18 @@ local function add_event(stream, job, totals, maxlen, kind, node, lamport, wall,
 end
 """
 
+# The event a store script was given (``ScriptEvent.args`` from ARGV[a]: maxlen, type, node,
+# lamport, wall, data, wake; ``script_event_keys`` from KEYS[k]: stream, totals, wake list),
+# appended for the job record ``job``. Returns its stream id, '' when the script got none.
+SCRIPT_EVENT_LUA = WAKE_LUA + EVENT_LUA + """
+local function script_event(job, k, a)
+  if ARGV[a] == '' then return '' end
+  if ARGV[a + 6] == '1' then wake(KEYS[k + 2]) end
+  return add_event(KEYS[k], job, KEYS[k + 1], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
+                   ARGV[a + 4], ARGV[a + 5])
+end
+"""
+
 # KEYS: lease, stream, job record, event totals (hash), leader wake list. ARGV: fence ('' =
 # unfenced), maxlen, type, node, lamport, wall, data JSON, wake ('1' = wake the leader), then
 # field/value pairs to HSET on the job record.
@@ -102,6 +114,41 @@ def wait_for_wake(redis, keys: Keys, timeout_s: float) -> bool:
 
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def log_event(job_id: str, kind: str, node: str, lamport: int, fence: str | None) -> None:
+    """The log line of an appended event."""
+    log.info("job %s: %s", job_id, kind,
+             extra={"job": job_id, "event": kind, "node": node, "lamport": int(lamport),
+                    "term": parse_fence(fence).term if fence else None})
+
+
+@dataclass(frozen=True)
+class ScriptEvent:
+    """An event a fenced store script appends with its own change (ADMIT, PLAN_ROUND, FINISH):
+    the change and its event are atomic, and the leader pays one round trip for both."""
+
+    kind: str
+    node: str
+    lamport: int
+    data: dict
+    maxlen: int
+
+    @staticmethod
+    def args(event: ScriptEvent | None) -> list[object]:
+        """The script's event arguments (empty ones for none: SCRIPT_EVENT_LUA)."""
+        if event is None:
+            return [""] * 7
+        return [event.maxlen, event.kind, event.node, int(event.lamport), f"{time.time():.6f}",
+                event_data(event.data), "1" if event.kind in _WAKE_KINDS else "0"]
+
+    def logged(self, job_id: str, fence: str | None) -> None:
+        log_event(job_id, self.kind, self.node, self.lamport, fence)
+
+
+def script_event_keys(keys: Keys, job_id: str) -> list[str]:
+    """The keys SCRIPT_EVENT_LUA writes for a job's event."""
+    return [keys.job_events(job_id), keys.event_totals(), keys.wake()]
 
 
 @dataclass(frozen=True)
@@ -178,15 +225,17 @@ class EventLog:
         keys = [self.keys.lease(), self.keys.job_events(job_id), self.keys.job(job_id),
                 self.keys.event_totals(), self.keys.wake()]
         entry_id = _text(call_fenced(self._append, keys, args, fence))
-        log.info("job %s: %s", job_id, kind,
-                 extra={"job": job_id, "event": kind, "node": node, "lamport": int(lamport),
-                        "term": parse_fence(fence).term if fence else None})
+        log_event(job_id, kind, node, lamport, fence)
         return entry_id
 
     def emit(self, job_id: str, type: EventType | str, clock: LamportClock,
              data: dict | None = None, **kwargs: object) -> str:
         """Append a local event of ``clock``'s node, stamped with a fresh tick."""
         return self.append(job_id, type, clock.node_id, clock.tick(), data, **kwargs)
+
+    def stamp(self, type: EventType, clock: LamportClock, data: dict) -> ScriptEvent:
+        """A local event of ``clock``'s node (a fresh tick) for a store script to append."""
+        return ScriptEvent(type.value, clock.node_id, clock.tick(), data, self.maxlen)
 
     def read(self, job_id: str) -> list[Event]:
         """The whole retained log, in (lamport, node) order."""

@@ -11,6 +11,7 @@ from redis.exceptions import ResponseError
 
 from tsp_celery.cluster.admission import limit_fields
 from tsp_celery.cluster.codec import encode_tour
+from tsp_celery.cluster.events import ScriptEvent, script_event_keys
 from tsp_celery.cluster.instance_store import InstanceStore
 from tsp_celery.cluster.job import JobParams, JobStatus, parse_record
 from tsp_celery.cluster.lease import call_fenced
@@ -121,24 +122,40 @@ class JobQueue(InstanceStore):
     def active_ids(self) -> list[str]:
         return sorted(as_text(v) for v in self.redis.smembers(self.keys.jobs_active()))
 
-    def admit(self, job_id: str, fence: str, node: str) -> str:
+    def admit(self, job_id: str, fence: str, node: str,
+              event: ScriptEvent | None = None) -> tuple[str, dict[str, Any] | None]:
+        """Admit a queued job, appending ``event`` (its admitted event) if it is admitted now.
+        Returns the status after the call and, when admitted now, the typed record."""
         keys = [self.keys.lease(), self.keys.job(job_id), self.keys.jobs_queued(),
-                self.keys.jobs_active()]
-        out = call_fenced(self._scripts["ADMIT"], keys, [fence, job_id, f"{time.time():.6f}",
-                                                         node], fence)
-        return as_text(out)
+                self.keys.jobs_active(), *script_event_keys(self.keys, job_id)]
+        args = [fence, job_id, f"{time.time():.6f}", node, *ScriptEvent.args(event)]
+        out = call_fenced(self._scripts["ADMIT"], keys, args, fence)
+        status = as_text(out[0])
+        if len(out) < 2:  # not admitted now (maybe running already)
+            return status, None
+        if event is not None:
+            event.logged(job_id, fence)
+        flat = out[1]
+        return status, parse_record(dict(zip(flat[::2], flat[1::2], strict=True)))
 
-    def finish(self, job_id: str, status: JobStatus, fence: str, error: str = "") -> str:
-        """Move a job to a final status (once) and start its retention clock.
+    def finish(self, job_id: str, status: JobStatus, fence: str, error: str = "",
+               event: ScriptEvent | None = None, rounds: int | None = None) -> str:
+        """Move a job to a final status (once), start its retention clock and append ``event``
+        (its final event: appended whatever the status ends as).
 
-        Reads only the round count (a poison record may hold fields nothing else can parse)."""
-        raw = as_text(self.redis.hget(self.keys.job(job_id), "round")) or "0"
-        rounds = int(raw) if raw.isdigit() else 0
+        ``rounds``: the job's round count, when the caller knows it (its driver plans them);
+        else only that is read (a poison record may hold fields nothing else can parse)."""
+        if rounds is None:
+            raw = as_text(self.redis.hget(self.keys.job(job_id), "round")) or "0"
+            rounds = int(raw) if raw.isdigit() else 0
         keys = [self.keys.lease(), self.keys.job(job_id), self.keys.jobs_active(),
-                self.keys.jobs_queued(), *self._job_keys(job_id, rounds)]
+                self.keys.jobs_queued(), *script_event_keys(self.keys, job_id),
+                *self._job_keys(job_id, rounds)]
         args = [fence, job_id, status.value, f"{time.time():.6f}", error[:2000],
-                self.settings.retention_s]
+                self.settings.retention_s, *ScriptEvent.args(event)]
         final = as_text(call_fenced(self._scripts["FINISH"], keys, args, fence))
+        if event is not None:
+            event.logged(job_id, fence)
         self.replicate(f"job {job_id}: {final}")
         return final
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tsp_celery.cluster.codec import decode_tour, encode_tour
+from tsp_celery.cluster.events import ScriptEvent, script_event_keys
 from tsp_celery.cluster.job import parse_record
 from tsp_celery.cluster.lease import call_fenced
 from tsp_celery.cluster.store_base import (
@@ -45,12 +46,23 @@ class RoundStore(StoreBase):
 
     SCRIPTS = ("PLAN_ROUND", "RECORD_UNIT", "COMMIT_BEST", "CLOSE_ROUND")
 
-    def plan_round(self, job_id: str, round_no: int, round_record: dict, fence: str) -> str:
-        """Record a planned round and snapshot its base tour; 'ok' or the job's other status."""
+    def plan_round(self, job_id: str, round_no: int, round_record: dict, fence: str,
+                   event: ScriptEvent | None = None) -> tuple[str, str]:
+        """Record a planned round, snapshot its base tour and append ``event`` (its
+        round_planned event). Returns ('ok', the event's stream id or '') or (the job's other
+        status, '')."""
         keys = [self.keys.lease(), self.keys.job(job_id), self.keys.job_rounds(job_id),
-                self.keys.job_best_tour(job_id), self.keys.round_base(job_id, round_no)]
-        args = [fence, round_no, json.dumps(round_record), f"{time.time():.6f}", SCRATCH_TTL_S]
-        return as_text(call_fenced(self._scripts["PLAN_ROUND"], keys, args, fence))
+                self.keys.job_best_tour(job_id), self.keys.round_base(job_id, round_no),
+                *script_event_keys(self.keys, job_id)]
+        args = [fence, round_no, json.dumps(round_record), f"{time.time():.6f}", SCRATCH_TTL_S,
+                *ScriptEvent.args(event)]
+        out = call_fenced(self._scripts["PLAN_ROUND"], keys, args, fence)
+        status = as_text(out[0])
+        if status != "ok":
+            return status, ""
+        if event is not None:
+            event.logged(job_id, fence)
+        return status, as_text(out[1])
 
     def close_round(self, job_id: str, round_no: int, outcome: dict, improved: bool,
                     fence: str) -> bool:

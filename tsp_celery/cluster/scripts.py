@@ -16,7 +16,7 @@ Which writes are fenced (checked against the leader lease inside the script) and
 
 from __future__ import annotations
 
-from tsp_celery.cluster.events import EVENT_LUA, WAKE_LUA
+from tsp_celery.cluster.events import EVENT_LUA, SCRIPT_EVENT_LUA, WAKE_LUA
 from tsp_celery.cluster.lease import FENCE_CHECK_LUA
 
 # Statuses after which a job record is frozen.
@@ -89,31 +89,35 @@ redis.call('ZADD', KEYS[4], ARGV[5], ARGV[3])
 return 1
 """
 
-# KEYS: lease, job, queued (zset), active (set).
-# ARGV: fence, job id, now, leader node id.
-# Returns the job's status after the call: 'running' when admitted now, else what it was
-# (a cancelled or unknown job just leaves the queue).
-ADMIT = FENCE_CHECK_LUA + """
+# KEYS: lease, job, queued (zset), active (set), then the event's keys (script_event_keys).
+# ARGV: fence, job id, now, leader node id, then the event's arguments (ScriptEvent.args: the
+#       admitted event, appended only when the job is admitted).
+# Returns {status after the call, the record}: 'running' and the admitted job's record when
+# admitted now, else {what it was} (a cancelled or unknown job just leaves the queue).
+ADMIT = FENCE_CHECK_LUA + SCRIPT_EVENT_LUA + """
 local status = redis.call('HGET', KEYS[2], 'status')
 redis.call('ZREM', KEYS[3], ARGV[2])
-if status ~= 'queued' then return status or 'missing' end
+if status ~= 'queued' then return {status or 'missing'} end
 redis.call('HSET', KEYS[2], 'status', 'running', 'admitted_at', ARGV[3], 'leader', ARGV[4])
 redis.call('SADD', KEYS[4], ARGV[2])
-return 'running'
+script_event(KEYS[2], 5, 5)
+return {'running', redis.call('HGETALL', KEYS[2])}
 """
 
-# KEYS: lease, job, rounds (hash), best tour, round base tour.
-# ARGV: fence, round no, round record JSON, now, base ttl s.
+# KEYS: lease, job, rounds (hash), best tour, round base tour, then the event's keys.
+# ARGV: fence, round no, round record JSON, now, base ttl s, then the event's arguments (the
+#       round_planned event, appended with the plan).
 # Records the round plan, makes it the job's current round and snapshots the best tour as the
-# round's base (segments are cut from it). Returns 'ok', or the status if the job is not running.
-PLAN_ROUND = FENCE_CHECK_LUA + """
+# round's base (segments are cut from it). Returns {'ok', the event's stream id ('' without
+# one)}, or {the status} if the job is not running.
+PLAN_ROUND = FENCE_CHECK_LUA + SCRIPT_EVENT_LUA + """
 local status = redis.call('HGET', KEYS[2], 'status')
-if status ~= 'running' then return status or 'missing' end
+if status ~= 'running' then return {status or 'missing'} end
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
 redis.call('HSET', KEYS[2], 'round', ARGV[2], 'round_started_at', ARGV[4])
 local best = redis.call('GET', KEYS[4])
 if best then redis.call('SET', KEYS[5], best, 'EX', ARGV[5]) end
-return 'ok'
+return {'ok', script_event(KEYS[2], 6, 6)}
 """
 
 # KEYS: units (hash), unit tour, epoch.
@@ -212,12 +216,16 @@ local function finish_job(job, active, queued, job_id, status, now, error, reten
 end
 """
 
-# KEYS: lease, job, active (set), queued (zset), then every other key of the job to expire.
-# ARGV: fence, job id, final status, now, error text, retention s.
+# KEYS: lease, job, active (set), queued (zset), the event's keys, then every other key of the
+#       job to expire.
+# ARGV: fence, job id, final status, now, error text, retention s, then the event's arguments
+#       (the job's done, failed or cancelled event, appended whatever the call returns).
 # Returns what finish_job returns.
-FINISH = FENCE_CHECK_LUA + _FINAL + _TAIL_FN + _FINISH_FN + """
-return finish_job(KEYS[2], KEYS[3], KEYS[4], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6],
-                  tail(KEYS, 5))
+FINISH = FENCE_CHECK_LUA + _FINAL + _TAIL_FN + SCRIPT_EVENT_LUA + _FINISH_FN + """
+local ended = finish_job(KEYS[2], KEYS[3], KEYS[4], ARGV[2], ARGV[3], ARGV[4], ARGV[5],
+                         ARGV[6], tail(KEYS, 8))
+script_event(KEYS[2], 5, 7)
+return ended
 """
 
 # KEYS: lease, job, active (set), queued (zset), best tour, rounds (hash), event stream, event

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tsp_celery.cluster.events import EventLog, EventType
+from tsp_celery.cluster.events import EventLog, EventType, ScriptEvent
 from tsp_celery.cluster.job import JobParams, JobStatus
 from tsp_celery.cluster.lease import LeaderLease
 from tsp_celery.cluster.lock import job_lock
@@ -26,16 +26,22 @@ def world(any_redis, keys):
     running = store.submit(problem, JobParams(time_s=30))
     lease = LeaderLease(any_redis, keys, "c2", 0, 60_000, 1000)
     assert lease.try_acquire()
-    assert store.admit(running, lease.fence, "c2") == "running"
+    assert store.admit(running, lease.fence, "c2")[0] == "running"
     return store, lease, queued, running
 
 
+def event(kind: EventType) -> ScriptEvent:
+    """An event as the leader hands it to a store script (it appends only under the fence)."""
+    return ScriptEvent(kind.value, "x", 1, {}, 100)
+
+
 FENCED_WRITES = {
-    "admit": lambda s, f, q, r: s.admit(q, f, "x"),
-    "plan_round": lambda s, f, q, r: s.plan_round(r, 1, {"plan": {}, "fence": f}, f),
+    "admit": lambda s, f, q, r: s.admit(q, f, "x", event(EventType.ADMITTED)),
+    "plan_round": lambda s, f, q, r: s.plan_round(r, 1, {"plan": {}, "fence": f}, f,
+                                                  event(EventType.ROUND_PLANNED)),
     "offer_elite": lambda s, f, q, r: s.offer_elite(r, [(10.0, np.arange(12))], f),
     "close_round": lambda s, f, q, r: s.close_round(r, 1, {"round": 1}, False, f),
-    "finish": lambda s, f, q, r: s.finish(r, JobStatus.FAILED, f, "x"),
+    "finish": lambda s, f, q, r: s.finish(r, JobStatus.FAILED, f, "x", event(EventType.FAILED)),
     "finish by unit": lambda s, f, q, r: s.finish_by_unit(
         r, 1, UnitResult("r1-u0", "exact", np.arange(12), 100, None, True, 0.1, "t"),
         elapsed=0.1, fence=f, node="w", lamport=1, maxlen=100),

@@ -27,7 +27,7 @@ def finished_job(store: JobStore) -> str:
     lease = LeaderLease(store.redis, store.keys, "c1", 0, 60_000, 1000)
     if lease.try_acquire() is False:
         lease._value = store.lease_value()
-    assert store.admit(job_id, lease.fence, "c1") == "running"
+    assert store.admit(job_id, lease.fence, "c1")[0] == "running"
     EventLog(store.redis, store.keys).append(job_id, EventType.ADMITTED, "c1", 1,
                                              fence=lease.fence)
     store.finish(job_id, JobStatus.DONE, lease.fence)

@@ -41,7 +41,7 @@ def _running(store: JobStore, **params) -> tuple[str, Problem]:
     problem = _problem()
     job_id = store.submit(problem, JobParams(**params))
     _lead(store)
-    assert store.admit(job_id, FENCE, "c1") == "running"
+    assert store.admit(job_id, FENCE, "c1")[0] == "running"
     return job_id, problem
 
 
@@ -90,8 +90,8 @@ def test_admission_is_fenced_and_happens_once(store):
     with pytest.raises(FencedWriteError):
         store.admit(job_id, FENCE, "c1")
     assert store.record(job_id)["status"] == "queued" and store.queued_ids() == [job_id]
-    assert store.admit(job_id, "c2:e1:2", "c2") == "running"
-    assert store.admit(job_id, "c2:e1:2", "c2") == "running"  # no longer queued: not re-admitted
+    assert store.admit(job_id, "c2:e1:2", "c2")[0] == "running"
+    assert store.admit(job_id, "c2:e1:2", "c2")[0] == "running"  # no longer queued: not re-admitted
     rec = store.record(job_id)
     assert rec["leader"] == "c2" and rec["admitted_at"] > 0
     assert store.queued_ids() == [] and store.active_ids() == [job_id]
@@ -102,7 +102,7 @@ def test_cancel_of_a_queued_job_is_immediate_and_of_a_running_one_a_request(stor
     assert store.cancel(queued) == "cancelled"
     assert store.record(queued)["status"] == "cancelled" and store.queued_ids() == []
     _lead(store)
-    assert store.admit(queued, FENCE, "c1") == "cancelled"  # a leader cannot revive it
+    assert store.admit(queued, FENCE, "c1")[0] == "cancelled"  # a leader cannot revive it
     running, _ = _running(store)
     assert store.cancel(running) == "running"
     rec = store.record(running)
@@ -162,7 +162,7 @@ def test_plan_round_is_fenced_and_snapshots_the_best_tour(store):
     store.commit_best(job_id, np.arange(20), p.tour_length(np.arange(20)), 0, 0.1, False, "x")
     with pytest.raises(FencedWriteError):
         store.plan_round(job_id, 1, {"plan": {}}, "old:0")
-    assert store.plan_round(job_id, 1, {"plan": {"k": 1}}, FENCE) == "ok"
+    assert store.plan_round(job_id, 1, {"plan": {"k": 1}}, FENCE)[0] == "ok"
     assert store.record(job_id)["round"] == 1
     assert store.rounds(job_id) == {1: {"plan": {"plan": {"k": 1}}, "merged": None}}
     assert store.round_plan(job_id, 1) == {"plan": {"k": 1}}

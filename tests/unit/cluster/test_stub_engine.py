@@ -76,10 +76,10 @@ def test_a_stubbed_unit_task_reports_like_a_real_one(redis_url, monkeypatch):
     client.redis.set(client.keys.epoch(), parse_fence(FENCE).epoch)
     job_id = client.submit(problem, JobParams(time_s=30))
     client.redis.set(client.keys.lease(), FENCE, px=60_000)
-    assert client.store.admit(job_id, FENCE, "c1") == "running"
+    assert client.store.admit(job_id, FENCE, "c1")[0] == "running"
     plan = RoundPlan(1, "island", (UnitSpec("r1-u0", "island", 0, 0.2),), 5.0)
     assert client.store.plan_round(job_id, 1, {"plan": plan.to_dict(), "fence": FENCE},
-                                   FENCE) == "ok"
+                                   FENCE)[0] == "ok"
     out = solve_unit.apply(kwargs={"job_id": job_id, "round_no": 1,
                                    "instance": problem.content_hash(),
                                    "unit": plan.units[0].to_dict(), "lamport": 3,

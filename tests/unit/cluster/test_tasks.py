@@ -42,11 +42,11 @@ def _running_job(client: ClusterClient, units: int = 1) -> tuple[str, Problem, R
     client.redis.set(client.keys.epoch(), parse_fence(FENCE).epoch)
     job_id = client.submit(problem, JobParams(time_s=30))
     client.redis.set(client.keys.lease(), FENCE, px=60_000)
-    assert client.store.admit(job_id, FENCE, "c1") == "running"
+    assert client.store.admit(job_id, FENCE, "c1")[0] == "running"
     plan = RoundPlan(1, "island", tuple(UnitSpec(f"r1-u{i}", "island", i, 0.3)
                                         for i in range(units)), 5.0)
     record = {"plan": plan.to_dict(), "fence": FENCE}
-    assert client.store.plan_round(job_id, 1, record, FENCE) == "ok"
+    assert client.store.plan_round(job_id, 1, record, FENCE)[0] == "ok"
     return job_id, problem, plan
 
 
