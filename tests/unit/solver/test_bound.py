@@ -123,7 +123,10 @@ def test_respects_its_time_budget(data_dir):
     start = time.monotonic()
     lb = held_karp_bound(problem, time_budget_s=1.5)
     assert time.monotonic() - start < 1.5 + 2.0  # generous: the machine is shared
-    assert lb.proven and lb.value <= 18660188
+    assert 0 < lb.value <= 18660188
+    # the exact check must fit in half the budget: on a loaded machine it may not, and the
+    # bound then says it is an estimate (proofs with room to spare: the tests above)
+    assert lb.proven or "estimate" in lb.method
 
 
 def test_tiny_budget_still_returns_something(data_dir):
