@@ -1,7 +1,8 @@
 """Celery's own floor under bench/scale.py: round-shaped sleep tasks with no tsp-celery logic.
 
 The same Celery configuration as the cluster (``make_app``: acks late, prefetch 1, task events,
-extended results), the same worker layout (``-P threads``, 250 threads a process), but a unit is
+extended results), the same worker layout (``-P threads`` or ``--pool gevent``, 250 slots a
+process), but a unit is
 a bare ``time.sleep`` that returns its start and end walls, and a round's close is an empty
 chord body. ``--jobs`` driver threads each run ``--rounds`` rounds of ``slots / jobs`` units:
 publish the chord, wait for its body's result, publish the next. What this measures is what
@@ -14,6 +15,7 @@ Usage:
     python bench/celery_floor.py --slots 500 --jobs 10 --unit-s 10 --rounds 3
     python bench/celery_floor.py --slots 500 --jobs 10 --unit-s 10 --rounds 3 --no-task-events
     python bench/celery_floor.py --slots 500 --jobs 10 --unit-s 10 --rounds 3 --stream
+    python bench/celery_floor.py --slots 500 --jobs 10 --unit-s 10 --rounds 3 --pool gevent
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ NO_EVENTS = {"worker_send_task_events": False, "task_send_sent_event": False,
 
 NAP_TASK, CLOSED_TASK = "floor.nap", "floor.closed"
 THREADS_PER_WORKER = 250  # as bench/scale.py
+POOLS = ("threads", "gevent")  # as bench/scale.py
 
 app = make_app(Settings.from_env(), name="celery_floor")
 app.conf.task_routes = {NAP_TASK: {"queue": SOLVE_QUEUE}, CLOSED_TASK: {"queue": MERGE_QUEUE}}
@@ -74,7 +77,8 @@ def run_job(unit_s: float, units: int, rounds: int, out: list) -> None:
         out.append((planned, spans))
 
 
-def measure(slots: int, jobs: int, unit_s: float, rounds: int, stream: bool) -> dict:
+def measure(slots: int, jobs: int, unit_s: float, rounds: int, stream: bool,
+            pool: str = "threads") -> dict:
     sys.path.insert(0, str(ROOT / "tests"))
     from processes import RedisServer, Service  # test helpers: a private redis-server
 
@@ -89,7 +93,7 @@ def measure(slots: int, jobs: int, unit_s: float, rounds: int, stream: bool) -> 
             threads = min(left, THREADS_PER_WORKER)
             name = f"f{len(workers)}"
             workers.append(Service(name, [
-                sys.executable, "-m", "celery", "-A", "celery_floor", "worker", "-P", "threads",
+                sys.executable, "-m", "celery", "-A", "celery_floor", "worker", "-P", pool,
                 "-c", str(threads), "-n", f"{name}@%h", "-Q", f"{SOLVE_QUEUE},{MERGE_QUEUE}",
                 "-l", "warning", "--without-gossip", "--without-mingle"], env,
                 workdir / f"{name}.log"))
@@ -146,13 +150,16 @@ def main() -> None:
                         help="without task events, STARTED states or extended results")
     parser.add_argument("--stream", action="store_true",
                         help="queue every unit at once (no rounds): the pool's own ceiling")
+    parser.add_argument("--pool", choices=POOLS, default="threads",
+                        help="the workers' Celery pool (gevent: greenlets, cooperative sleeps)")
     args = parser.parse_args()
     if args.no_task_events:
         os.environ[NO_EVENTS_ENV] = "1"
         app.conf.update(NO_EVENTS)
-    r = measure(args.slots, args.jobs, args.unit_s, args.rounds, args.stream)
+    r = measure(args.slots, args.jobs, args.unit_s, args.rounds, args.stream, args.pool)
     shape = "stream" if args.stream else f"{args.rounds} rounds"
     shape += ", no task events" if args.no_task_events else ""
+    shape += ", gevent" if args.pool == "gevent" else ""
     print(f"| {args.slots} | {args.jobs} | {args.unit_s:g} | {shape} | {r['units']} "
           f"| {r['util']:.0%} | {'-' if args.stream else r['dispatch']} "
           f"| {r['worker_ms_unit']:.1f} |")

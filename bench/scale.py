@@ -1,10 +1,10 @@
 """Scale-out: how many worker slots and jobs one coordinator and one Redis drive; print a table.
 
 Per point, on a fresh private redis-server: two coordinators (a leader and a standby), Celery
-workers with the threads pool running the stub engine (``TSP_CELERY_STUB_ENGINE=sleep``: units
-sleep for their slice and report like real ones), and ``--jobs`` jobs on one random instance of
-``--nodes`` nodes. Midway the leader is killed -9 once; the standby takes over and the jobs must
-all finish. Measured per point:
+workers with the threads (or ``--pool gevent``) pool running the stub engine
+(``TSP_CELERY_STUB_ENGINE=sleep``: units sleep for their slice and report like real ones), and
+``--jobs`` jobs on one random instance of ``--nodes`` nodes. Midway the leader is killed -9
+once; the standby takes over and the jobs must all finish. Measured per point:
 
 - util: slot utilisation, unit run time (started -> finished) / (slots x the busy window),
 - dispatch p50/p99: round planned -> unit started (event log walls; includes queueing),
@@ -21,6 +21,7 @@ Usage:
     python bench/scale.py --quick                    # one small point, seconds (the CI test)
     python bench/scale.py                            # the sweep (minutes)
     python bench/scale.py --points 500x10x1000       # slots x jobs x nodes, comma separated
+    python bench/scale.py --points 500x10x1000x30 --pool gevent   # greenlets, not threads
 """
 
 from __future__ import annotations
@@ -56,8 +57,10 @@ from tsp_celery.solver.stub import STUB_ENV
 
 PREFIX = "scale"
 LEASE_TTL_MS, LEASE_RENEW_MS = 1500, 300
-# Threads per worker process: a process holds its slots' Redis connections and one GIL.
+# Threads (or greenlets) per worker process: a process holds its slots' Redis connections, one GIL.
 THREADS_PER_WORKER = 250
+# Celery pools the stub's units can run in (a sleeping unit needs no process of its own).
+POOLS = ("threads", "gevent")
 # slots x jobs x nodes [x job seconds]: the slots sweep runs ~10 s rounds (20 s jobs); the jobs
 # sweep runs short jobs so that 1,000 of them pass through 100 slots in about a minute.
 SWEEP = ("10x10x1000,100x10x1000,500x10x1000,1000x10x1000,"
@@ -79,9 +82,11 @@ class Point:
     """One measured configuration: its processes, then its figures."""
 
     def __init__(self, slots: int, jobs: int, nodes: int, time_s: float, workdir: Path,
-                 retention_s: int = 0, failover: bool = True) -> None:
+                 retention_s: int = 0, failover: bool = True, pool: str = "threads",
+                 per_process: int = THREADS_PER_WORKER) -> None:
         self.slots, self.jobs, self.nodes, self.time_s = slots, jobs, nodes, time_s
         self.retention_s, self.failover = retention_s, failover
+        self.pool, self.per_process = pool, per_process
         self.server = RedisServer(workdir, appendonly=False)
         self.workdir = workdir
         self.env = {**os.environ, "TSP_CELERY_REDIS_URL": self.server.url,
@@ -109,9 +114,9 @@ class Point:
     def workers(self) -> None:
         left, i = self.slots, 0
         while left > 0:
-            threads = min(left, THREADS_PER_WORKER)
+            threads = min(left, self.per_process)
             self.start(f"w{i}", [sys.executable, "-m", "celery", "-A", "tasks", "worker",
-                                 "-P", "threads", "-c", str(threads), "-n", f"w{i}@%h",
+                                 "-P", self.pool, "-c", str(threads), "-n", f"w{i}@%h",
                                  "-l", "warning", "--without-gossip", "--without-mingle"])
             left, i = left - threads, i + 1
 
@@ -377,9 +382,10 @@ def _net(info: dict) -> int:
 
 
 def measure(slots: int, jobs: int, nodes: int, time_s: float, retention_s: int = 0,
-            failover: bool = True) -> dict:
+            failover: bool = True, pool: str = "threads",
+            per_process: int = THREADS_PER_WORKER) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="tsp-scale-"))
-    point = Point(slots, jobs, nodes, time_s, workdir, retention_s, failover)
+    point = Point(slots, jobs, nodes, time_s, workdir, retention_s, failover, pool, per_process)
     try:
         return {"slots": slots, "jobs": jobs, "nodes": nodes, "time_s": time_s, **point.run()}
     finally:
@@ -417,18 +423,22 @@ def main() -> None:
                         help="also print where the slots' idle time went, by cause")
     parser.add_argument("--rounds", action="store_true",
                         help="also print every round's timings (see Timeline.rounds)")
+    parser.add_argument("--pool", choices=POOLS, default="threads",
+                        help="the workers' Celery pool (gevent: greenlets, cooperative sleeps)")
+    parser.add_argument("--per-process", type=int, default=THREADS_PER_WORKER,
+                        help="slots (threads or greenlets) per worker process")
     args = parser.parse_args()
     points = QUICK if args.quick else args.points
     rows = []
     kill = "leader never killed" if args.no_failover else "leader killed -9 once per point"
-    print(f"Stub units (sleep), threads pool, lease TTL {LEASE_TTL_MS} ms; stall 2 rounds; "
-          f"{kill}\n")
+    print(f"Stub units (sleep), {args.pool} pool, {args.per_process} slots a process, "
+          f"lease TTL {LEASE_TTL_MS} ms; stall 2 rounds; {kill}\n")
     print(HEADER)
     print("|" + "---:|" * (HEADER.count("|") - 1))
     for spec in points.split(","):
         slots, jobs, nodes, time_s = ([float(x) for x in spec.split("x")] + [20.0])[:4]
         rows.append(measure(int(slots), int(jobs), int(nodes), time_s, args.retention_s,
-                            not args.no_failover))
+                            not args.no_failover, args.pool, args.per_process))
         print(row(rows[-1]), flush=True)
         for line in rows[-1]["not_done"]:
             print(f"  not done: {line}", flush=True)

@@ -1,5 +1,6 @@
-"""bench/scale.py still works: its quick point (real Redis, two coordinators, a threads-pool
-worker with stub units, the leader killed -9 midway) finishes every job and prints its row."""
+"""bench/scale.py still works: its quick point (real Redis, two coordinators, a threads- or
+gevent-pool worker with stub units, the leader killed -9 midway) finishes every job and prints
+its row."""
 
 from __future__ import annotations
 
@@ -16,11 +17,14 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
 
 
-def test_the_quick_point_finishes_every_job_through_a_failover_and_prints_its_row():
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "scale.py"), "--quick"],
+@pytest.mark.parametrize("pool", ["threads", "gevent"])
+def test_the_quick_point_finishes_every_job_through_a_failover_and_prints_its_row(pool):
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "scale.py"), "--quick",
+                           "--pool", pool],
                           capture_output=True, text=True, timeout=220,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{pool} pool" in proc.stdout.splitlines()[0]
     header, _, row = [line for line in proc.stdout.splitlines() if line.startswith("|")]
     names = [c.strip() for c in header.strip("|").split("|")]
     cells = dict(zip(names, (c.strip() for c in row.strip("|").split("|")), strict=True))

@@ -109,6 +109,30 @@ def test_wipe_removes_samples_of_an_earlier_run(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
 
 
+def test_units_run_in_the_workers_own_process_are_counted_after_the_wipe(tmp_path):
+    """The threads and gevent pools run units in the process that wiped the directory."""
+    (tmp_path / "counter_1.db").write_bytes(b"x")  # an earlier run's
+    script = textwrap.dedent("""
+        import sys
+        from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+        from tsp_celery.metrics import worker
+        worker.wipe(sys.argv[1])
+        worker.unit_started("t1", "island", False)
+        worker.unit_ended("t1", {"ok": True, "elapsed_s": 0.01}, True)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=sys.argv[1])
+        sys.stdout.write(generate_latest(registry).decode())
+    """)
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
+                          text=True, timeout=30, env={**os.environ, worker.DIR_ENV: str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    outcomes = {s.labels["outcome"]: s.value
+                for family in text_string_to_metric_families(proc.stdout)
+                for s in family.samples if s.name == "tsp_celery_worker_units_total"}
+    assert outcomes == {"succeeded": 1.0}
+    assert not (tmp_path / "counter_1.db").exists()
+
+
 def test_a_worker_with_a_port_but_no_directory_exits_2_saying_why(redis_url):
     env = {k: v for k, v in os.environ.items() if k != worker.DIR_ENV}
     env.update({worker.PORT_ENV: "9", "TSP_CELERY_REDIS_URL": redis_url})

@@ -82,6 +82,10 @@ def sentinel_options(settings: Settings) -> dict[str, Any]:
     return {"master_name": settings.sentinel_master, "sentinel_kwargs": sentinel_kwargs}
 
 
+# Broker connections per worker process (kombu's Redis channel pool; see celery_config).
+BROKER_MAX_CONNECTIONS = 1000
+
+
 def celery_config(settings: Settings) -> dict[str, Any]:
     """The Celery settings for ``settings``; one dict so tests can assert every value."""
     url = settings.redis_url
@@ -93,6 +97,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "health_check_interval": 10,  # revalidate idle connections after a Redis restart
         "retry_on_timeout": True,  # a slow Redis is not a lost broker
         "queue_order_strategy": "sorted",  # "merge" < "solve": a free slot takes merges first
+        # The gevent pool acks from every greenlet at once: kombu's default cap of 10 broker
+        # connections failed those acks ("Couldn't ack", MaxConnectionsError) at 250 greenlets.
+        # Connections open on demand, so the cap costs prefork and threads workers nothing.
+        "max_connections": BROKER_MAX_CONNECTIONS,
     }
     backend = {"visibility_timeout": VISIBILITY_TIMEOUT_S, "global_keyprefix": keyprefix,
                # A demoted primary answers READONLY: retry it as a lost connection, not a

@@ -43,9 +43,13 @@ def configured_port(env: dict | None = None) -> int | None:
 
 
 def wipe(directory: str) -> None:
-    """Remove the files of an earlier run (dead pids' totals would be added to ours)."""
+    """Remove the files of an earlier run (dead pids' totals would be added to ours), but not
+    this process's: it opened them at import, and with the threads or gevent pool its units
+    are counted in them (unlinked, they would never reach a scrape)."""
+    ours = f"_{os.getpid()}"
     for path in Path(directory).glob("*.db"):
-        path.unlink(missing_ok=True)
+        if not path.stem.endswith(ours):
+            path.unlink(missing_ok=True)
 
 
 def _alive(pid: int) -> bool:

@@ -45,6 +45,14 @@ def test_delivery_safety_settings():
     assert c["worker_send_task_events"] is True and c["task_send_sent_event"] is True
 
 
+def test_a_gevent_worker_can_ack_from_every_greenlet_at_once():
+    """bench/scale.py runs 250 greenlets a process; kombu's own cap (10) failed their acks."""
+    from kombu.transport.redis import Channel
+
+    assert "max_connections" in Channel.from_transport_options  # kombu reads this key
+    assert cfg()["broker_transport_options"]["max_connections"] >= 250 > Channel.max_connections
+
+
 def test_visibility_timeout_is_the_same_in_all_three_places_and_above_every_hard_limit():
     c = cfg()
     assert (c["broker_transport_options"]["visibility_timeout"]
