@@ -150,9 +150,7 @@ def _end_job(rt, job_id: str, round_no: int, problem, result: UnitResult, rec: d
         return
     exact = replace(result, tour=tour, length=problem.tour_length(tour))
     elapsed = max(time.time() - rec.get("admitted_at", time.time()), 0.0)
-    lamport = rt.clock.tick()
-    for _ in range(2):  # the round_merged and done events' stamps
-        rt.clock.tick()
+    lamport = rt.clock.tick(3)  # the improved, round_merged and done events' stamps
     try:
         out = rt.store.finish_by_unit(job_id, round_no, exact, elapsed=elapsed, fence=fence,
                                       node=rt.clock.node_id, lamport=lamport,

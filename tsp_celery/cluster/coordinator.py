@@ -32,7 +32,7 @@ from tsp_celery.cluster.cache import ProblemCache
 from tsp_celery.cluster.connection import connect_settings
 from tsp_celery.cluster.dispatch import Dispatcher
 from tsp_celery.cluster.driver import DriverServices, JobDriver, poll_jobs
-from tsp_celery.cluster.events import EventLog, EventType, wait_for_wake
+from tsp_celery.cluster.events import EventLog, EventType, wait_for_wake, wake_leader
 from tsp_celery.cluster.fencing import Fencing
 from tsp_celery.cluster.job import JobStatus
 from tsp_celery.cluster.keys import Keys
@@ -138,7 +138,21 @@ class Coordinator:
             with metrics.merge_seconds.labels(closer).time():
                 return close_round(self.store, problem, job_id, plan, fence, closer=closer,
                                    events=self.events, clock=self.clock)
-        return self._closer.submit(close)
+        closing = self._closer.submit(close)
+        closing.add_done_callback(self._wake_after_failed_close)
+        return closing
+
+    def _wake_after_failed_close(self, closing: Future) -> None:
+        """A close that failed appended no round_merged event, the wake-up its driver waits
+        for: wake the loop here so the failure is handled at once, not after WAKE_WAIT_S
+        (best effort: Redis may be what failed, and the loop's back-off covers that)."""
+        if closing.cancelled() or closing.exception() is None:
+            return
+        try:
+            wake_leader(self.redis, self.keys)
+        except Exception as exc:  # a callback's exception would only be logged and dropped
+            if not is_redis_failure(exc):
+                log.exception("%s: could not wake the loop after a failed close", self.node_id)
 
     # -- leadership -----------------------------------------------------------------------------
     @property

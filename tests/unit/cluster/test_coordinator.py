@@ -253,6 +253,30 @@ def test_a_slow_close_by_the_leader_does_not_hold_up_another_jobs_next_round(
     assert [r[0] for r in coord.dispatcher.rounds].count(a) == 2
 
 
+def test_a_close_that_fails_on_the_merge_thread_wakes_the_leader(any_redis, settings, client,
+                                                                  monkeypatch):
+    beat(any_redis, client.keys, "w1", {"slots": 2}, ttl_s=30)
+    coord = coordinator(any_redis, settings)
+    job = client.submit(problem(), {"time_s": 30})
+    turn(coord)
+    any_redis.delete(client.keys.wake())
+
+    failed = threading.Event()
+
+    def failing_merge(*args, **kwargs):
+        failed.set()
+        raise ConnectionError("Redis went away mid-merge")
+
+    monkeypatch.setattr(coordinator_module, "close_round", failing_merge)
+    coord.drivers[job].round.deadline_at = 0.0
+    coord.tick()
+    assert failed.wait(10)
+    deadline = time.monotonic() + 5  # the callback runs on the merge thread, after the result
+    while not any_redis.llen(client.keys.wake()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert any_redis.llen(client.keys.wake()) == 1
+
+
 def test_cancel_stops_a_running_job_without_waiting_for_the_round(any_redis, settings, client):
     beat(any_redis, client.keys, "w1", {"slots": 1}, ttl_s=30)
     coord = coordinator(any_redis, settings)
