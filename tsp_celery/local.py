@@ -42,23 +42,12 @@ from tsp_celery.solver import (
     update_elite,
 )
 from tsp_celery.solver.budget import fits_matrix_budget, matrix_bytes
-from tsp_celery.solver.certify import CERTIFY_MAX_N, certify_budget
-from tsp_celery.solver.held_karp import DENSE_MAX_N
+from tsp_celery.solver.certify import CERTIFY_MAX_N, bound_budget_s
 from tsp_celery.solver.matrix import drop_whole_matrix, whole_matrix
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[dict[str, Any]], None]
-# The bound may use this share of the budget, at most BOUND_BASE_S + BOUND_S_PER_NODE * n and
-# BOUND_MAX_S seconds (it runs beside the search and takes a core from it): a longer ascent buys
-# next to nothing (docs/performance.md, "What the lower bound costs"). It is skipped beyond
-# BOUND_MAX_N nodes; beyond DENSE_MAX_N it is only an estimate and gets BOUND_ESTIMATE_SHARE.
-BOUND_SHARE = 0.25
-BOUND_ESTIMATE_SHARE = 0.15
-BOUND_BASE_S = 3.0
-BOUND_S_PER_NODE = 0.001
-BOUND_MAX_S = 30.0
-BOUND_MAX_N = 100_000
 # Where no proof can stop the search (beyond certify.CERTIFY_MAX_N nodes) and no core is spare
 # (as many workers as cores), the bound runs at this niceness: it then takes the CPU the
 # search leaves, instead of a core from it (rl5934 at --time 10: 1.6 of the search's 18.6
@@ -233,16 +222,6 @@ def _free_memory_bytes() -> int:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return 0
-
-
-def bound_budget_s(problem: Problem, total_s: float) -> float | None:
-    """Seconds the lower bound gets beside a search of ``total_s`` (None: skipped, too large);
-    the same rule embedded and on the cluster."""
-    if problem.n > BOUND_MAX_N:
-        return None
-    share = BOUND_SHARE if problem.n <= DENSE_MAX_N else BOUND_ESTIMATE_SHARE
-    default_s = min(share * total_s, BOUND_BASE_S + BOUND_S_PER_NODE * problem.n, BOUND_MAX_S)
-    return certify_budget(problem, default_s, total_s)
 
 
 def _solve_exact(problem: Problem, clock: _Clock, seed: int, best: _Best,

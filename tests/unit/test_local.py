@@ -10,6 +10,7 @@ import pytest
 from tsp_celery.local import solve_local
 from tsp_celery.plan import StoppingCriterion
 from tsp_celery.problem import Problem, generate, load_problem
+from tsp_celery.solver import certify
 from tsp_celery.solver.budget import matrix_bytes
 
 
@@ -225,13 +226,11 @@ def bound_budgets(monkeypatch) -> list[float]:
 
 @pytest.mark.timeout(30)
 def test_the_bound_gets_a_short_budget_on_a_long_solve(bound_budgets, examples_dir):
-    import tsp_celery.local as local
-
     # fractional distances: no branch-and-cut proof, which would get the whole budget instead
     problem = Problem.from_matrix(load_problem(examples_dir / "berlin52.tsp").submatrix() + 0.25)
     solve_local(problem, time_s=100, workers=1, seed=0, target=7542 + 52 * 0.25)
     # a quarter of 100 s would be 25 s; the bound converges in a few seconds at this size
-    assert bound_budgets == [pytest.approx(local.BOUND_BASE_S + local.BOUND_S_PER_NODE * 52)]
+    assert bound_budgets == [pytest.approx(certify.BOUND_BASE_S + certify.BOUND_S_PER_NODE * 52)]
 
 
 @pytest.mark.timeout(30)

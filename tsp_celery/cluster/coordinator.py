@@ -44,11 +44,11 @@ from tsp_celery.cluster.round_close import close_round
 from tsp_celery.cluster.store import JobStore
 from tsp_celery.cluster.worker_watch import WorkerWatch
 from tsp_celery.errors import ClusterError, FencedWriteError, JobNotFoundError, TspCeleryError
-from tsp_celery.local import bound_budget_s
 from tsp_celery.metrics.exporter import serve_metrics
 from tsp_celery.plan import RoundPlan
 from tsp_celery.problem import Problem
 from tsp_celery.settings import Settings
+from tsp_celery.solver.certify import bound_budget_s
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from tsp_celery.problem import Problem
 from tsp_celery.solver.branch import LISTED_MAX_N, branch_and_cut
 from tsp_celery.solver.construct import greedy_tour
 from tsp_celery.solver.fasttsp import FastTspEngine
-from tsp_celery.solver.held_karp import LowerBound, held_karp_bound
+from tsp_celery.solver.held_karp import DENSE_MAX_N, LowerBound, held_karp_bound
 
 # Largest instance branch-and-cut may prove: it lists all pairs (branch.LISTED_MAX_N), to drop
 # them by reduced cost.
@@ -30,6 +30,17 @@ LP_MAX_N = 5000
 # TSPLIB instance up to a280 but si175 within 10 s, pcb442 in 14 s, rat783 and dsj1000 not in 60.
 PROOF_LIKELY_MAX_N = 500
 METHOD_BRANCH_AND_CUT = "lp branch-and-cut (subtour and blossom cuts, exact dual bound)"
+# Beside a search, the bound may use this share of the budget, at most BOUND_BASE_S +
+# BOUND_S_PER_NODE * n and BOUND_MAX_S seconds (it runs beside the search and takes a core from
+# it), unless a proof is likely (certify_budget): a longer ascent buys next to nothing
+# (docs/performance.md, "What the lower bound costs"). It is skipped beyond BOUND_MAX_N nodes;
+# beyond DENSE_MAX_N it is only an estimate and gets BOUND_ESTIMATE_SHARE.
+BOUND_SHARE = 0.25
+BOUND_ESTIMATE_SHARE = 0.15
+BOUND_BASE_S = 3.0
+BOUND_S_PER_NODE = 0.001
+BOUND_MAX_S = 30.0
+BOUND_MAX_N = 100_000
 _HELD_KARP_SHARE = 0.15     # of the budget (at most _HELD_KARP_S_PER_NODE * n), for a
 _HELD_KARP_S_PER_NODE = 0.003   # proven bound before the first LP
 _TOUR_SHARE = 0.1           # of the budget (at most _TOUR_MAX_S), for the first incumbent
@@ -46,6 +57,16 @@ def certify_budget(problem: Problem, default_s: float, total_s: float) -> float:
     likely to stop the search early, ``default_s`` (the core stays with the search) otherwise."""
     likely = certifiable(problem) and problem.n <= PROOF_LIKELY_MAX_N
     return max(default_s, 0.95 * total_s) if likely else default_s
+
+
+def bound_budget_s(problem: Problem, total_s: float) -> float | None:
+    """Seconds the lower bound gets beside a search of ``total_s`` (None: skipped, too large);
+    the same rule embedded and on the cluster."""
+    if problem.n > BOUND_MAX_N:
+        return None
+    share = BOUND_SHARE if problem.n <= DENSE_MAX_N else BOUND_ESTIMATE_SHARE
+    default_s = min(share * total_s, BOUND_BASE_S + BOUND_S_PER_NODE * problem.n, BOUND_MAX_S)
+    return certify_budget(problem, default_s, total_s)
 
 
 def certified_bound(problem: Problem, time_budget_s: float, *,

@@ -24,11 +24,11 @@ from tsp_celery.cluster.lamport import LamportClock
 from tsp_celery.cluster.round_close import close_round
 from tsp_celery.cluster.workers import beat
 from tsp_celery.errors import FencedWriteError
-from tsp_celery.local import bound_budget_s
 from tsp_celery.plan.planner import UNION_EVERY, UNION_MIN_TOURS
 from tsp_celery.problem import Problem, load_problem
 from tsp_celery.settings import Settings
 from tsp_celery.solver.budget import max_matrix_nodes
+from tsp_celery.solver.certify import bound_budget_s
 from tsp_celery.solver.units import PIECE_KINDS
 
 pytestmark = pytest.mark.timeout(30)
