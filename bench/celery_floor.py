@@ -36,6 +36,8 @@ from celery import chord
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pools import THREADS_PER_WORKER, add_pool_option  # noqa: E402
+
 from tsp_celery.cluster.celery_config import MERGE_QUEUE, SOLVE_QUEUE, make_app  # noqa: E402
 from tsp_celery.settings import Settings  # noqa: E402
 
@@ -46,8 +48,6 @@ NO_EVENTS = {"worker_send_task_events": False, "task_send_sent_event": False,
              "task_track_started": False, "result_extended": False}
 
 NAP_TASK, CLOSED_TASK = "floor.nap", "floor.closed"
-THREADS_PER_WORKER = 250  # as bench/scale.py
-POOLS = ("threads", "gevent")  # as bench/scale.py
 
 app = make_app(Settings.from_env(), name="celery_floor")
 app.conf.task_routes = {NAP_TASK: {"queue": SOLVE_QUEUE}, CLOSED_TASK: {"queue": MERGE_QUEUE}}
@@ -150,8 +150,7 @@ def main() -> None:
                         help="without task events, STARTED states or extended results")
     parser.add_argument("--stream", action="store_true",
                         help="queue every unit at once (no rounds): the pool's own ceiling")
-    parser.add_argument("--pool", choices=POOLS, default="threads",
-                        help="the workers' Celery pool (gevent: greenlets, cooperative sleeps)")
+    add_pool_option(parser)
     args = parser.parse_args()
     if args.no_task_events:
         os.environ[NO_EVENTS_ENV] = "1"

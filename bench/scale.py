@@ -43,6 +43,7 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # process helpers
 
+from pools import THREADS_PER_WORKER, add_pool_option
 from processes import RedisServer, Service
 
 from tsp_celery.cluster.client import ClusterClient
@@ -57,10 +58,6 @@ from tsp_celery.solver.stub import STUB_ENV
 
 PREFIX = "scale"
 LEASE_TTL_MS, LEASE_RENEW_MS = 1500, 300
-# Threads (or greenlets) per worker process: a process holds its slots' Redis connections, one GIL.
-THREADS_PER_WORKER = 250
-# Celery pools the stub's units can run in (a sleeping unit needs no process of its own).
-POOLS = ("threads", "gevent")
 # slots x jobs x nodes [x job seconds]: the slots sweep runs ~10 s rounds (20 s jobs); the jobs
 # sweep runs short jobs so that 1,000 of them pass through 100 slots in about a minute.
 SWEEP = ("10x10x1000,100x10x1000,500x10x1000,1000x10x1000,"
@@ -423,8 +420,7 @@ def main() -> None:
                         help="also print where the slots' idle time went, by cause")
     parser.add_argument("--rounds", action="store_true",
                         help="also print every round's timings (see Timeline.rounds)")
-    parser.add_argument("--pool", choices=POOLS, default="threads",
-                        help="the workers' Celery pool (gevent: greenlets, cooperative sleeps)")
+    add_pool_option(parser)
     parser.add_argument("--per-process", type=int, default=THREADS_PER_WORKER,
                         help="slots (threads or greenlets) per worker process")
     args = parser.parse_args()

@@ -68,8 +68,7 @@ PURGE_S = 60.0
 POISON_LIMIT = 3
 # At most this many jobs per slot are active while all but ``slots`` of them wind down (see
 # _admit): tiny jobs' units then queue behind each other, and the slots never idle through a
-# job's merge and next dispatch (200 jobs of 100 nodes on 2 slots, at load average 9-16: 1.0 to
-# 1.5 times the jobs per second of 2 per slot).
+# job's merge and next dispatch (docs/performance.md, "Cluster: overhead, throughput").
 ADMIT_AHEAD = 4
 # The lease keeper stops renewing when the work loop has not turned for this long: a wedged
 # loop must lose the lease, as it would if it renewed itself.
