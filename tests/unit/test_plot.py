@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tsp_celery.errors import TspCeleryError
-from tsp_celery.plot import plot_tour, plot_trace
+from tsp_celery.plot import plot_tour, plot_trace, trace_figure
 from tsp_celery.problem import Problem, load_problem
 from tsp_celery.result import Result
 
@@ -42,6 +42,19 @@ def test_trace_picture(tmp_path, solved):
     _, result = solved
     data = plot_trace(result, tmp_path / "trace.png").read_bytes()
     assert data.startswith(PNG_MAGIC) and len(data) > 10_000
+
+
+def test_the_trace_legend_never_hides_the_curve(solved):
+    _, result = solved
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = trace_figure(result)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert legend.y1 <= ax.get_window_extent(renderer).y0  # below the axes, not over the lines
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "best tour", "optimum 7542", "estimated lower bound 7000"]
 
 
 def test_matrix_instance_has_no_tour_picture(tmp_path):
