@@ -227,11 +227,6 @@ def violated(cuts: list[Cut], n: int, u: np.ndarray, v: np.ndarray, x: np.ndarra
     return [c for c, value in zip(cuts, lhs, strict=True) if value - c.rhs < -MIN_VIOLATION]
 
 
-def families(exact_blossoms: bool) -> int:
-    """How many cut families ``separate`` runs with or without exact blossoms."""
-    return 4 if exact_blossoms else 3
-
-
 def separate(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray, *,
              exact_blossoms: bool = False, deadline: float = math.inf,
              thorough: int = 0) -> list[Cut]:
@@ -239,12 +234,13 @@ def separate(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray, *,
     exact blossoms), stopping at the first that finds cuts, so an empty answer before
     ``deadline`` means x satisfies every subtour cut. The first ``thorough`` + 1 families run
     whatever the cheaper ones found: a caller whose bound stalls on cheap cuts escalates."""
-    family = (lambda: component_cuts(n, u, v, x), lambda: blossom_cuts(n, u, v, x),
-              lambda: min_cut_cuts(n, u, v, x, deadline),
-              lambda: exact_blossom_cuts(n, u, v, x, deadline))
+    families = [lambda: component_cuts(n, u, v, x), lambda: blossom_cuts(n, u, v, x),
+                lambda: min_cut_cuts(n, u, v, x, deadline)]
+    if exact_blossoms:
+        families.append(lambda: exact_blossom_cuts(n, u, v, x, deadline))
     cuts: list[Cut] = []
-    for level in range(families(exact_blossoms)):
+    for level, family in enumerate(families):
         if cuts and level > thorough:
             break
-        cuts += family[level]()
+        cuts += family()
     return cuts
