@@ -4,11 +4,10 @@ Each search node solves the LP of ``solver.lp_bound`` with some edges fixed to 0
 cuts (``solver.cuts``) and priced edges until the bound stalls, and is pruned once its exact
 bound rounds up to the incumbent ``upper`` (no shorter tour below it). Otherwise it branches on
 an edge whose x is fractional, chosen by strong branching among a few long edges near 1/2;
-nodes are searched best bound first. At the root, a bound that stalls on cheap cuts escalates
-to exact subtour separation before the node gives up (below it, the node branches instead). After
-the root, reduced-cost elimination drops every edge that no tour shorter than ``upper`` can use
-(up to ``LISTED_MAX_N`` nodes; above, the pool is the unlisted complete graph, and a node whose
-LP the working edges cannot solve ends the search, open). At any
+nodes are searched best bound first. After the root, reduced-cost elimination drops every edge
+that no tour shorter than ``upper`` can use (up to ``LISTED_MAX_N`` nodes; above, the pool is
+the unlisted complete graph, and a node whose LP the working edges cannot solve ends the
+search, open). At any
 moment ``min(upper, the smallest open node bound)`` is a valid bound, and when no node is open
 it equals ``upper``: no tour is shorter. ``upper`` need not be a tour's length (any number
 works: either a shorter tour turns up, or none is shorter), so a target also serves.
@@ -37,10 +36,6 @@ _STALL_ROUNDS = 4       # cut rounds over which the bound must gain ...
 _STALL_SHARE = 0.01     # ... this share of the remaining gap, or the node branches
 _STALL_FLOOR = 1e-4     # ... (or of the bound, when that is less)
 _MAX_ROUNDS = 200
-# At the root, a stall escalates up to exact subtours in every round (the third family of
-# cuts.separate); exact blossoms every round too cost pcb442's root 5.2 s instead of 3.0 for a
-# unit of bound. Exact blossoms still run whenever the cheaper families find nothing.
-_ESCALATE_TO = 2
 _EPS = 1e-6
 _STRONG_CANDIDATES = 3  # edges probed per branching (Concorde probes a few dozen)
 _STRONG_ITERATIONS = 100    # dual simplex iterations per probe (Concorde's default)
@@ -122,8 +117,7 @@ def _tour_of(lp: EdgeLP, x: np.ndarray) -> np.ndarray:
 def _cut_loop(s: _Search, fixed: dict[int, int]) -> tuple[int, LpSolution] | None:
     """Cuts and pricing at one node: its exact scaled bound and last LP solution, or None when
     no tour shorter than ``upper`` respects ``fixed``."""
-    lp, history, widened, thorough = s.lp, [], False, 0
-    exact = not fixed   # exact blossoms cost a cut tree per round: worth it at the root
+    lp, history, widened = s.lp, [], False
     total, sol = 0, None
     for _ in range(_MAX_ROUNDS):
         sol = lp.solve(fixed)
@@ -145,11 +139,9 @@ def _cut_loop(s: _Search, fixed: dict[int, int]) -> tuple[int, LpSolution] | Non
             gain = total - history[-1 - _STALL_ROUNDS]
             # a far incumbent (large instances) must not stop the cuts while they still pay
             if gain < min(_STALL_SHARE * (s.upper * SCALE - total), _STALL_FLOOR * total):
-                if not exact or thorough >= _ESCALATE_TO:
-                    break    # below the root, branching pays more than dearer cuts
-                thorough, history = thorough + 1, []    # cheap cuts stall: run dearer ones
-        cuts = separate(lp.n, lp.u, lp.v, sol.x, exact_blossoms=exact, deadline=s.deadline,
-                        thorough=thorough)
+                break       # before adding cuts: branching probes the LP as last solved
+        # exact blossoms cost a cut tree per round: worth it at the root, whose cuts all share
+        cuts = separate(lp.n, lp.u, lp.v, sol.x, exact_blossoms=not fixed, deadline=s.deadline)
         if lp.add_cuts(cuts) == 0:
             break
     return (total, sol) if sol is not None else None

@@ -228,19 +228,10 @@ def violated(cuts: list[Cut], n: int, u: np.ndarray, v: np.ndarray, x: np.ndarra
 
 
 def separate(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray, *,
-             exact_blossoms: bool = False, deadline: float = math.inf,
-             thorough: int = 0) -> list[Cut]:
-    """Cheapest family first (components, blossom heuristics, exact subtours, then, if asked,
-    exact blossoms), stopping at the first that finds cuts, so an empty answer before
-    ``deadline`` means x satisfies every subtour cut. The first ``thorough`` + 1 families run
-    whatever the cheaper ones found: a caller whose bound stalls on cheap cuts escalates."""
-    families = [lambda: component_cuts(n, u, v, x), lambda: blossom_cuts(n, u, v, x),
-                lambda: min_cut_cuts(n, u, v, x, deadline)]
-    if exact_blossoms:
-        families.append(lambda: exact_blossom_cuts(n, u, v, x, deadline))
-    cuts: list[Cut] = []
-    for level, family in enumerate(families):
-        if cuts and level > thorough:
-            break
-        cuts += family()
-    return cuts
+             exact_blossoms: bool = False, deadline: float = math.inf) -> list[Cut]:
+    """Cheapest family first: components, blossom heuristics, exact subtours (so an empty
+    answer before ``deadline`` means x satisfies every subtour cut), then, if asked, exact
+    blossoms."""
+    cuts = (component_cuts(n, u, v, x) or blossom_cuts(n, u, v, x)
+            or min_cut_cuts(n, u, v, x, deadline))
+    return cuts or (exact_blossom_cuts(n, u, v, x, deadline) if exact_blossoms else [])

@@ -9,18 +9,10 @@ import numpy as np
 import pytest
 
 from tsp_celery.problem import known_optimum, load_problem
-from tsp_celery.solver.branch import (
-    _branch_edge,
-    _cut_loop,
-    _first_edges,
-    _pool,
-    _Search,
-    branch_and_cut,
-)
+from tsp_celery.solver.branch import _branch_edge, branch_and_cut
 from tsp_celery.solver.certify import METHOD_BRANCH_AND_CUT, certified_bound
-from tsp_celery.solver.cuts import min_cut_cuts, separate
+from tsp_celery.solver.cuts import separate
 from tsp_celery.solver.exact import held_karp
-from tsp_celery.solver.lp_bound import EdgeLP, ceil_div
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -94,22 +86,8 @@ def test_out_of_time_gives_a_valid_partial_bound(data_dir):
     assert 0 <= cert.lower <= 50778
 
 
-def test_the_root_runs_exact_subtours_when_blossom_heuristics_stall(data_dir):
-    # pcb442's blossom heuristics gain little per round: the root used to stop there, 0.67 %
-    # below the optimum with subtour cuts still violated
-    problem = load_problem(data_dir / "pcb442.tsp")
-    pool = _pool(problem)
-    search = _Search(problem, EdgeLP(problem.n, pool, _first_edges(problem, pool, None)), 50778,
-                     None, time.monotonic() + 60)
-    total, sol = _cut_loop(search, {})
-    assert min_cut_cuts(problem.n, search.lp.u, search.lp.v, sol.x) == []
-    assert 50600 <= ceil_div(total) <= 50778
-
-
-def test_probing_a_branch_leaves_the_lp_as_it_was(data_dir):
-    problem = load_problem(data_dir / "kroA100.tsp")
-    pool = _pool(problem)
-    lp = EdgeLP(problem.n, pool, _first_edges(problem, pool, None))
+def test_probing_a_branch_leaves_the_lp_as_it_was(data_dir, root_lp):
+    lp = root_lp(load_problem(data_dir / "kroA100.tsp"))
     for _ in range(10):
         sol = lp.solve({})
         lp.add_cuts(separate(lp.n, lp.u, lp.v, sol.x))
