@@ -3,10 +3,11 @@
 Each search node solves the LP of ``solver.lp_bound`` with some edges fixed to 0 or 1, adds
 cuts (``solver.cuts``) and priced edges until the bound stalls, and is pruned once its exact
 bound rounds up to the incumbent ``upper`` (no shorter tour below it). Otherwise it branches on
-a long edge whose x is near 1/2; nodes are searched best bound first. After the root,
-reduced-cost elimination drops every edge that no tour shorter than ``upper`` can use (up to
-``LISTED_MAX_N`` nodes; above, the pool is the unlisted complete graph, and a node whose LP the
-working edges cannot solve ends the search, open). At any
+an edge whose x is fractional, chosen by strong branching among a few long edges near 1/2;
+nodes are searched best bound first. After the root, reduced-cost elimination drops every edge
+that no tour shorter than ``upper`` can use (up to ``LISTED_MAX_N`` nodes; above, the pool is
+the unlisted complete graph, and a node whose LP the working edges cannot solve ends the
+search, open). At any
 moment ``min(upper, the smallest open node bound)`` is a valid bound, and when no node is open
 it equals ``upper``: no tour is shorter. ``upper`` need not be a tour's length (any number
 works: either a shorter tour turns up, or none is shorter), so a target also serves.
@@ -36,6 +37,9 @@ _STALL_SHARE = 0.01     # ... this share of the remaining gap, or the node branc
 _STALL_FLOOR = 1e-4     # ... (or of the bound, when that is less)
 _MAX_ROUNDS = 200
 _EPS = 1e-6
+_STRONG_CANDIDATES = 3  # edges probed per branching (Concorde probes a few dozen)
+_STRONG_ITERATIONS = 100    # dual simplex iterations per probe (Concorde's default)
+_GAIN_FLOOR = 1e-3      # a probe's gain counts at least this (in the product score)
 
 
 @dataclass
@@ -131,15 +135,15 @@ def _cut_loop(s: _Search, fixed: dict[int, int]) -> tuple[int, LpSolution] | Non
         if lp.price(keys, rc):
             continue
         history.append(total)
-        # exact blossoms cost a cut tree per round: worth it at the root, whose cuts all share
-        cuts = separate(lp.n, lp.u, lp.v, sol.x, exact_blossoms=not fixed, deadline=s.deadline)
-        if lp.add_cuts(cuts) == 0:
-            break
         if len(history) > _STALL_ROUNDS:
             gain = total - history[-1 - _STALL_ROUNDS]
             # a far incumbent (large instances) must not stop the cuts while they still pay
             if gain < min(_STALL_SHARE * (s.upper * SCALE - total), _STALL_FLOOR * total):
-                break
+                break       # before adding cuts: branching probes the LP as last solved
+        # exact blossoms cost a cut tree per round: worth it at the root, whose cuts all share
+        cuts = separate(lp.n, lp.u, lp.v, sol.x, exact_blossoms=not fixed, deadline=s.deadline)
+        if lp.add_cuts(cuts) == 0:
+            break
     return (total, sol) if sol is not None else None
 
 
@@ -152,14 +156,24 @@ def _eliminate(s: _Search, total: int, sol: LpSolution) -> None:
     s.lp.drop_eliminated()
 
 
-def _branch_edge(lp: EdgeLP, x: np.ndarray) -> int | None:
-    """The key of the longest edge among those whose x is near 1/2 (at least half as far from
-    0 and 1 as the most fractional one); None when x is integral."""
+def _branch_edge(lp: EdgeLP, x: np.ndarray, value: float) -> int | None:
+    """The key of the edge to branch on, None when x is integral. Strong branching: of the
+    ``_STRONG_CANDIDATES`` longest edges near 1/2 (at least half as far from 0 and 1 as the
+    most fractional one), the one whose two children's LP values (after a few dual simplex
+    iterations each) rise most, by the product of their gains over ``value``."""
     spread = np.minimum(x, 1.0 - x)
     if spread.max() < _EPS:
         return None
     score = np.where(spread > 0.5 * spread.max(), spread * lp.cost, -1.0)
-    return int(lp.keys[int(np.argmax(score))])
+    ranked = np.argsort(-score)[:_STRONG_CANDIDATES]
+    ranked = ranked[score[ranked] >= 0]     # the most fractional edge is always there
+    best, best_gain = int(ranked[0]), -1.0
+    for column in ranked:
+        gains = [max(lp.probe(int(column), side, _STRONG_ITERATIONS) - value, _GAIN_FLOOR)
+                 for side in (0.0, 1.0)]
+        if gains[0] * gains[1] > best_gain:
+            best, best_gain = int(column), gains[0] * gains[1]
+    return int(lp.keys[best])
 
 
 def branch_and_cut(problem: Problem, deadline: float, *, tour: np.ndarray | None = None,
@@ -193,7 +207,7 @@ def branch_and_cut(problem: Problem, deadline: float, *, tour: np.ndarray | None
                 eliminated = True
                 heapq.heappush(open_nodes, (bound, next(counter), fixed))
                 continue
-            edge = _branch_edge(s.lp, sol.x)
+            edge = _branch_edge(s.lp, sol.x, sol.value) if bound < s.upper else None
             if bound < s.upper and edge is None and not separate(problem.n, s.lp.u, s.lp.v,
                                                                  sol.x):
                 s.tour = _tour_of(s.lp, sol.x)

@@ -17,6 +17,7 @@ unlisted complete graph of a large instance (``CompletePool``) by a KD-tree or a
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import highspy
@@ -30,6 +31,7 @@ from tsp_celery.solver.quiet import quiet_stdout
 
 SCALE = 2**20
 _PRICE_LIMIT = 200              # edges priced in per round, most negative first
+_NO_LIMIT = 2**31 - 1          # HiGHS's default simplex iteration limit
 _BLOCK = 2**21                  # matrix entries per block when scanning rows
 # Dual simplex, serial (PAMI ignores a loaded basis), no presolve (it would drop the basis).
 _OPTIONS = {"output_flag": False, "presolve": "off", "solver": "simplex",
@@ -41,6 +43,7 @@ class LpSolution:
     x: np.ndarray                # one value per working edge
     pi: np.ndarray               # node duals, scaled integers
     mu: np.ndarray               # cut duals (>= 0), scaled integers
+    value: float                 # the LP's objective (floating point: no bound)
 
 
 class EdgePool:
@@ -129,6 +132,7 @@ class EdgeLP:
                            np.zeros(0))
         self.keys = np.zeros(0, dtype=np.int64)
         self.cost = np.zeros(0, dtype=np.int64)
+        self.lower = self.upper = np.zeros(0)      # column bounds of the last solve
         self.add_edges(working)
 
     def _columns(self, keys: np.ndarray) -> np.ndarray:
@@ -190,6 +194,7 @@ class EdgeLP:
             pos = self._columns(np.fromiter(fixed, dtype=np.int64))
             lo[pos] = hi[pos] = np.fromiter(fixed.values(), dtype=float)
         self.highs.changeColsBounds(m, np.arange(m, dtype=np.int32), lo, hi)
+        self.lower, self.upper = lo, hi
         for attempt in range(2):
             self.highs.run()
             if self.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal:
@@ -202,7 +207,24 @@ class EdgeLP:
         dual = np.asarray(solution.row_dual)
         pi = np.round(dual[: self.n] * SCALE).astype(np.int64)
         mu = np.round(np.maximum(dual[self.n :], 0.0) * SCALE).astype(np.int64)
-        return LpSolution(np.asarray(solution.col_value), pi, mu)
+        return LpSolution(np.asarray(solution.col_value), pi, mu,
+                          self.highs.getInfo().objective_function_value)
+
+    def probe(self, column: int, value: float, iterations: int) -> float:
+        """The LP value (a dual estimate, after at most ``iterations`` simplex iterations) with
+        ``column`` fixed to ``value``; inf when infeasible. Bounds and basis are restored."""
+        h = self.highs
+        basis = h.getBasis()
+        h.changeColBounds(column, value, value)
+        h.setOptionValue("simplex_iteration_limit", iterations)
+        h.run()
+        status = h.getModelStatus()
+        out = (math.inf if status == highspy.HighsModelStatus.kInfeasible
+               else h.getInfo().objective_function_value)
+        h.setOptionValue("simplex_iteration_limit", _NO_LIMIT)
+        h.changeColBounds(column, self.lower[column], self.upper[column])
+        h.setBasis(basis)
+        return out
 
     def _cut_weights(self, sol: LpSolution) -> tuple[np.ndarray, csr_matrix | None]:
         """Per node, the weight of the live cut sets holding it; and the weight of the sets

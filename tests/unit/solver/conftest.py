@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from tsp_celery.problem import Problem, load_problem
+from tsp_celery.solver.branch import _first_edges, _pool
+from tsp_celery.solver.lp_bound import EdgeLP
 
 
 def random_problem(n: int, seed: int = 0, kind: str = "EUC_2D", span: float = 10_000) -> Problem:
@@ -28,3 +30,12 @@ def burma14(data_dir) -> Problem:
 @pytest.fixture
 def uniform300() -> Problem:
     return random_problem(300, seed=1)
+
+
+@pytest.fixture
+def root_lp():
+    """A factory: a problem's LP over its first working edges (no tour), before any cut."""
+    def make(problem: Problem) -> EdgeLP:
+        pool = _pool(problem)
+        return EdgeLP(problem.n, pool, _first_edges(problem, pool, None))
+    return make

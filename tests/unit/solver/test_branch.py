@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from tsp_celery.problem import known_optimum, load_problem
-from tsp_celery.solver.branch import branch_and_cut
+from tsp_celery.solver.branch import _branch_edge, branch_and_cut
 from tsp_celery.solver.certify import METHOD_BRANCH_AND_CUT, certified_bound
+from tsp_celery.solver.cuts import separate
 from tsp_celery.solver.exact import held_karp
 
 pytestmark = pytest.mark.timeout(120)
@@ -82,3 +84,29 @@ def test_out_of_time_gives_a_valid_partial_bound(data_dir):
     problem = load_problem(data_dir / "pcb442.tsp")
     cert = branch_and_cut(problem, time.monotonic() + 1.0, upper=60_000)
     assert 0 <= cert.lower <= 50778
+
+
+def test_probing_a_branch_leaves_the_lp_as_it_was(data_dir, root_lp):
+    lp = root_lp(load_problem(data_dir / "kroA100.tsp"))
+    for _ in range(10):
+        sol = lp.solve({})
+        lp.add_cuts(separate(lp.n, lp.u, lp.v, sol.x))
+    sol = lp.solve({})
+    fractional = np.flatnonzero(np.minimum(sol.x, 1 - sol.x) > 0.1)[:4]
+    assert len(fractional)
+    for column in fractional:
+        for side in (0.0, 1.0):
+            assert lp.probe(int(column), side, 100) >= sol.value - 1e-6
+    again = lp.solve({})
+    assert again.value == pytest.approx(sol.value)
+    assert lp.highs.getInfo().simplex_iteration_count == 0      # the basis came back too
+
+
+def test_strong_branching_takes_the_edge_whose_children_rise_most():
+    # three edges at 1/2, the longest first; probing says the middle one lifts both children
+    rise = {0: (5.0, 0.0), 1: (2.0, 3.0), 2: (9.0, 0.1)}
+    lp = SimpleNamespace(cost=np.array([30, 20, 10, 40, 50]), keys=np.array([7, 8, 9, 10, 11]),
+                         probe=lambda column, side, _iterations: 100 + rise[column][int(side)])
+    x = np.array([0.5, 0.5, 0.5, 1.0, 0.0])
+    assert _branch_edge(lp, x, 100.0) == 8
+    assert _branch_edge(lp, np.array([1.0, 1.0, 0.0, 1.0, 0.0]), 100.0) is None
