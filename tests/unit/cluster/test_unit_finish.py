@@ -125,17 +125,18 @@ def test_a_unit_without_a_target_to_meet_leaves_the_round_to_the_leader(settings
 
 
 @pytest.mark.parametrize("improves", [True, False])
-def test_the_events_of_a_unit_that_ends_its_job_are_pinned(settings, improves):
+def test_the_events_of_a_unit_that_ends_its_job_are_pinned(settings, caplog, improves):
     """Its improved (only when its tour is the new best), round_merged and done events: their
     data, the worker's consecutive stamps after its unit_finished event, one count each in the
-    totals, the record's lamport_max and a wake-up for the leader."""
+    totals, the record's lamport_max, a wake-up for the leader and one log line each."""
     leader, problem, job_id = _job(settings, target=10**9)
     if not improves:  # a shorter best is in already (the store compares lengths only)
         assert leader.store.commit_best(job_id, np.arange(30), 1.0, 1, 0.1, False, "x") is True
     before = leader.store.record(job_id).get("best_length")
     totals = _totals(leader)
     leader.redis.delete(leader.keys.wake())
-    out = _run_unit(leader, problem, job_id, 0, leader.lease.fence)
+    with caplog.at_level("INFO", logger="tsp_celery.cluster.events"):
+        out = _run_unit(leader, problem, job_id, 0, leader.lease.fence)
     rec = leader.store.record(job_id)
     best = rec["best_length"]
     assert rec["status"] == "done" and (best == out["length"]) is improves
@@ -153,6 +154,9 @@ def test_the_events_of_a_unit_that_ends_its_job_are_pinned(settings, improves):
          "improved": improves},
         {"reason": "target reached", "rounds": 1, "error": "", "best_length": best}]
     outcome = leader.store.round_merged(job_id, 1)
+    assert set(outcome) == {"round", "kind", "closer", "received", "missing", "failed",
+                            "candidate", "at", "merged_at", "error", "best_before",
+                            "best_after", "improved", "lamport"}
     assert {k: outcome[k] for k in ("received", "best_before", "best_after", "improved",
                                     "lamport")} == {
         "received": [unit], "best_before": before, "best_after": best, "improved": improves,
@@ -163,3 +167,6 @@ def test_the_events_of_a_unit_that_ends_its_job_are_pinned(settings, improves):
                                                               "done")} == {
         "improved": int(improves), "round_merged": 1, "done": 1}
     assert leader.redis.llen(leader.keys.wake()) == 1
+    logged = [r.event for r in caplog.records if getattr(r, "job", None) == job_id]
+    assert logged == ["unit_started", "unit_finished", *(["improved"] if improves else []),
+                      "round_merged", "done"]
