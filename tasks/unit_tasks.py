@@ -150,11 +150,16 @@ def _end_job(rt, job_id: str, round_no: int, problem, result: UnitResult, rec: d
         return
     exact = replace(result, tour=tour, length=problem.tour_length(tour))
     elapsed = max(time.time() - rec.get("admitted_at", time.time()), 0.0)
-    lamport = rt.clock.tick(3)  # the improved, round_merged and done events' stamps
+    reason = "proven optimal" if exact.proven_optimal else "target reached"
+    improved = rt.events.stamp(EventType.IMPROVED, rt.clock, {"round": round_no})
+    merged = rt.events.stamp(EventType.ROUND_MERGED, rt.clock,
+                             {"round": round_no, "closer": "worker",
+                              "received": [result.unit_id], "missing": []})
+    done = rt.events.stamp(EventType.DONE, rt.clock,
+                           {"reason": reason, "rounds": round_no, "error": ""})
     try:
         out = rt.store.finish_by_unit(job_id, round_no, exact, elapsed=elapsed, fence=fence,
-                                      node=rt.clock.node_id, lamport=lamport,
-                                      maxlen=rt.events.maxlen)
+                                      improved=improved, merged=merged, done=done)
     except FencedWriteError:
         out = f"{fence} is not the leader's lease any more"
     log.info("job %s: unit %s of round %s %s", job_id, result.unit_id, round_no,

@@ -73,13 +73,21 @@ end
 
 # The event a store script was given (``ScriptEvent.args`` from ARGV[a]: maxlen, type, node,
 # lamport, wall, data, wake; ``script_event_keys`` from KEYS[k]: stream, totals, wake list),
-# appended for the job record ``job``. Returns its stream id, '' when the script got none.
+# appended for the job record ``job``, its data extended by ``fields`` (optional: JSON members
+# the script decides, '"name":value,...'). Returns its stream id, '' when the script got none.
 SCRIPT_EVENT_LUA = WAKE_LUA + EVENT_LUA + """
-local function script_event(job, k, a)
+local function with_fields(object, fields)
+  if object == '{}' then return '{' .. fields .. '}' end
+  return string.sub(object, 1, -2) .. ',' .. fields .. '}'
+end
+
+local function script_event(job, k, a, fields)
   if ARGV[a] == '' then return '' end
   if ARGV[a + 6] == '1' then wake(KEYS[k + 2]) end
+  local data = ARGV[a + 5]
+  if fields then data = with_fields(data, fields) end
   return add_event(KEYS[k], job, KEYS[k + 1], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
-                   ARGV[a + 4], ARGV[a + 5])
+                   ARGV[a + 4], data)
 end
 """
 
@@ -125,8 +133,9 @@ def log_event(job_id: str, kind: str, node: str, lamport: int, fence: str | None
 
 @dataclass(frozen=True)
 class ScriptEvent:
-    """An event a fenced store script appends with its own change (ADMIT, PLAN_ROUND, FINISH):
-    the change and its event are atomic, and the leader pays one round trip for both."""
+    """An event a fenced store script appends with its own change (ADMIT, PLAN_ROUND, FINISH,
+    UNIT_FINISH): the change and its event are atomic, and the writer pays one round trip for
+    both."""
 
     kind: str
     node: str

@@ -160,32 +160,37 @@ class JobQueue(InstanceStore):
         return final
 
     def finish_by_unit(self, job_id: str, round_no: int, result: UnitResult, *, elapsed: float,
-                       fence: str, node: str, lamport: int, maxlen: int) -> str:
+                       fence: str, improved: ScriptEvent, merged: ScriptEvent,
+                       done: ScriptEvent) -> str:
         """Let a unit whose whole tour ends the job (the job's target met, or proven optimal)
-        commit it, close its round and finish the job as done, with their events (stamped
-        ``lamport`` to ``lamport`` + 2 by ``node``), in one fenced script: see UNIT_FINISH.
+        commit it, close its round and finish the job as done, with their events, in one fenced
+        script: see UNIT_FINISH (it appends ``improved`` only when the tour is the new best, and
+        adds to the events' data what it decides: the best length, whether it improved).
 
         ``result.length`` must be the tour's exact length. Returns 'done', or why nothing
         changed; FencedWriteError when ``fence`` is not the lease any more."""
-        reason = "proven optimal" if result.proven_optimal else "target reached"
-        received = {"received": [result.unit_id], "missing": []}
-        outcome = {"round": round_no, "kind": result.kind, "closer": "worker", **received,
-                   "failed": {}, "candidate": result.length, "at": round(elapsed, 3),
-                   "merged_at": time.time(), "error": ""}
-        merged = {"round": round_no, "closer": "worker", **received}
-        done = {"reason": reason, "rounds": round_no, "error": ""}
+        outcome = {"round": round_no, "kind": result.kind, "closer": "worker",
+                   "received": [result.unit_id], "missing": [], "failed": {},
+                   "candidate": result.length, "at": round(elapsed, 3), "merged_at": time.time(),
+                   "error": "", "lamport": merged.lamport}
         k = self.keys
         keys = [k.lease(), k.job(job_id), k.jobs_active(), k.jobs_queued(),
-                k.job_best_tour(job_id), k.job_rounds(job_id), k.job_events(job_id),
-                k.event_totals(), k.wake(), *self._job_keys(job_id, round_no)]
+                k.job_best_tour(job_id), k.job_rounds(job_id), *script_event_keys(k, job_id),
+                *self._job_keys(job_id, round_no)]
+        events = (improved, merged, done)
         args = [fence, job_id, round_no, lua_number(result.length), encode_tour(result.tour),
-                f"{elapsed:.6f}", int(result.proven_optimal), result.engine, node, int(lamport),
-                f"{time.time():.6f}", self.settings.retention_s, maxlen,
-                *(json.dumps(d, separators=(",", ":"))[:-1] for d in (outcome, merged, done))]
-        out = as_text(call_fenced(self._scripts["UNIT_FINISH"], keys, args, fence))
-        if out == "done":
+                f"{elapsed:.6f}", int(result.proven_optimal), result.engine,
+                f"{time.time():.6f}", self.settings.retention_s,
+                json.dumps(outcome, separators=(",", ":")),
+                *(arg for event in events for arg in ScriptEvent.args(event))]
+        out = call_fenced(self._scripts["UNIT_FINISH"], keys, args, fence)
+        status = as_text(out[0])
+        if status == "done":
+            for event, entry_id in zip(events, out[1:], strict=True):
+                if as_text(entry_id):
+                    event.logged(job_id, fence)
             self.replicate(f"job {job_id}: done by unit {result.unit_id}")
-        return out
+        return status
 
     def _job_keys(self, job_id: str, rounds: int) -> list[str]:
         k = self.keys

@@ -23,15 +23,11 @@ class LamportClock:
     def value(self) -> int:
         return self._value
 
-    def tick(self, count: int = 1) -> int:
-        """A local event (or a send): advance by one and return the stamp to use. ``count`` > 1
-        reserves that many stamps in a row for events written together (one store script), and
-        returns the first."""
-        if count < 1:
-            raise ValueError(f"Expected count >= 1, got {count}.")
+    def tick(self) -> int:
+        """A local event (or a send): advance by one and return the stamp to use."""
         with self._lock:
-            self._value += count
-            return self._value - count + 1
+            self._value += 1
+            return self._value
 
     def observe(self, stamp: int | str | None) -> int:
         """A receive: jump past the sender's stamp. None (an unstamped message) is a local tick."""

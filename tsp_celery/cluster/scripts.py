@@ -16,7 +16,7 @@ Which writes are fenced (checked against the leader lease inside the script) and
 
 from __future__ import annotations
 
-from tsp_celery.cluster.events import EVENT_LUA, SCRIPT_EVENT_LUA, WAKE_LUA
+from tsp_celery.cluster.events import SCRIPT_EVENT_LUA
 from tsp_celery.cluster.lease import FENCE_CHECK_LUA
 
 # Statuses after which a job record is frozen.
@@ -228,48 +228,45 @@ script_event(KEYS[2], 5, 7)
 return ended
 """
 
-# KEYS: lease, job, active (set), queued (zset), best tour, rounds (hash), event stream, event
-#       totals (hash), leader wake list, then every key of the job to expire but its record.
+# KEYS: lease, job, active (set), queued (zset), best tour, rounds (hash), the events' keys
+#       (script_event_keys), then every key of the job to expire but its record.
 # ARGV: fence (the one the unit was sent with), job id, round no, length, tour bytes, elapsed s
-#       since admission, proven (0/1), engine, node, Lamport stamp (it and the next two stamp
-#       the events), now, retention s, event stream maxlen, then the JSON objects of the round
-#       outcome, of the round_merged event's data and of the done event's data (with the stop
-#       reason), each without its closing brace: the script adds the fields it decides.
+#       since admission, proven (0/1), engine, now, retention s, the round outcome JSON, then
+#       the arguments of three events (ScriptEvent.args): improved (appended only when the tour
+#       is the new best; the commit carries its stamp), round_merged and done. The script adds
+#       the fields it decides: best_before, best_after and improved to the outcome, length to
+#       improved, best_after and improved to round_merged, best_length to done.
 # A unit whose whole tour ends its job (it meets the job's target, or it is proven optimal)
 # commits it, closes its round and finishes the job, with their events, at once: the leader
 # only sees the job done. Only for the job's current, open round of a running job without a
 # cancel request, under the lease the round was planned with; else it changes nothing and
-# returns why ('not final' when the tour does not end the job), and the leader closes the round
-# as usual. Returns 'done' when it finished the job.
-UNIT_FINISH = FENCE_CHECK_LUA + _FINAL + _TAIL_FN + EVENT_LUA + WAKE_LUA + _COMMIT_FN + \
-    _CLOSE_FN + _FINISH_FN + """
+# returns {why} ({'not final'} when the tour does not end the job), and the leader closes the
+# round as usual. Returns {'done', then the three events' stream ids ('' if not appended)} when
+# it finished the job.
+UNIT_FINISH = FENCE_CHECK_LUA + _FINAL + _TAIL_FN + SCRIPT_EVENT_LUA + _COMMIT_FN + _CLOSE_FN + \
+    _FINISH_FN + """
+local improved_event, merged_event, done_event = 12, 19, 26
 local status = redis.call('HGET', KEYS[2], 'status')
-if status ~= 'running' then return status or 'missing' end
-if redis.call('HGET', KEYS[2], 'cancel_requested') == '1' then return 'cancel requested' end
-if redis.call('HGET', KEYS[2], 'round') ~= ARGV[3] then return 'not the current round' end
-if redis.call('HEXISTS', KEYS[6], ARGV[3] .. ':merged') == 1 then return 'round closed' end
+if status ~= 'running' then return {status or 'missing'} end
+if redis.call('HGET', KEYS[2], 'cancel_requested') == '1' then return {'cancel requested'} end
+if redis.call('HGET', KEYS[2], 'round') ~= ARGV[3] then return {'not the current round'} end
+if redis.call('HEXISTS', KEYS[6], ARGV[3] .. ':merged') == 1 then return {'round closed'} end
 local ok, params = pcall(cjson.decode, redis.call('HGET', KEYS[2], 'params') or '')
 local target = ok and type(params) == 'table' and tonumber(params['target'])
-if ARGV[7] ~= '1' and not (target and tonumber(ARGV[4]) <= target) then return 'not final' end
+if ARGV[7] ~= '1' and not (target and tonumber(ARGV[4]) <= target) then return {'not final'} end
 local before = redis.call('HGET', KEYS[2], 'best_length') or 'null'
-local stamp = tonumber(ARGV[10])
 local improved = commit_best(KEYS[2], KEYS[5], ARGV[4], ARGV[5], ARGV[3], ARGV[6], ARGV[7],
-                             ARGV[8], ARGV[10]) == 1
+                             ARGV[8], ARGV[improved_event + 3]) == 1
 local best = redis.call('HGET', KEYS[2], 'best_length')
-local gained = ',"best_after":' .. best .. ',"improved":' .. tostring(improved)
-close_round(KEYS[2], KEYS[6], ARGV[3], ARGV[14] .. ',"best_before":' .. before .. gained ..
-            ',"lamport":' .. (stamp + 1) .. '}', improved and '1' or '0', ARGV[11])
-finish_job(KEYS[2], KEYS[3], KEYS[4], ARGV[2], 'done', ARGV[11], '', ARGV[12], tail(KEYS, 10))
-if improved then
-  add_event(KEYS[7], KEYS[2], KEYS[8], ARGV[13], 'improved', ARGV[9], stamp, ARGV[11],
-            '{"round":' .. ARGV[3] .. ',"length":' .. best .. '}')
-end
-add_event(KEYS[7], KEYS[2], KEYS[8], ARGV[13], 'round_merged', ARGV[9], stamp + 1, ARGV[11],
-          ARGV[15] .. gained .. '}')
-add_event(KEYS[7], KEYS[2], KEYS[8], ARGV[13], 'done', ARGV[9], stamp + 2, ARGV[11],
-          ARGV[16] .. ',"best_length":' .. best .. '}')
-wake(KEYS[9])
-return 'done'
+local gained = '"best_after":' .. best .. ',"improved":' .. tostring(improved)
+close_round(KEYS[2], KEYS[6], ARGV[3], with_fields(ARGV[11], '"best_before":' .. before .. ','
+            .. gained), improved and '1' or '0', ARGV[9])
+finish_job(KEYS[2], KEYS[3], KEYS[4], ARGV[2], 'done', ARGV[9], '', ARGV[10], tail(KEYS, 10))
+local ids = {'done', '', '', ''}
+if improved then ids[2] = script_event(KEYS[2], 7, improved_event, '"length":' .. best) end
+ids[3] = script_event(KEYS[2], 7, merged_event, gained)
+ids[4] = script_event(KEYS[2], 7, done_event, '"best_length":' .. best)
+return ids
 """
 
 # KEYS: job, queued (zset), then every other key of the job to expire.

@@ -7,7 +7,13 @@ import time
 
 import pytest
 
-from tsp_celery.cluster.events import EventLog, EventType
+from tsp_celery.cluster.events import (
+    SCRIPT_EVENT_LUA,
+    EventLog,
+    EventType,
+    ScriptEvent,
+    script_event_keys,
+)
 from tsp_celery.cluster.lamport import LamportClock
 from tsp_celery.cluster.lease import LeaderLease
 from tsp_celery.errors import FencedWriteError
@@ -49,6 +55,17 @@ def test_fenced_append_changes_state_and_log_together_or_not_at_all(any_redis, k
         log.append("j", EventType.DONE, "c1", 2, fence="c1:0", record={"status": "done"})
     assert any_redis.hget(keys.job("j"), "status") == b"running"
     assert [e.type for e in log.read("j")] == [EventType.ADMITTED]
+
+
+@pytest.mark.parametrize("data", [{}, {"round": 3}])
+def test_a_script_adds_the_fields_it_decides_to_its_events_data(any_redis, keys, data):
+    log = EventLog(any_redis, keys)
+    add = any_redis.register_script(SCRIPT_EVENT_LUA + "return script_event('', 1, 1, ARGV[8])")
+    event = ScriptEvent(EventType.IMPROVED.value, "w1", 7, data, log.maxlen)
+    add(keys=script_event_keys(keys, "j"), args=[*ScriptEvent.args(event), '"length":12.5'])
+    (stored,) = log.read("j")
+    assert (stored.type, stored.node, stored.lamport) == (EventType.IMPROVED, "w1", 7)
+    assert stored.data == {**data, "length": 12.5}
 
 
 def test_log_is_bounded(any_redis, keys):

@@ -44,7 +44,8 @@ FENCED_WRITES = {
     "finish": lambda s, f, q, r: s.finish(r, JobStatus.FAILED, f, "x", event(EventType.FAILED)),
     "finish by unit": lambda s, f, q, r: s.finish_by_unit(
         r, 1, UnitResult("r1-u0", "exact", np.arange(12), 100, None, True, 0.1, "t"),
-        elapsed=0.1, fence=f, node="w", lamport=1, maxlen=100),
+        elapsed=0.1, fence=f, improved=event(EventType.IMPROVED),
+        merged=event(EventType.ROUND_MERGED), done=event(EventType.DONE)),
     "event with record": lambda s, f, q, r: EventLog(s.redis, s.keys).append(
         r, EventType.ADMITTED, "x", 1, fence=f or None, record={"status": "done"}),
     "job lock": lambda s, f, q, r: job_lock(s.redis, s.keys, r, "x", fence=f).acquire(0.01),

@@ -19,15 +19,6 @@ def test_tick_and_observe_follow_lamports_rules():
     assert clock.value == 23
 
 
-def test_a_reserved_run_of_stamps_is_the_callers_alone():
-    clock = LamportClock("a", start=5)
-    first = clock.tick(3)
-    assert first == 6  # 6, 7 and 8 are the caller's
-    assert clock.tick() == 9
-    with pytest.raises(ValueError):
-        clock.tick(0)
-
-
 def test_rejects_negative_stamps():
     with pytest.raises(ValueError):
         LamportClock("a", start=-1)

@@ -63,6 +63,11 @@ def _kinds(leader: Coordinator, job_id: str) -> list[str]:
     return [e.type for e in leader.events.read(job_id)]
 
 
+def _totals(leader: Coordinator) -> dict[str, int]:
+    return {k.decode(): int(v) for k, v in
+            leader.redis.hgetall(leader.keys.event_totals()).items()}
+
+
 def test_a_unit_that_meets_the_target_finishes_the_job_and_a_new_leader_leaves_it_done(settings):
     leader, problem, job_id = _job(settings, target=10**9)  # any tour meets it
     out = _run_unit(leader, problem, job_id, 0, leader.lease.fence)
@@ -117,3 +122,51 @@ def test_a_unit_without_a_target_to_meet_leaves_the_round_to_the_leader(settings
     assert leader.store.record(job_id)["status"] == "running"
     assert leader.store.round_merged(job_id, 1) is None
     assert EventType.DONE not in _kinds(leader, job_id)
+
+
+@pytest.mark.parametrize("improves", [True, False])
+def test_the_events_of_a_unit_that_ends_its_job_are_pinned(settings, caplog, improves):
+    """Its improved (only when its tour is the new best), round_merged and done events: their
+    data, the worker's consecutive stamps after its unit_finished event, one count each in the
+    totals, the record's lamport_max, a wake-up for the leader and one log line each."""
+    leader, problem, job_id = _job(settings, target=10**9)
+    if not improves:  # a shorter best is in already (the store compares lengths only)
+        assert leader.store.commit_best(job_id, np.arange(30), 1.0, 1, 0.1, False, "x") is True
+    before = leader.store.record(job_id).get("best_length")
+    totals = _totals(leader)
+    leader.redis.delete(leader.keys.wake())
+    with caplog.at_level("INFO", logger="tsp_celery.cluster.events"):
+        out = _run_unit(leader, problem, job_id, 0, leader.lease.fence)
+    rec = leader.store.record(job_id)
+    best = rec["best_length"]
+    assert rec["status"] == "done" and (best == out["length"]) is improves
+    events = leader.events.read(job_id)
+    finished = next(e for e in events if e.type is EventType.UNIT_FINISHED)
+    tail = events[-3:] if improves else events[-2:]
+    node, stamp = finished.node, finished.lamport
+    assert [(e.type, e.node, e.lamport) for e in tail] == [
+        *([(EventType.IMPROVED, node, stamp + 1)] if improves else []),
+        (EventType.ROUND_MERGED, node, stamp + 2), (EventType.DONE, node, stamp + 3)]
+    unit = finished.data["unit"]
+    assert [e.data for e in tail] == [
+        *([{"round": 1, "length": best}] if improves else []),
+        {"round": 1, "closer": "worker", "received": [unit], "missing": [], "best_after": best,
+         "improved": improves},
+        {"reason": "target reached", "rounds": 1, "error": "", "best_length": best}]
+    outcome = leader.store.round_merged(job_id, 1)
+    assert set(outcome) == {"round", "kind", "closer", "received", "missing", "failed",
+                            "candidate", "at", "merged_at", "error", "best_before",
+                            "best_after", "improved", "lamport"}
+    assert {k: outcome[k] for k in ("received", "best_before", "best_after", "improved",
+                                    "lamport")} == {
+        "received": [unit], "best_before": before, "best_after": best, "improved": improves,
+        "lamport": stamp + 2}
+    assert int(rec["lamport_max"]) == stamp + 3
+    counted = _totals(leader)
+    assert {k: counted.get(k, 0) - totals.get(k, 0) for k in ("improved", "round_merged",
+                                                              "done")} == {
+        "improved": int(improves), "round_merged": 1, "done": 1}
+    assert leader.redis.llen(leader.keys.wake()) == 1
+    logged = [r.event for r in caplog.records if getattr(r, "job", None) == job_id]
+    assert logged == ["unit_started", "unit_finished", *(["improved"] if improves else []),
+                      "round_merged", "done"]
