@@ -232,6 +232,12 @@ def separate(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray, *,
     """Cheapest family first: components, blossom heuristics, exact subtours (so an empty
     answer before ``deadline`` means x satisfies every subtour cut), then, if asked, exact
     blossoms."""
-    cuts = (component_cuts(n, u, v, x) or blossom_cuts(n, u, v, x)
+    from tsp_celery.solver.combs import comb_cuts
+
+    cuts = (component_cuts(n, u, v, x)
+            or blossom_cuts(n, u, v, x) + (comb_cuts(n, u, v, x) if exact_blossoms else [])
             or min_cut_cuts(n, u, v, x, deadline))
-    return cuts or (exact_blossom_cuts(n, u, v, x, deadline) if exact_blossoms else [])
+    if cuts or not exact_blossoms:
+        return cuts
+    return exact_blossom_cuts(n, u, v, x, deadline) + comb_cuts(n, u, v, x, exact=True,
+                                                                deadline=deadline)
