@@ -141,7 +141,8 @@ def _cut_loop(s: _Search, fixed: dict[int, int]) -> tuple[int, LpSolution] | Non
             if gain < min(_STALL_SHARE * (s.upper * SCALE - total), _STALL_FLOOR * total):
                 break       # before adding cuts: branching probes the LP as last solved
         # exact blossoms cost a cut tree per round: worth it at the root, whose cuts all share
-        cuts = separate(lp.n, lp.u, lp.v, sol.x, exact_blossoms=not fixed, deadline=s.deadline)
+        cuts = separate(lp.n, lp.u, lp.v, sol.x, exact_blossoms=not fixed, deadline=s.deadline,
+                        pool=lp.cuts)
         if lp.add_cuts(cuts) == 0:
             break
     return (total, sol) if sol is not None else None

@@ -228,14 +228,18 @@ def violated(cuts: list[Cut], n: int, u: np.ndarray, v: np.ndarray, x: np.ndarra
 
 
 def separate(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray, *,
-             exact_blossoms: bool = False, deadline: float = math.inf) -> list[Cut]:
+             exact_blossoms: bool = False, deadline: float = math.inf,
+             pool: list[Cut] | None = None) -> list[Cut]:
     """Cheapest family first: components, blossom heuristics, exact subtours (so an empty
     answer before ``deadline`` means x satisfies every subtour cut), then, if asked, exact
     blossoms."""
     from tsp_celery.solver.combs import comb_cuts
+    from tsp_celery.solver.tighten import tightened_cuts
 
+    root = exact_blossoms
     cuts = (component_cuts(n, u, v, x)
-            or blossom_cuts(n, u, v, x) + (comb_cuts(n, u, v, x) if exact_blossoms else [])
+            or blossom_cuts(n, u, v, x) + (comb_cuts(n, u, v, x) if root else [])
+            + (tightened_cuts(pool, n, u, v, x) if root and pool else [])
             or min_cut_cuts(n, u, v, x, deadline))
     if cuts or not exact_blossoms:
         return cuts
