@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from tsp_celery.problem import Problem
-from tsp_celery.solver.cuts import separate
 from tsp_celery.solver.held_karp import candidate_edges
 from tsp_celery.solver.lp_bound import SCALE, CompletePool, EdgeLP, EdgePool, LpSolution, ceil_div
+from tsp_celery.solver.separation import separate
 
 # Largest instance whose edges are all listed, so that elimination can drop them (2,000 nodes:
 # 2 M pairs, about 50 MB; at 10 s, d1291 and fl1577 ended closer to the optimum listed than not).
@@ -140,9 +140,10 @@ def _cut_loop(s: _Search, fixed: dict[int, int]) -> tuple[int, LpSolution] | Non
             # a far incumbent (large instances) must not stop the cuts while they still pay
             if gain < min(_STALL_SHARE * (s.upper * SCALE - total), _STALL_FLOOR * total):
                 break       # before adding cuts: branching probes the LP as last solved
-        # exact blossoms cost a cut tree per round: worth it at the root, whose cuts all share
-        cuts = separate(lp.n, lp.u, lp.v, sol.x, exact_blossoms=not fixed, deadline=s.deadline,
-                        pool=lp.cuts)
+        # combs and exact blossoms cost a cut tree per round: worth it at the root, whose cuts
+        # all nodes share
+        cuts = separate(lp.n, lp.u, lp.v, sol.x, root=not fixed, pool=lp.cuts,
+                        deadline=s.deadline)
         if lp.add_cuts(cuts) == 0:
             break
     return (total, sol) if sol is not None else None

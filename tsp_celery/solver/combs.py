@@ -13,6 +13,7 @@ disjoint crossing edges as teeth.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -30,18 +31,21 @@ from tsp_celery.solver.cuts import (
 _EPS = 1e-6
 
 
-def shrink_ones(n: int, u: np.ndarray, v: np.ndarray,
-                 x: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def shrink_ones(
+    n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The support graph with each 1-path shrunk to a node: (node count, each original node's
     label, shrunk edges a < b, their summed x)."""
     whole = x >= 1.0 - _EPS
     k, label = connected_components(
-        csr_matrix((np.ones(whole.sum()), (u[whole], v[whole])), shape=(n, n)), directed=False)
+        csr_matrix((np.ones(whole.sum()), (u[whole], v[whole])), shape=(n, n)), directed=False
+    )
     on = x > _EPS
     a, b = label[u[on]], label[v[on]]
     cross = a != b
-    keys, inverse = np.unique(np.minimum(a, b)[cross] * k + np.maximum(a, b)[cross],
-                              return_inverse=True)
+    keys, inverse = np.unique(
+        np.minimum(a, b)[cross] * k + np.maximum(a, b)[cross], return_inverse=True
+    )
     return k, label, keys // k, keys % k, np.bincount(inverse, x[on][cross], len(keys))
 
 
@@ -51,8 +55,13 @@ def _expand(cut: Cut, label: np.ndarray) -> Cut | None:
     ends = np.concatenate(teeth)
     if len(np.unique(ends)) != len(ends):
         return None
-    return Cut((np.flatnonzero(np.isin(label, handle)),
-                *(np.flatnonzero(np.isin(label, t)) for t in teeth)), cut.rhs)
+    return Cut(
+        (
+            np.flatnonzero(np.isin(label, handle)),
+            *(np.flatnonzero(np.isin(label, t)) for t in teeth),
+        ),
+        cut.rhs,
+    )
 
 
 def _block_handles(k: int, a: np.ndarray, b: np.ndarray) -> list[np.ndarray]:
@@ -68,7 +77,7 @@ def _block_handles(k: int, a: np.ndarray, b: np.ndarray) -> list[np.ndarray]:
         for node in blk:
             holding.setdefault(node, []).append(i)
     for owners in holding.values():
-        for i, j in zip(owners, owners[1:], strict=False):
+        for i, j in itertools.pairwise(owners):
             handles.add(blocks[i] | blocks[j])
     return [np.fromiter(h, dtype=np.int64) for h in handles if 3 <= len(h) <= k - 3]
 
@@ -108,16 +117,26 @@ def block_cuts(k: int, a: np.ndarray, b: np.ndarray, y: np.ndarray) -> list[Cut]
         teeth = _teeth(inside, a, b, y)
         if teeth is None:
             continue
-        slack = (y[inside[a] != inside[b]].sum() - 1
-                 + sum(1 - 2 * y[e] for e in teeth))
+        slack = y[inside[a] != inside[b]].sum() - 1 + sum(1 - 2 * y[e] for e in teeth)
         if slack < -MIN_VIOLATION:
-            found.append(Cut((np.sort(handle), *(np.sort(np.array([a[e], b[e]]))
-                                                for e in teeth)), 3 * len(teeth) + 1))
+            found.append(
+                Cut(
+                    (np.sort(handle), *(np.sort(np.array([a[e], b[e]])) for e in teeth)),
+                    3 * len(teeth) + 1,
+                )
+            )
     return found
 
 
-def comb_cuts(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray, *, exact: bool = False,
-              deadline: float = math.inf) -> list[Cut]:
+def comb_cuts(
+    n: int,
+    u: np.ndarray,
+    v: np.ndarray,
+    x: np.ndarray,
+    *,
+    exact: bool = False,
+    deadline: float = math.inf,
+) -> list[Cut]:
     """Violated combs from blossoms (heuristic, block and, if ``exact``, exact) of the shrunk
     graph."""
     k, label, a, b, y = shrink_ones(n, u, v, x)

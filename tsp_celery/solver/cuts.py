@@ -225,23 +225,3 @@ def violated(cuts: list[Cut], n: int, u: np.ndarray, v: np.ndarray, x: np.ndarra
         return []
     lhs = coefficient_matrix(cuts, n, u, v) @ x
     return [c for c, value in zip(cuts, lhs, strict=True) if value - c.rhs < -MIN_VIOLATION]
-
-
-def separate(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray, *,
-             exact_blossoms: bool = False, deadline: float = math.inf,
-             pool: list[Cut] | None = None) -> list[Cut]:
-    """Cheapest family first: components, blossom heuristics, exact subtours (so an empty
-    answer before ``deadline`` means x satisfies every subtour cut), then, if asked, exact
-    blossoms."""
-    from tsp_celery.solver.combs import comb_cuts
-    from tsp_celery.solver.tighten import tightened_cuts
-
-    root = exact_blossoms
-    cuts = (component_cuts(n, u, v, x)
-            or blossom_cuts(n, u, v, x) + (comb_cuts(n, u, v, x) if root else [])
-            + (tightened_cuts(pool, n, u, v, x) if root and pool else [])
-            or min_cut_cuts(n, u, v, x, deadline))
-    if cuts or not exact_blossoms:
-        return cuts
-    return exact_blossom_cuts(n, u, v, x, deadline) + comb_cuts(n, u, v, x, exact=True,
-                                                                deadline=deadline)

@@ -12,24 +12,38 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from tsp_celery.solver.cuts import MIN_VIOLATION, Cut, coefficient_matrix, violated
+from tsp_celery.solver.cuts import Cut, coefficient_matrix, violated
 
-_MAX_SLACK = 0.5        # pool combs within this of tight are tightened
-_MAX_MOVES = 50         # moves per comb
+_MAX_SLACK = 0.5  # pool combs within this of tight are tightened
+_MAX_MOVES = 50  # moves per comb
 _GAIN = 1e-6
 
 
 def is_comb(cut: Cut) -> bool:
-    """A handle and an odd number (at least 3) of teeth with rhs 3t + 1."""
-    t = len(cut.sets) - 1
-    return t >= 3 and t % 2 == 1 and cut.rhs == 3 * t + 1
+    """A handle and an odd number (at least 3) of pairwise disjoint teeth, each meeting the
+    handle and its outside, with rhs 3t + 1 (exact blossoms may share nodes between teeth:
+    valid as they are, but not combs to move nodes in)."""
+    handle, *teeth = cut.sets
+    t = len(teeth)
+    if t < 3 or t % 2 == 0 or cut.rhs != 3 * t + 1:
+        return False
+    ends = np.concatenate(teeth)
+    if len(np.unique(ends)) != len(ends):
+        return False
+    inside = [np.isin(tooth, handle) for tooth in teeth]
+    return all(i.any() and not i.all() for i in inside)
 
 
-def _support(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> csr_matrix:
+def support_graph(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> csr_matrix:
+    """The symmetric n x n matrix of x over its support."""
     on = x > 1e-9
-    graph = csr_matrix((np.concatenate([x[on], x[on]]),
-                        (np.concatenate([u[on], v[on]]), np.concatenate([v[on], u[on]]))),
-                       shape=(n, n))
+    graph = csr_matrix(
+        (
+            np.concatenate([x[on], x[on]]),
+            (np.concatenate([u[on], v[on]]), np.concatenate([v[on], u[on]])),
+        ),
+        shape=(n, n),
+    )
     graph.sum_duplicates()
     return graph
 
@@ -41,13 +55,13 @@ def tighten(cut: Cut, graph: csr_matrix) -> Cut | None:
     member = np.zeros((n, m), dtype=bool)
     for j, s in enumerate(cut.sets):
         member[s, j] = True
-    weight = np.asarray(graph @ member.astype(float))        # x(v : S_j)
+    weight = np.asarray(graph @ member.astype(float))  # x(v : S_j)
     moved = False
     for _ in range(_MAX_MOVES):
         # adding v to S changes x(delta(S)) by 2 - 2 x(v:S), removing it by 2 x(v:S) - 2
         delta = np.where(member, 2 * weight - 2, 2 - 2 * weight)
         handle, teeth = member[:, 0], member[:, 1:]
-        inner = (teeth & handle[:, None]).sum(axis=0)       # |T_i & H|, |T_i - H|
+        inner = (teeth & handle[:, None]).sum(axis=0)  # |T_i & H|, |T_i - H|
         outer = teeth.sum(axis=0) - inner
         tooth = np.where(teeth.any(axis=1), teeth.argmax(axis=1), -1)
         has = tooth >= 0
@@ -73,14 +87,18 @@ def tighten(cut: Cut, graph: csr_matrix) -> Cut | None:
     return Cut(tuple(np.flatnonzero(member[:, j]) for j in range(m)), cut.rhs)
 
 
-def tightened_cuts(pool: list[Cut], n: int, u: np.ndarray, v: np.ndarray,
-                   x: np.ndarray) -> list[Cut]:
+def tightened_cuts(
+    pool: list[Cut], n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray
+) -> list[Cut]:
     """The pool's combs within ``_MAX_SLACK`` of tight, tightened, when violated at ``x``."""
     combs = [c for c in pool if is_comb(c)]
     if not combs:
         return []
     slack = coefficient_matrix(combs, n, u, v) @ x - np.array([c.rhs for c in combs])
-    graph = _support(n, u, v, x)
-    found = [t for c, s in zip(combs, slack, strict=True)
-             if s < _MAX_SLACK and (t := tighten(c, graph)) is not None]
+    graph = support_graph(n, u, v, x)
+    found = [
+        t
+        for c, s in zip(combs, slack, strict=True)
+        if s < _MAX_SLACK and (t := tighten(c, graph)) is not None
+    ]
     return violated(found, n, u, v, x)

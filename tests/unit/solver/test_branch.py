@@ -11,8 +11,8 @@ import pytest
 from tsp_celery.problem import known_optimum, load_problem
 from tsp_celery.solver.branch import _branch_edge, branch_and_cut
 from tsp_celery.solver.certify import METHOD_BRANCH_AND_CUT, certified_bound
-from tsp_celery.solver.cuts import separate
 from tsp_celery.solver.exact import held_karp
+from tsp_celery.solver.separation import separate
 
 pytestmark = pytest.mark.timeout(120)
 
