@@ -63,10 +63,10 @@ def test_tightening_completes_a_tooth_and_keeps_a_comb():
     loose = Cut((np.array([0, 1, 2]), np.array([0, 3]), np.array([1, 4]), np.array([2, 5])), 10)
     assert loose.slack(7, u, v, x) == pytest.approx(1.0)
     # dropping 5 from the last tooth would gain as much but leave it no node outside the handle
-    cuts = tightened_cuts([loose], 7, u, v, x)
-    assert len(cuts) == 1 and _is_comb(cuts[0])
-    assert cuts[0].sets[3].tolist() == [2, 5, 6]
-    assert cuts[0].slack(7, u, v, x) == pytest.approx(-1.0)
+    tight = tighten(loose, support_graph(7, u, v, x))
+    assert tight is not None and _is_comb(tight)
+    assert tight.sets[3].tolist() == [2, 5, 6]
+    assert tight.slack(7, u, v, x) == pytest.approx(-1.0)
 
 
 def test_a_tight_comb_is_left_alone():
