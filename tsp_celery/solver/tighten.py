@@ -30,8 +30,9 @@ def is_comb(cut: Cut) -> bool:
     ends = np.concatenate(teeth)
     if len(np.unique(ends)) != len(ends):
         return False
-    inside = [np.isin(tooth, handle) for tooth in teeth]
-    return all(i.any() and not i.all() for i in inside)
+    starts = np.cumsum([0] + [len(tooth) for tooth in teeth[:-1]])
+    inner = np.add.reduceat(np.isin(ends, handle).astype(np.int64), starts)
+    return bool(((inner > 0) & (inner < [len(tooth) for tooth in teeth])).all())
 
 
 def support_graph(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> csr_matrix:
@@ -91,7 +92,7 @@ def tightened_cuts(
     pool: list[Cut], n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray
 ) -> list[Cut]:
     """The pool's combs within ``_MAX_SLACK`` of tight, tightened, when violated at ``x``."""
-    combs = [c for c in pool if is_comb(c)]
+    combs = [c for c in pool if len(c.sets) >= 4 and c.rhs == 3 * len(c.sets) - 2]
     if not combs:
         return []
     slack = coefficient_matrix(combs, n, u, v) @ x - np.array([c.rhs for c in combs])
@@ -99,6 +100,6 @@ def tightened_cuts(
     found = [
         t
         for c, s in zip(combs, slack, strict=True)
-        if s < _MAX_SLACK and (t := tighten(c, graph)) is not None
+        if s < _MAX_SLACK and is_comb(c) and (t := tighten(c, graph)) is not None
     ]
     return violated(found, n, u, v, x)
