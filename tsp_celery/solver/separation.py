@@ -1,5 +1,9 @@
-"""Which cut families run on an LP solution, cheapest first (``solver.cuts``, ``solver.combs``,
-``solver.tighten``)."""
+"""Which cut families run on an LP solution, and in what order.
+
+Cheapest first: subtours of the components, the blossom heuristics, exact subtours; combs
+(``solver.combs``, ``solver.tighten``) and exact blossoms only at the root, whose cuts every
+node of the search shares (at the others they cost more time than their bound repays).
+"""
 
 from __future__ import annotations
 

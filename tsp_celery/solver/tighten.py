@@ -1,10 +1,10 @@
-"""Tightening of the LP's combs (Concorde's ``tighten``): nodes moved in and out of a comb's
-sets, one at a time, while that lowers the comb's left side at ``x``.
+"""Tightening the LP's combs (Concorde's ``tighten``), one node moved at a time.
 
-A move is allowed only when the sets still form a comb (the teeth stay disjoint and each keeps
-a node in the handle and one outside it), so the rhs 3t + 1 stays valid for every tour. Cuts
-nearly tight at ``x`` are the ones worth it: a small move makes them violated again, a
-different cut that the separators would not find from scratch.
+Nodes move in and out of a comb's sets while each move lowers the comb's left side at ``x``. A
+move is allowed only when the sets still form a comb (the teeth stay disjoint and each keeps a
+node in the handle and one outside it), so the rhs 3t + 1 stays valid for every tour. Cuts
+nearly tight at ``x`` are the ones worth it: a few moves make them violated again, a different
+cut that the separators would not find from scratch.
 """
 
 from __future__ import annotations
