@@ -117,17 +117,21 @@ def _tour_of(lp: EdgeLP, x: np.ndarray) -> np.ndarray:
 def _cut_loop(s: _Search, fixed: dict[int, int]) -> tuple[int, LpSolution] | None:
     """Cuts and pricing at one node: its exact scaled bound and last LP solution, or None when
     no tour shorter than ``upper`` respects ``fixed``."""
-    lp, history, widened = s.lp, [], False
+    lp, history, widened = s.lp, [], None
     total, sol = 0, None
     for _ in range(_MAX_ROUNDS):
         sol = lp.solve(fixed)
         if sol is None:
             if not lp.pool.listable:
                 raise _Unsolved
-            if widened or len(lp.keys) == len(lp.pool.u):
+            if widened is not None or len(lp.keys) == len(lp.pool.u):
                 return None
+            widened = lp.keys
             lp.add_edges(lp.pool.keys())           # infeasible on the working set only
-            widened = True
+            continue
+        if widened is not None:     # feasible again: back to the edges it had and uses
+            lp.narrow(sol.x, np.concatenate([widened, np.fromiter(fixed, dtype=np.int64)]))
+            widened = None
             continue
         total, keys, rc = lp.exact_bound(sol, fixed)   # valid even before pricing is done
         if ceil_div(total) >= s.upper or time.monotonic() > s.deadline:
