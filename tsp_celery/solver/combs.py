@@ -64,13 +64,54 @@ def _expand(cut: Cut, label: np.ndarray) -> Cut | None:
     )
 
 
+def _blocks(k: int, a: np.ndarray, b: np.ndarray) -> list[frozenset[int]]:
+    """The blocks (2-connected components, bridges included) of the graph on nodes 0..k-1 with
+    edges ``a``-``b``: Hopcroft–Tarjan, iterative, with a stack of tree and back edges."""
+    adjacent: list[list[int]] = [[] for _ in range(k)]
+    for p, q in zip(a.tolist(), b.tolist(), strict=True):
+        adjacent[p].append(q)
+        adjacent[q].append(p)
+    order, low = [-1] * k, [0] * k
+    blocks: list[frozenset[int]] = []
+    clock = 0
+    for root in range(k):
+        if order[root] >= 0:
+            continue
+        order[root] = low[root] = clock
+        clock += 1
+        stack = [(root, -1, iter(adjacent[root]))]
+        edges: list[tuple[int, int]] = []
+        while stack:
+            node, parent, rest = stack[-1]
+            for nxt in rest:
+                if order[nxt] < 0:
+                    edges.append((node, nxt))
+                    order[nxt] = low[nxt] = clock
+                    clock += 1
+                    stack.append((nxt, node, iter(adjacent[nxt])))
+                    break
+                if nxt != parent and order[nxt] < order[node]:
+                    edges.append((node, nxt))
+                    low[node] = min(low[node], order[nxt])
+            else:
+                stack.pop()
+                if stack:
+                    above = stack[-1][0]
+                    low[above] = min(low[above], low[node])
+                    if low[node] >= order[above]:  # ``above`` cuts this block off
+                        block: set[int] = set()
+                        while True:
+                            edge = edges.pop()
+                            block.update(edge)
+                            if edge == (above, node):
+                                break
+                        blocks.append(frozenset(block))
+    return blocks
+
+
 def _block_handles(k: int, a: np.ndarray, b: np.ndarray) -> list[np.ndarray]:
     """Blocks of at least 3 nodes, and the unions of two blocks that share a cut node."""
-    import networkx as nx
-
-    graph = nx.Graph()
-    graph.add_edges_from(zip(a.tolist(), b.tolist(), strict=True))
-    blocks = [frozenset(c) for c in nx.biconnected_components(graph)]
+    blocks = _blocks(k, a, b)
     handles = {blk for blk in blocks if len(blk) >= 3}
     holding: dict[int, list[int]] = {}
     for i, blk in enumerate(blocks):

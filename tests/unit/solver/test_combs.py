@@ -10,7 +10,7 @@ import pytest
 
 from tsp_celery.problem import load_problem
 from tsp_celery.solver.branch import branch_and_cut
-from tsp_celery.solver.combs import comb_cuts, shrink_ones
+from tsp_celery.solver.combs import _blocks, comb_cuts, shrink_ones
 from tsp_celery.solver.cuts import Cut
 from tsp_celery.solver.separation import separate
 from tsp_celery.solver.tighten import is_comb, support_graph, tighten, tightened_cuts
@@ -56,6 +56,14 @@ def _path_blossom_point() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # the blossom point with the tooth 2-5 stretched to the 1-path 2-6-5
     u, v, x = _blossom_point()
     return np.append(u[:-1], [2, 5]), np.append(v[:-1], [6, 6]), np.append(x[:-1], [1, 1])
+
+
+def test_blocks_are_the_two_connected_pieces_and_bridges():
+    # triangles 0-1-2 and 2-3-4 share the cut node 2; the bridge 4-5 is a block of its own
+    a = np.array([0, 1, 0, 2, 3, 2, 4])
+    b = np.array([1, 2, 2, 3, 4, 4, 5])
+    blocks = {tuple(sorted(blk)) for blk in _blocks(6, a, b)}
+    assert blocks == {(0, 1, 2), (2, 3, 4), (4, 5)}
 
 
 def test_tightening_completes_a_tooth_and_keeps_a_comb():
