@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from tsp_celery.problem import Problem
-from tsp_celery.solver.cuts import separate
 from tsp_celery.solver.held_karp import candidate_edges
 from tsp_celery.solver.lp_bound import SCALE, CompletePool, EdgeLP, EdgePool, LpSolution, ceil_div
+from tsp_celery.solver.separation import separate
 
 # Largest instance whose edges are all listed, so that elimination can drop them (2,000 nodes:
 # 2 M pairs, about 50 MB; at 10 s, d1291 and fl1577 ended closer to the optimum listed than not).
@@ -117,17 +117,21 @@ def _tour_of(lp: EdgeLP, x: np.ndarray) -> np.ndarray:
 def _cut_loop(s: _Search, fixed: dict[int, int]) -> tuple[int, LpSolution] | None:
     """Cuts and pricing at one node: its exact scaled bound and last LP solution, or None when
     no tour shorter than ``upper`` respects ``fixed``."""
-    lp, history, widened = s.lp, [], False
+    lp, history, widened = s.lp, [], None
     total, sol = 0, None
     for _ in range(_MAX_ROUNDS):
         sol = lp.solve(fixed)
         if sol is None:
             if not lp.pool.listable:
                 raise _Unsolved
-            if widened or len(lp.keys) == len(lp.pool.u):
+            if widened is not None or len(lp.keys) == len(lp.pool.u):
                 return None
+            widened = lp.keys
             lp.add_edges(lp.pool.keys())           # infeasible on the working set only
-            widened = True
+            continue
+        if widened is not None:     # feasible again: back to the edges it had and uses
+            lp.narrow(sol.x, np.concatenate([widened, np.fromiter(fixed, dtype=np.int64)]))
+            widened = None
             continue
         total, keys, rc = lp.exact_bound(sol, fixed)   # valid even before pricing is done
         if ceil_div(total) >= s.upper or time.monotonic() > s.deadline:
@@ -140,8 +144,10 @@ def _cut_loop(s: _Search, fixed: dict[int, int]) -> tuple[int, LpSolution] | Non
             # a far incumbent (large instances) must not stop the cuts while they still pay
             if gain < min(_STALL_SHARE * (s.upper * SCALE - total), _STALL_FLOOR * total):
                 break       # before adding cuts: branching probes the LP as last solved
-        # exact blossoms cost a cut tree per round: worth it at the root, whose cuts all share
-        cuts = separate(lp.n, lp.u, lp.v, sol.x, exact_blossoms=not fixed, deadline=s.deadline)
+        # combs and exact blossoms cost a cut tree per round: worth it at the root, whose cuts
+        # all nodes share
+        cuts = separate(lp.n, lp.u, lp.v, sol.x, root=not fixed, pool=lp.cuts,
+                        deadline=s.deadline)
         if lp.add_cuts(cuts) == 0:
             break
     return (total, sol) if sol is not None else None

@@ -27,10 +27,10 @@ CERTIFY_MAX_N = LISTED_MAX_N
 # Largest instance the LP bound runs on (measured up to fnl4461 by bench/bounds.py).
 LP_MAX_N = 5000
 # Largest instance whose bound gets the whole search budget: bench/proofs.py proves every
-# TSPLIB instance up to a280 but si175 within 10 s, pcb442 in 20-60 s, rat783 and dsj1000 not in
+# TSPLIB instance up to a280 but si175 within 10 s, pcb442 and rat783 in 25-55 s, dsj1000 not in
 # 60 (docs/performance.md, "Proofs").
 PROOF_LIKELY_MAX_N = 500
-METHOD_BRANCH_AND_CUT = "lp branch-and-cut (subtour and blossom cuts, exact dual bound)"
+METHOD_BRANCH_AND_CUT = "lp branch-and-cut (subtour, blossom and comb cuts, exact dual bound)"
 # Beside a search, the bound may use this share of the budget, at most BOUND_BASE_S +
 # BOUND_S_PER_NODE * n and BOUND_MAX_S seconds (it runs beside the search and takes a core from
 # it), unless a proof is likely (certify_budget): a longer ascent buys next to nothing

@@ -225,13 +225,3 @@ def violated(cuts: list[Cut], n: int, u: np.ndarray, v: np.ndarray, x: np.ndarra
         return []
     lhs = coefficient_matrix(cuts, n, u, v) @ x
     return [c for c, value in zip(cuts, lhs, strict=True) if value - c.rhs < -MIN_VIOLATION]
-
-
-def separate(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray, *,
-             exact_blossoms: bool = False, deadline: float = math.inf) -> list[Cut]:
-    """Cheapest family first: components, blossom heuristics, exact subtours (so an empty
-    answer before ``deadline`` means x satisfies every subtour cut), then, if asked, exact
-    blossoms."""
-    cuts = (component_cuts(n, u, v, x) or blossom_cuts(n, u, v, x)
-            or min_cut_cuts(n, u, v, x, deadline))
-    return cuts or (exact_blossom_cuts(n, u, v, x, deadline) if exact_blossoms else [])

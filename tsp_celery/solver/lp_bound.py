@@ -161,7 +161,19 @@ class EdgeLP:
 
     def drop_eliminated(self) -> None:
         """Forget working edges the pool no longer holds (after elimination)."""
-        gone = np.flatnonzero(~self.pool.holds(self.keys))
+        self._drop(np.flatnonzero(~self.pool.holds(self.keys)))
+
+    def narrow(self, x: np.ndarray, keep: np.ndarray) -> None:
+        """Drop the working edges at zero in the last solution ``x`` that are neither basic nor
+        among the keys ``keep``: after the LP took in the whole pool to become feasible, its
+        solves would otherwise cost a column per pair (pricing brings back what it needs)."""
+        basic = np.fromiter((status == highspy.HighsBasisStatus.kBasic
+                             for status in self.highs.getBasis().col_status),
+                            dtype=bool, count=len(self.keys))
+        self._drop(np.flatnonzero((x <= 0) & ~basic & ~np.isin(self.keys, keep)))
+
+    def _drop(self, gone: np.ndarray) -> None:
+        """Delete the columns ``gone`` (their keys, lengths and HiGHS columns)."""
         if len(gone):
             self.highs.deleteCols(len(gone), gone.astype(np.int32))
             self.keys = np.delete(self.keys, gone)

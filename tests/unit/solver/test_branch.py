@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from tsp_celery.problem import known_optimum, load_problem
-from tsp_celery.solver.branch import _branch_edge, branch_and_cut
+from tsp_celery.solver.branch import _branch_edge, _cut_loop, _pool, _Search, branch_and_cut
 from tsp_celery.solver.certify import METHOD_BRANCH_AND_CUT, certified_bound
-from tsp_celery.solver.cuts import separate
 from tsp_celery.solver.exact import held_karp
+from tsp_celery.solver.lp_bound import EdgeLP, ceil_div
+from tsp_celery.solver.separation import separate
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -110,3 +111,21 @@ def test_strong_branching_takes_the_edge_whose_children_rise_most():
     x = np.array([0.5, 0.5, 0.5, 1.0, 0.0])
     assert _branch_edge(lp, x, 100.0) == 8
     assert _branch_edge(lp, np.array([1.0, 1.0, 0.0, 1.0, 0.0]), 100.0) is None
+
+
+def test_an_lp_widened_to_every_pair_to_become_feasible_narrows_again(data_dir):
+    # over the tour's edges alone, fixing one of them to 0 leaves no 2-factor: the LP takes in
+    # all 4,950 pairs once, then keeps only the edges it uses (or had), so solves stay small
+    problem = load_problem(data_dir / "kroA100.tsp")
+    tour = np.arange(problem.n)
+    pool = _pool(problem)
+    keys = np.sort(np.minimum(tour, np.roll(tour, -1)) * problem.n
+                   + np.maximum(tour, np.roll(tour, -1)))
+    lp = EdgeLP(problem.n, pool, keys)
+    search = _Search(problem, lp, 10**9, None, time.monotonic() + 30)
+    node = _cut_loop(search, {int(keys[0]): 0})
+    assert node is not None
+    total, sol = node
+    assert 0 < ceil_div(total) <= known_optimum("kroA100", problem.n)
+    assert len(lp.keys) < len(pool.u) // 5
+    assert sol.x[lp._columns(keys[:1])[0]] == 0

@@ -16,9 +16,9 @@ from tsp_celery.solver.cuts import (
     component_cuts,
     exact_blossom_cuts,
     min_cut_cuts,
-    separate,
 )
 from tsp_celery.solver.lp_bound import EdgeLP, ceil_div
+from tsp_celery.solver.separation import separate
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -44,7 +44,7 @@ def test_root_cuts_hold_for_the_optimal_tour_and_the_bound_stays_below(data_dir,
         assert ceil_div(total) <= optimum
         if lp.price(keys, rc):
             continue
-        cuts = separate(lp.n, lp.u, lp.v, sol.x, exact_blossoms=True)
+        cuts = separate(lp.n, lp.u, lp.v, sol.x, root=True)
         if not lp.add_cuts(cuts):
             break
         found += cuts

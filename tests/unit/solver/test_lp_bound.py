@@ -11,8 +11,8 @@ import pytest
 from tsp_celery.problem import Problem, known_optimum, load_problem
 from tsp_celery.solver import branch
 from tsp_celery.solver.branch import _first_edges, _pool, branch_and_cut
-from tsp_celery.solver.cuts import separate
 from tsp_celery.solver.lp_bound import SCALE, CompletePool, EdgeLP
+from tsp_celery.solver.separation import separate
 
 pytestmark = pytest.mark.timeout(120)
 
