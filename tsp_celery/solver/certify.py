@@ -27,9 +27,13 @@ CERTIFY_MAX_N = LISTED_MAX_N
 # Largest instance the LP bound runs on (measured up to fnl4461 by bench/bounds.py).
 LP_MAX_N = 5000
 # Largest instance whose bound gets the whole search budget: bench/proofs.py proves every
-# TSPLIB instance up to a280 but si175 within 10 s, pcb442 and rat783 in 25-55 s, dsj1000 not in
-# 60 (docs/performance.md, "Proofs").
+# TSPLIB instance up to a280 but si175 within 10 s, pcb442 in 18-55 s, rat783 in 31-46 s and
+# dsj1000 not in 60 (docs/performance.md, "Proofs"). Up to PROOF_LONG_MAX_N nodes, only a job
+# of at least PROOF_LONG_MIN_S gives it: in a shorter one the longer schedule only ends on a
+# weaker bound (rat783 at 10 s: 8773 instead of 8791).
 PROOF_LIKELY_MAX_N = 500
+PROOF_LONG_MAX_N = 800
+PROOF_LONG_MIN_S = 30.0
 METHOD_BRANCH_AND_CUT = "lp branch-and-cut (subtour, blossom and comb cuts, exact dual bound)"
 # Beside a search, the bound may use this share of the budget, at most BOUND_BASE_S +
 # BOUND_S_PER_NODE * n and BOUND_MAX_S seconds (it runs beside the search and takes a core from
@@ -56,7 +60,9 @@ def certifiable(problem: Problem) -> bool:
 def certify_budget(problem: Problem, default_s: float, total_s: float) -> float:
     """The bound's budget beside a search of ``total_s``: nearly all of it where a proof is
     likely to stop the search early, ``default_s`` (the core stays with the search) otherwise."""
-    likely = certifiable(problem) and problem.n <= PROOF_LIKELY_MAX_N
+    likely = certifiable(problem) and (
+        problem.n <= PROOF_LIKELY_MAX_N
+        or (problem.n <= PROOF_LONG_MAX_N and total_s >= PROOF_LONG_MIN_S))
     return max(default_s, 0.95 * total_s) if likely else default_s
 
 

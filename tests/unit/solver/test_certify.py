@@ -39,6 +39,9 @@ def test_fractional_instances_keep_held_karp(make_problem):
 
 def test_only_likely_proofs_take_the_whole_budget(make_problem):
     assert certify_budget(make_problem(1000), 3.0, 60.0) == 3.0
+    rat783_sized = make_problem(783)   # proven in 31-46 s since the root's comb cuts
+    assert certify_budget(rat783_sized, 3.0, 60.0) == pytest.approx(57.0)
+    assert certify_budget(rat783_sized, 3.0, 10.0) == 3.0
 
 
 
