@@ -490,13 +490,13 @@ def test_a_bound_job_gets_the_embedded_bound_budget(any_redis, settings, client,
     coord = coordinator(any_redis, settings)
     berlin = load_problem(data_dir / "berlin52.tsp")
     client.submit(berlin, {"time_s": 60, "bound": True})
-    client.submit(problem(n=600), {"time_s": 60, "bound": True})
+    client.submit(problem(n=900), {"time_s": 60, "bound": True})
     coord.tick()
     budgets = [b for _, b in coord.dispatcher.bounds]
     # berlin52 is integral and small (a proof is likely): nearly all the job's time, as
-    # embedded; a 600-node job the default share, at most BOUND_BASE_S + BOUND_S_PER_NODE * n.
-    assert budgets == [bound_budget_s(berlin, 60), bound_budget_s(problem(n=600), 60)]
-    assert budgets[0] == pytest.approx(57.0) and budgets[1] == pytest.approx(3.6)
+    # embedded; a 900-node job the default share, at most BOUND_BASE_S + BOUND_S_PER_NODE * n.
+    assert budgets == [bound_budget_s(berlin, 60), bound_budget_s(problem(n=900), 60)]
+    assert budgets[0] == pytest.approx(57.0) and budgets[1] == pytest.approx(3.9)
 
 
 def test_jobs_in_short_rounds_leave_their_slot_to_the_next_job(any_redis, settings, client):
