@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tsp_celery.problem import known_optimum, load_problem
-from tsp_celery.solver.branch import _branch_edge, _cut_loop, _pool, _Search, branch_and_cut
+from tsp_celery.solver.branch import _branch, _cut_loop, _pool, _Search, branch_and_cut
 from tsp_celery.solver.certify import METHOD_BRANCH_AND_CUT, certified_bound
 from tsp_celery.solver.exact import held_karp
 from tsp_celery.solver.lp_bound import EdgeLP, ceil_div
@@ -107,10 +107,11 @@ def test_strong_branching_takes_the_edge_whose_children_rise_most():
     # three edges at 1/2, the longest first; probing says the middle one lifts both children
     rise = {0: (5.0, 0.0), 1: (2.0, 3.0), 2: (9.0, 0.1)}
     lp = SimpleNamespace(cost=np.array([30, 20, 10, 40, 50]), keys=np.array([7, 8, 9, 10, 11]),
-                         probe=lambda column, side, _iterations: 100 + rise[column][int(side)])
+                         probe=lambda column, side, _iterations: 100 + rise[column][int(side)],
+                         cuts=[])
     x = np.array([0.5, 0.5, 0.5, 1.0, 0.0])
-    assert _branch_edge(lp, x, 100.0) == 8
-    assert _branch_edge(lp, np.array([1.0, 1.0, 0.0, 1.0, 0.0]), 100.0) is None
+    assert _branch(lp, x, 100.0) == ("edge", 8)
+    assert _branch(lp, np.array([1.0, 1.0, 0.0, 1.0, 0.0]), 100.0) is None
 
 
 def test_an_lp_widened_to_every_pair_to_become_feasible_narrows_again(data_dir):
