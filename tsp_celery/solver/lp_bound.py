@@ -2,8 +2,10 @@
 
 The LP has one variable x_e in [0, 1] per *working* edge (a tour's edges and nearest
 neighbours at first), the degree equations x(delta(v)) = 2 and the cuts of ``solver.cuts``,
-and is solved by HiGHS (``highspy``, warm-started). Its objective is not trusted: for *any*
-node duals pi and cut duals mu >= 0, every tour x satisfies
+and is solved by HiGHS (``highspy``, warm-started). A branch may set a subtour row to
+x(delta(S)) = 2 (its dual may then be negative) or >= 4 (``rhs`` 4). Its objective is not
+trusted: for *any* node duals pi and cut duals mu >= 0 (any sign on a row held at equality),
+every tour x satisfying the rows satisfies
 ``c x = sum 2 pi + sum rhs mu + rc x >= sum 2 pi + sum rhs mu + sum_e min(0, rc_e)``
 with ``rc_e = c_e - pi_u - pi_v - sum mu_k coef_k(e)``, over *all* edges (Lagrangian duality).
 So the duals are rounded to fixed point (2**-20) and that sum is taken in integers over the
@@ -211,9 +213,12 @@ class EdgeLP:
         """Subtour rows ``k -> 2`` become x(delta(S)) = 2, ``k -> 4`` x(delta(S)) >= 4 (every
         tour crosses S an even number of times); rows no longer named get back ``>= 2``."""
         for k in set(self.row_sides) | set(sides):
-            lo, hi = _SIDE_BOUNDS.get(sides.get(k, 0), (self.cuts[k].rhs, highspy.kHighsInf))
-            self.highs.changeRowBounds(self.n + k, lo, hi)
+            self.highs.changeRowBounds(self.n + k, *self._row_bounds(k, sides))
         self.row_sides = dict(sides)
+
+    def _row_bounds(self, k: int, sides: dict[int, int]) -> tuple[float, float]:
+        """Cut row ``k``'s bounds: its parity side's in ``sides``, else ``>= rhs``."""
+        return _SIDE_BOUNDS.get(sides.get(k, 0), (self.cuts[k].rhs, highspy.kHighsInf))
 
     def solve(self, fixed: dict[int, int], sides: dict[int, int] | None = None
               ) -> LpSolution | None:
@@ -254,31 +259,29 @@ class EdgeLP:
         """The LP value (a dual estimate, after at most ``iterations`` simplex iterations) with
         ``column`` fixed to ``value``; inf when infeasible. Bounds and basis are restored."""
         h = self.highs
-        basis = h.getBasis()
         h.changeColBounds(column, value, value)
-        h.setOptionValue("simplex_iteration_limit", iterations)
-        h.run()
-        status = h.getModelStatus()
-        out = (math.inf if status == highspy.HighsModelStatus.kInfeasible
-               else h.getInfo().objective_function_value)
-        h.setOptionValue("simplex_iteration_limit", _NO_LIMIT)
+        out = self._limited_run(iterations)
         h.changeColBounds(column, self.lower[column], self.upper[column])
-        h.setBasis(basis)
         return out
 
     def probe_side(self, row: int, side: int, iterations: int) -> float:
         """Like ``probe``, with the subtour row ``row`` on parity side ``side`` (2 or 4)."""
+        self.highs.changeRowBounds(self.n + row, *_SIDE_BOUNDS[side])
+        out = self._limited_run(iterations)
+        self.highs.changeRowBounds(self.n + row, *self._row_bounds(row, self.row_sides))
+        return out
+
+    def _limited_run(self, iterations: int) -> float:
+        """The LP value after at most ``iterations`` dual simplex iterations from the current
+        basis (inf when infeasible); the basis is restored afterwards."""
         h = self.highs
         basis = h.getBasis()
-        h.changeRowBounds(self.n + row, *_SIDE_BOUNDS[side])
         h.setOptionValue("simplex_iteration_limit", iterations)
         h.run()
         status = h.getModelStatus()
         out = (math.inf if status == highspy.HighsModelStatus.kInfeasible
                else h.getInfo().objective_function_value)
         h.setOptionValue("simplex_iteration_limit", _NO_LIMIT)
-        h.changeRowBounds(self.n + row, *_SIDE_BOUNDS.get(self.row_sides.get(row, 0),
-                                                          (self.cuts[row].rhs, highspy.kHighsInf)))
         h.setBasis(basis)
         return out
 
