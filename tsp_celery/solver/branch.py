@@ -3,15 +3,15 @@
 Each search node solves the LP of ``solver.lp_bound`` with some edges fixed to 0 or 1, adds
 cuts (``solver.cuts``) and priced edges until the bound stalls, and is pruned once its exact
 bound rounds up to the incumbent ``upper`` (no shorter tour below it). Otherwise it branches,
-by strong branching among a few long edges near 1/2 (x_e = 0 or 1) and a few sets S of the
-LP's cuts with x(delta(S)) near 3 (x(delta(S)) = 2 or >= 4: a tour crosses S an even number of
-times, Concorde's branching on cliques); nodes are searched best bound first. After the root, reduced-cost elimination drops every edge
-that no tour shorter than ``upper`` can use (up to ``LISTED_MAX_N`` nodes; above, the pool is
-the unlisted complete graph, and a node whose LP the working edges cannot solve ends the
-search, open). At any
-moment ``min(upper, the smallest open node bound)`` is a valid bound, and when no node is open
-it equals ``upper``: no tour is shorter. ``upper`` need not be a tour's length (any number
-works: either a shorter tour turns up, or none is shorter), so a target also serves.
+by strong branching among a few long edges near 1/2 (x_e = 0 or 1) and a few sets S of the LP's
+cuts with x(delta(S)) near 3 (x(delta(S)) = 2 or >= 4: a tour crosses S an even number of
+times, Concorde's branching on cliques); nodes are searched best bound first. After the root,
+reduced-cost elimination drops every edge that no tour shorter than ``upper`` can use (up to
+``LISTED_MAX_N`` nodes; above, the pool is the unlisted complete graph, and a node whose LP the
+working edges cannot solve ends the search, open). At any moment ``min(upper, the smallest open
+node bound)`` is a valid bound, and when no node is open it equals ``upper``: no tour is
+shorter. ``upper`` need not be a tour's length (any number works: either a shorter tour turns
+up, or none is shorter), so a target also serves.
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ So the duals are rounded to fixed point (2**-20) and that sum is taken in intege
 whole edge pool (the complete graph, or what reduced-cost elimination left): an exact bound,
 whatever the LP's tolerances. Edges of the pool with negative reduced cost join the LP
 (pricing), so the LP value and the exact bound meet. Only edges shorter than the sum of their
-ends' duals (node dual plus the cut duals of the sets holding it) can price below zero, so
-that sum is taken over those alone: found in the listed pool by one comparison, and in the
-unlisted complete graph of a large instance (``CompletePool``) by a KD-tree or a row scan.
+ends' duals (node dual plus the positive cut duals of the sets holding it) can price below
+zero, so that sum is taken over those alone: found in the listed pool by one comparison, and
+in the unlisted complete graph of a large instance (``CompletePool``) by a KD-tree or a row scan.
 """
 
 from __future__ import annotations
