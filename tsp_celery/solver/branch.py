@@ -39,10 +39,10 @@ _STALL_SHARE = 0.01     # ... this share of the remaining gap, or the node branc
 _STALL_FLOOR = 1e-4     # ... (or of the bound, when that is less)
 _MAX_ROUNDS = 200
 _EPS = 1e-6
-_STRONG_CANDIDATES = 3  # edges probed per branching (Concorde probes a few dozen)
+_STRONG_CANDIDATES = 2  # edges probed per branching (Concorde probes a few dozen)
 _STRONG_ITERATIONS = 100    # dual simplex iterations per probe (Concorde's default)
 _GAIN_FLOOR = 1e-3      # a probe's gain counts at least this (in the product score)
-_STRONG_SETS = 3        # cut sets probed per branching, x(delta(S)) nearest 3
+_STRONG_SETS = 2        # cut sets probed per branching, x(delta(S)) nearest 3
 _SET_SPREAD = 0.25      # ... and at least this far from 2 and 4
 
 
