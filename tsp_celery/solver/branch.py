@@ -2,15 +2,16 @@
 
 Each search node solves the LP of ``solver.lp_bound`` with some edges fixed to 0 or 1, adds
 cuts (``solver.cuts``) and priced edges until the bound stalls, and is pruned once its exact
-bound rounds up to the incumbent ``upper`` (no shorter tour below it). Otherwise it branches on
-an edge whose x is fractional, chosen by strong branching among a few long edges near 1/2;
-nodes are searched best bound first. After the root, reduced-cost elimination drops every edge
-that no tour shorter than ``upper`` can use (up to ``LISTED_MAX_N`` nodes; above, the pool is
-the unlisted complete graph, and a node whose LP the working edges cannot solve ends the
-search, open). At any
-moment ``min(upper, the smallest open node bound)`` is a valid bound, and when no node is open
-it equals ``upper``: no tour is shorter. ``upper`` need not be a tour's length (any number
-works: either a shorter tour turns up, or none is shorter), so a target also serves.
+bound rounds up to the incumbent ``upper`` (no shorter tour below it). Otherwise it branches,
+by strong branching among a few long edges near 1/2 (x_e = 0 or 1) and a few sets S of the LP's
+cuts with x(delta(S)) near 3 (x(delta(S)) = 2 or >= 4: a tour crosses S an even number of
+times, Concorde's branching on cliques); nodes are searched best bound first. After the root,
+reduced-cost elimination drops every edge that no tour shorter than ``upper`` can use (up to
+``LISTED_MAX_N`` nodes; above, the pool is the unlisted complete graph, and a node whose LP the
+working edges cannot solve ends the search, open). At any moment ``min(upper, the smallest open
+node bound)`` is a valid bound, and when no node is open it equals ``upper``: no tour is
+shorter. ``upper`` need not be a tour's length (any number works: either a shorter tour turns
+up, or none is shorter), so a target also serves.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tsp_celery.problem import Problem
+from tsp_celery.solver.cuts import Cut, coefficient_matrix
 from tsp_celery.solver.held_karp import candidate_edges
 from tsp_celery.solver.lp_bound import SCALE, CompletePool, EdgeLP, EdgePool, LpSolution, ceil_div
 from tsp_celery.solver.separation import separate
@@ -37,9 +39,11 @@ _STALL_SHARE = 0.01     # ... this share of the remaining gap, or the node branc
 _STALL_FLOOR = 1e-4     # ... (or of the bound, when that is less)
 _MAX_ROUNDS = 200
 _EPS = 1e-6
-_STRONG_CANDIDATES = 3  # edges probed per branching (Concorde probes a few dozen)
+_STRONG_CANDIDATES = 2  # edges probed per branching (Concorde probes a few dozen)
 _STRONG_ITERATIONS = 100    # dual simplex iterations per probe (Concorde's default)
 _GAIN_FLOOR = 1e-3      # a probe's gain counts at least this (in the product score)
+_STRONG_SETS = 2        # cut sets probed per branching, x(delta(S)) nearest 3
+_SET_SPREAD = 0.25      # ... and at least this far from 2 and 4
 
 
 @dataclass
@@ -114,13 +118,14 @@ def _tour_of(lp: EdgeLP, x: np.ndarray) -> np.ndarray:
     return np.asarray(order, dtype=np.int64)
 
 
-def _cut_loop(s: _Search, fixed: dict[int, int]) -> tuple[int, LpSolution] | None:
+def _cut_loop(s: _Search, fixed: dict[int, int],
+              sides: dict[int, int] | None = None) -> tuple[int, LpSolution] | None:
     """Cuts and pricing at one node: its exact scaled bound and last LP solution, or None when
-    no tour shorter than ``upper`` respects ``fixed``."""
+    no tour shorter than ``upper`` respects ``fixed`` and the parity ``sides``."""
     lp, history, widened = s.lp, [], None
     total, sol = 0, None
     for _ in range(_MAX_ROUNDS):
-        sol = lp.solve(fixed)
+        sol = lp.solve(fixed, sides or {})
         if sol is None:
             if not lp.pool.listable:
                 raise _Unsolved
@@ -146,7 +151,7 @@ def _cut_loop(s: _Search, fixed: dict[int, int]) -> tuple[int, LpSolution] | Non
                 break       # before adding cuts: branching probes the LP as last solved
         # combs and exact blossoms cost a cut tree per round: worth it at the root, whose cuts
         # all nodes share
-        cuts = separate(lp.n, lp.u, lp.v, sol.x, root=not fixed, pool=lp.cuts,
+        cuts = separate(lp.n, lp.u, lp.v, sol.x, root=not fixed and not sides, pool=lp.cuts,
                         deadline=s.deadline)
         if lp.add_cuts(cuts) == 0:
             break
@@ -162,24 +167,46 @@ def _eliminate(s: _Search, total: int, sol: LpSolution) -> None:
     s.lp.drop_eliminated()
 
 
-def _branch_edge(lp: EdgeLP, x: np.ndarray, value: float) -> int | None:
-    """The key of the edge to branch on, None when x is integral. Strong branching: of the
-    ``_STRONG_CANDIDATES`` longest edges near 1/2 (at least half as far from 0 and 1 as the
-    most fractional one), the one whose two children's LP values (after a few dual simplex
-    iterations each) rise most, by the product of their gains over ``value``."""
+def _odd_sets(lp: EdgeLP, x: np.ndarray) -> list[np.ndarray]:
+    """Up to ``_STRONG_SETS`` sets of the LP's cuts (at least 3 nodes on each side) whose
+    x(delta(S)) is nearest 3, at least ``_SET_SPREAD`` from 2 and from 4 (Concorde's branch
+    cliques: every tour has x(delta(S)) = 2 or >= 4)."""
+    sets = {tuple(s.tolist()): s for cut in lp.cuts for s in cut.sets
+            if 3 <= len(s) <= lp.n - 3}
+    if not sets:
+        return []
+    found = list(sets.values())
+    crossing = coefficient_matrix([Cut((s,), 2) for s in found], lp.n, lp.u, lp.v) @ x
+    off = np.abs(crossing - 3.0)
+    ranked = np.argsort(off)[:_STRONG_SETS]
+    return [found[i] for i in ranked if off[i] <= 1.0 - _SET_SPREAD]
+
+
+def _branch(lp: EdgeLP, x: np.ndarray, value: float) -> tuple[str, int] | None:
+    """What to branch on: ``("edge", key)`` or ``("set", cut index)``, None when x is
+    integral. Strong branching: of the ``_STRONG_CANDIDATES`` longest edges near 1/2 (at least
+    half as far from 0 and 1 as the most fractional one) and the sets of ``_odd_sets``, the one
+    whose two children's LP values (after a few dual simplex iterations each) rise most, by the
+    product of their gains over ``value``."""
     spread = np.minimum(x, 1.0 - x)
     if spread.max() < _EPS:
         return None
     score = np.where(spread > 0.5 * spread.max(), spread * lp.cost, -1.0)
     ranked = np.argsort(-score)[:_STRONG_CANDIDATES]
     ranked = ranked[score[ranked] >= 0]     # the most fractional edge is always there
-    best, best_gain = int(ranked[0]), -1.0
+    best, best_gain = ("edge", int(lp.keys[ranked[0]])), -1.0
     for column in ranked:
         gains = [max(lp.probe(int(column), side, _STRONG_ITERATIONS) - value, _GAIN_FLOOR)
                  for side in (0.0, 1.0)]
         if gains[0] * gains[1] > best_gain:
-            best, best_gain = int(column), gains[0] * gains[1]
-    return int(lp.keys[best])
+            best, best_gain = ("edge", int(lp.keys[column])), gains[0] * gains[1]
+    for nodes in _odd_sets(lp, x):
+        row = lp.subtour_row(nodes)
+        gains = [max(lp.probe_side(row, side, _STRONG_ITERATIONS) - value, _GAIN_FLOOR)
+                 for side in (2, 4)]
+        if gains[0] * gains[1] > best_gain:
+            best, best_gain = ("set", row), gains[0] * gains[1]
+    return best
 
 
 def branch_and_cut(problem: Problem, deadline: float, *, tour: np.ndarray | None = None,
@@ -195,15 +222,17 @@ def branch_and_cut(problem: Problem, deadline: float, *, tour: np.ndarray | None
     s = _Search(problem, EdgeLP(problem.n, pool, _first_edges(problem, pool, tour)), best, tour,
                 deadline)
     counter = itertools.count()
-    open_nodes: list[tuple[int, int, dict[int, int]]] = [(0, next(counter), {})]
+    # a node: its parent's bound, a tie-break, fixed edges and subtour rows on a parity side
+    open_nodes: list[tuple[int, int, dict[int, int], dict[int, int]]] = [
+        (0, next(counter), {}, {})]
     reported, eliminated = -1, False
     while open_nodes and time.monotonic() < deadline:
-        parent_bound, _, fixed = heapq.heappop(open_nodes)
+        parent_bound, _, fixed, sides = heapq.heappop(open_nodes)
         s.nodes += 1
         try:
-            node = _cut_loop(s, fixed)
+            node = _cut_loop(s, fixed, sides)
         except _Unsolved:    # proves nothing: the node stays open and the search ends
-            heapq.heappush(open_nodes, (parent_bound, next(counter), fixed))
+            heapq.heappush(open_nodes, (parent_bound, next(counter), fixed, sides))
             break
         if node is not None:
             total, sol = node
@@ -211,18 +240,23 @@ def branch_and_cut(problem: Problem, deadline: float, *, tour: np.ndarray | None
             if not fixed and bound < s.upper and not eliminated and pool.listable:
                 _eliminate(s, total, sol)            # then solve the root again without them
                 eliminated = True
-                heapq.heappush(open_nodes, (bound, next(counter), fixed))
+                heapq.heappush(open_nodes, (bound, next(counter), fixed, sides))
                 continue
-            edge = _branch_edge(s.lp, sol.x, sol.value) if bound < s.upper else None
-            if bound < s.upper and edge is None and not separate(problem.n, s.lp.u, s.lp.v,
-                                                                 sol.x):
+            choice = _branch(s.lp, sol.x, sol.value) if bound < s.upper else None
+            if bound < s.upper and choice is None and not separate(problem.n, s.lp.u, s.lp.v,
+                                                                   sol.x):
                 s.tour = _tour_of(s.lp, sol.x)
                 s.upper = int(problem.tour_length(s.tour))
-            elif bound < s.upper and edge is not None:
+            elif bound < s.upper and choice is not None and choice[0] == "edge":
                 for value in (1, 0):
-                    heapq.heappush(open_nodes, (bound, next(counter), {**fixed, edge: value}))
+                    heapq.heappush(open_nodes, (bound, next(counter),
+                                                {**fixed, choice[1]: value}, sides))
+            elif bound < s.upper and choice is not None:
+                for side in (2, 4):
+                    heapq.heappush(open_nodes, (bound, next(counter), fixed,
+                                                {**sides, choice[1]: side}))
             elif bound < s.upper:        # integral yet cut off, with time up: keep it open
-                heapq.heappush(open_nodes, (bound, next(counter), fixed))
+                heapq.heappush(open_nodes, (bound, next(counter), fixed, sides))
         open_nodes = [o for o in open_nodes if o[0] < s.upper]
         heapq.heapify(open_nodes)
         lower = min([s.upper] + [o[0] for o in open_nodes])

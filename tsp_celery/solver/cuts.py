@@ -71,7 +71,7 @@ def _enough(n: int) -> int:
     return max(_ENOUGH_CUTS, n // _NODES_PER_CUT)
 
 
-def _side(n: int, nodes: np.ndarray) -> np.ndarray:
+def smaller_side(n: int, nodes: np.ndarray) -> np.ndarray:
     """The smaller side of a cut (either side defines the same x(delta(S)))."""
     nodes = np.sort(nodes)
     if 2 * len(nodes) > n:
@@ -86,7 +86,7 @@ def component_cuts(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> list[
         csr_matrix((np.ones(on.sum()), (u[on], v[on])), shape=(n, n)), directed=False)
     if count == 1:
         return []
-    return [Cut((_side(n, np.flatnonzero(label == k)),), 2) for k in range(count)]
+    return [Cut((smaller_side(n, np.flatnonzero(label == k)),), 2) for k in range(count)]
 
 
 def _residual(graph: csr_matrix, flow: csr_matrix) -> csr_matrix:
@@ -140,7 +140,7 @@ def min_cut_cuts(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray,
     found: dict[tuple, Cut] = {}
     for inside, value in _cut_tree(k, a[cross], b[cross], x[on][cross], deadline):
         if value < 2.0 - MIN_VIOLATION:
-            cut = Cut((_side(n, np.flatnonzero(inside[label])),), 2)
+            cut = Cut((smaller_side(n, np.flatnonzero(inside[label])),), 2)
             if cut.slack(n, u, v, x) < -MIN_VIOLATION:
                 found.setdefault(cut.key(), cut)
                 if len(found) >= _enough(n):    # enough for one round; the rest can wait
@@ -166,7 +166,7 @@ def exact_blossom_cuts(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray,
             teeth ^= {int(crossing[np.argmin(np.abs(x[crossing] - 0.5))])}
         if len(teeth) < 3:
             continue
-        sets = (_side(n, np.flatnonzero(inside)),
+        sets = (smaller_side(n, np.flatnonzero(inside)),
                 *(np.sort(np.array([u[e], v[e]])) for e in sorted(teeth)))
         cut = Cut(sets, 3 * len(teeth) + 1)
         if cut.slack(n, u, v, x) < -MIN_VIOLATION:

@@ -2,17 +2,19 @@
 
 The LP has one variable x_e in [0, 1] per *working* edge (a tour's edges and nearest
 neighbours at first), the degree equations x(delta(v)) = 2 and the cuts of ``solver.cuts``,
-and is solved by HiGHS (``highspy``, warm-started). Its objective is not trusted: for *any*
-node duals pi and cut duals mu >= 0, every tour x satisfies
+and is solved by HiGHS (``highspy``, warm-started). A branch may set a subtour row to
+x(delta(S)) = 2 (its dual may then be negative) or >= 4 (``rhs`` 4). Its objective is not
+trusted: for *any* node duals pi and cut duals mu >= 0 (any sign on a row held at equality),
+every tour x satisfying the rows satisfies
 ``c x = sum 2 pi + sum rhs mu + rc x >= sum 2 pi + sum rhs mu + sum_e min(0, rc_e)``
 with ``rc_e = c_e - pi_u - pi_v - sum mu_k coef_k(e)``, over *all* edges (Lagrangian duality).
 So the duals are rounded to fixed point (2**-20) and that sum is taken in integers over the
 whole edge pool (the complete graph, or what reduced-cost elimination left): an exact bound,
 whatever the LP's tolerances. Edges of the pool with negative reduced cost join the LP
 (pricing), so the LP value and the exact bound meet. Only edges shorter than the sum of their
-ends' duals (node dual plus the cut duals of the sets holding it) can price below zero, so
-that sum is taken over those alone: found in the listed pool by one comparison, and in the
-unlisted complete graph of a large instance (``CompletePool``) by a KD-tree or a row scan.
+ends' duals (node dual plus the positive cut duals of the sets holding it) can price below
+zero, so that sum is taken over those alone: found in the listed pool by one comparison, and
+in the unlisted complete graph of a large instance (``CompletePool``) by a KD-tree or a row scan.
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ from scipy.sparse import csr_matrix, vstack
 from scipy.spatial import cKDTree
 
 from tsp_celery.problem import Problem
-from tsp_celery.solver.cuts import Cut, coefficient_matrix
+from tsp_celery.solver.cuts import Cut, coefficient_matrix, smaller_side
 from tsp_celery.solver.quiet import quiet_stdout
 
 SCALE = 2**20
 _PRICE_LIMIT = 200              # edges priced in per round, most negative first
 _NO_LIMIT = 2**31 - 1          # HiGHS's default simplex iteration limit
+_SIDE_BOUNDS = {2: (2.0, 2.0), 4: (4.0, highspy.kHighsInf)}  # a branch's row bounds per side
 _BLOCK = 2**21                  # matrix entries per block when scanning rows
 # Dual simplex, serial (PAMI ignores a loaded basis), no presolve (it would drop the basis).
 _OPTIONS = {"output_flag": False, "presolve": "off", "solver": "simplex",
@@ -42,7 +45,9 @@ _OPTIONS = {"output_flag": False, "presolve": "off", "solver": "simplex",
 class LpSolution:
     x: np.ndarray                # one value per working edge
     pi: np.ndarray               # node duals, scaled integers
-    mu: np.ndarray               # cut duals (>= 0), scaled integers
+    mu: np.ndarray               # cut duals, scaled integers (< 0 only on a row capped at 2)
+    rhs: np.ndarray              # per cut row, the bound its dual multiplies (row's lower
+    #                              bound where mu >= 0, its upper bound where mu < 0)
     value: float                 # the LP's objective (floating point: no bound)
 
 
@@ -122,7 +127,8 @@ class EdgeLP:
     def __init__(self, n: int, pool: EdgePool | CompletePool, working: np.ndarray) -> None:
         self.n, self.pool = n, pool
         self.cuts: list[Cut] = []
-        self.cut_keys: set[tuple] = set()
+        self.cut_keys: dict[tuple, int] = {}     # cut key -> its index in ``cuts``
+        self.row_sides: dict[int, int] = {}      # cut index -> parity side set by ``solve``
         with quiet_stdout():                 # HiGHS prints a banner on its first model
             self.highs = highspy.Highs()
         for option, value in _OPTIONS.items():
@@ -185,7 +191,7 @@ class EdgeLP:
         new: list[Cut] = []
         for cut in cuts:
             if cut.key() not in self.cut_keys:
-                self.cut_keys.add(cut.key())
+                self.cut_keys[cut.key()] = len(self.cuts) + len(new)
                 new.append(cut)
         if new:
             rows = coefficient_matrix(new, self.n, self.u, self.v)
@@ -197,9 +203,30 @@ class EdgeLP:
             self.cuts += new
         return len(new)
 
-    def solve(self, fixed: dict[int, int]) -> LpSolution | None:
-        """The LP with edges fixed (key -> 0 or 1); None when it is infeasible (confirmed by
-        a cold solve, so a stale basis never prunes a node)."""
+    def subtour_row(self, nodes: np.ndarray) -> int:
+        """The index of the subtour cut x(delta(nodes)) >= 2, added when not in the LP yet."""
+        cut = Cut((smaller_side(self.n, nodes),), 2)
+        self.add_cuts([cut])
+        return self.cut_keys[cut.key()]
+
+    def _set_sides(self, sides: dict[int, int]) -> None:
+        """Subtour rows ``k -> 2`` become x(delta(S)) = 2, ``k -> 4`` x(delta(S)) >= 4 (every
+        tour crosses S an even number of times); rows no longer named get back ``>= 2``."""
+        for k in set(self.row_sides) | set(sides):
+            self.highs.changeRowBounds(self.n + k, *self._row_bounds(k, sides))
+        self.row_sides = dict(sides)
+
+    def _row_bounds(self, k: int, sides: dict[int, int]) -> tuple[float, float]:
+        """Cut row ``k``'s bounds: its parity side's in ``sides``, else ``>= rhs``."""
+        return _SIDE_BOUNDS.get(sides.get(k, 0), (self.cuts[k].rhs, highspy.kHighsInf))
+
+    def solve(self, fixed: dict[int, int], sides: dict[int, int] | None = None
+              ) -> LpSolution | None:
+        """The LP with edges fixed (key -> 0 or 1) and subtour rows on a parity side (cut
+        index -> 2 or 4); None when it is infeasible (confirmed by a cold solve, so a stale
+        basis never prunes a node)."""
+        if sides is not None or self.row_sides:
+            self._set_sides(sides or {})
         m = len(self.keys)
         lo, hi = np.zeros(m), np.ones(m)
         if fixed:
@@ -218,33 +245,53 @@ class EdgeLP:
         solution = self.highs.getSolution()
         dual = np.asarray(solution.row_dual)
         pi = np.round(dual[: self.n] * SCALE).astype(np.int64)
-        mu = np.round(np.maximum(dual[self.n :], 0.0) * SCALE).astype(np.int64)
-        return LpSolution(np.asarray(solution.col_value), pi, mu,
+        rhs = np.array([c.rhs for c in self.cuts], dtype=np.int64)
+        capped = np.zeros(len(self.cuts), dtype=bool)
+        for k, side in self.row_sides.items():
+            rhs[k] = _SIDE_BOUNDS[side][0]
+            capped[k] = side == 2
+        mu = np.round(np.where(capped, dual[self.n :], np.maximum(dual[self.n :], 0.0))
+                      * SCALE).astype(np.int64)     # below zero only where the row is capped
+        return LpSolution(np.asarray(solution.col_value), pi, mu, rhs,
                           self.highs.getInfo().objective_function_value)
 
     def probe(self, column: int, value: float, iterations: int) -> float:
         """The LP value (a dual estimate, after at most ``iterations`` simplex iterations) with
         ``column`` fixed to ``value``; inf when infeasible. Bounds and basis are restored."""
         h = self.highs
-        basis = h.getBasis()
         h.changeColBounds(column, value, value)
+        out = self._limited_run(iterations)
+        h.changeColBounds(column, self.lower[column], self.upper[column])
+        return out
+
+    def probe_side(self, row: int, side: int, iterations: int) -> float:
+        """Like ``probe``, with the subtour row ``row`` on parity side ``side`` (2 or 4)."""
+        self.highs.changeRowBounds(self.n + row, *_SIDE_BOUNDS[side])
+        out = self._limited_run(iterations)
+        self.highs.changeRowBounds(self.n + row, *self._row_bounds(row, self.row_sides))
+        return out
+
+    def _limited_run(self, iterations: int) -> float:
+        """The LP value after at most ``iterations`` dual simplex iterations from the current
+        basis (inf when infeasible); the basis is restored afterwards."""
+        h = self.highs
+        basis = h.getBasis()
         h.setOptionValue("simplex_iteration_limit", iterations)
         h.run()
         status = h.getModelStatus()
         out = (math.inf if status == highspy.HighsModelStatus.kInfeasible
                else h.getInfo().objective_function_value)
         h.setOptionValue("simplex_iteration_limit", _NO_LIMIT)
-        h.changeColBounds(column, self.lower[column], self.upper[column])
         h.setBasis(basis)
         return out
 
-    def _cut_weights(self, sol: LpSolution) -> tuple[np.ndarray, csr_matrix | None]:
-        """Per node, the weight of the live cut sets holding it; and the weight of the sets
-        holding both ends of each pair (sparse, None without live cuts)."""
-        live = np.flatnonzero(sol.mu > 0)
+    def _cut_weights(self, mu: np.ndarray) -> tuple[np.ndarray, csr_matrix | None]:
+        """Per node, the weight ``mu`` of the live cut sets holding it; and the weight of the
+        sets holding both ends of each pair (sparse, None without live cuts)."""
+        live = np.flatnonzero(mu != 0)
         if not len(live):
             return np.zeros(self.n, dtype=np.int64), None
-        sets = [(s, int(sol.mu[k])) for k in live for s in self.cuts[k].sets]
+        sets = [(s, int(mu[k])) for k in live for s in self.cuts[k].sets]
         rows = np.concatenate([s for s, _ in sets])
         cols = np.repeat(np.arange(len(sets)), [len(s) for s, _ in sets])
         member = csr_matrix((np.ones(len(rows), dtype=np.int64), (rows, cols)),
@@ -255,7 +302,7 @@ class EdgeLP:
     def reduced_costs(self, sol: LpSolution, u: np.ndarray, v: np.ndarray,
                       cost: np.ndarray) -> np.ndarray:
         """Exact scaled reduced costs of edges ``u``-``v`` under the solution's duals."""
-        node_sum, both = self._cut_weights(sol)
+        node_sum, both = self._cut_weights(sol.mu)
         rc = cost * SCALE - sol.pi[u] - sol.pi[v] - node_sum[u] - node_sum[v]
         if both is not None and 8 * len(u) > self.n**2:   # most pairs: dense lookup is faster
             rc += 2 * both.toarray()[u, v]
@@ -267,12 +314,12 @@ class EdgeLP:
                     fixed: dict[int, int]) -> tuple[int, np.ndarray, np.ndarray]:
         """The scaled integer bound over the whole pool (fixed working edges counted at their
         value), and the keys and reduced costs of the pool's edges priced below zero."""
-        node_sum, _ = self._cut_weights(sol)
+        # a negative dual only raises reduced costs: the positive ones bound what can go below 0
+        node_sum, _ = self._cut_weights(np.maximum(sol.mu, 0))
         u, v, cost = self.pool.candidates(sol.pi + node_sum)
         rc = self.reduced_costs(sol, u, v, cost)
         negative = rc < 0
-        rhs = np.array([c.rhs for c in self.cuts], dtype=np.int64)
-        total = 2 * int(sol.pi.sum()) + int((rhs * sol.mu).sum()) + int(rc[negative].sum())
+        total = 2 * int(sol.pi.sum()) + int((sol.rhs * sol.mu).sum()) + int(rc[negative].sum())
         if fixed:           # x_e = 1 counts rc_e whatever its sign, x_e = 0 counts nothing
             keys = np.fromiter(fixed, dtype=np.int64)
             val = np.fromiter(fixed.values(), dtype=np.int64)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from types import SimpleNamespace
 
@@ -9,7 +10,8 @@ import numpy as np
 import pytest
 
 from tsp_celery.problem import known_optimum, load_problem
-from tsp_celery.solver.branch import _branch_edge, _cut_loop, _pool, _Search, branch_and_cut
+from tsp_celery.solver import branch
+from tsp_celery.solver.branch import _branch, _cut_loop, _pool, _Search, branch_and_cut
 from tsp_celery.solver.certify import METHOD_BRANCH_AND_CUT, certified_bound
 from tsp_celery.solver.exact import held_karp
 from tsp_celery.solver.lp_bound import EdgeLP, ceil_div
@@ -107,10 +109,11 @@ def test_strong_branching_takes_the_edge_whose_children_rise_most():
     # three edges at 1/2, the longest first; probing says the middle one lifts both children
     rise = {0: (5.0, 0.0), 1: (2.0, 3.0), 2: (9.0, 0.1)}
     lp = SimpleNamespace(cost=np.array([30, 20, 10, 40, 50]), keys=np.array([7, 8, 9, 10, 11]),
-                         probe=lambda column, side, _iterations: 100 + rise[column][int(side)])
+                         probe=lambda column, side, _iterations: 100 + rise[column][int(side)],
+                         cuts=[])
     x = np.array([0.5, 0.5, 0.5, 1.0, 0.0])
-    assert _branch_edge(lp, x, 100.0) == 8
-    assert _branch_edge(lp, np.array([1.0, 1.0, 0.0, 1.0, 0.0]), 100.0) is None
+    assert _branch(lp, x, 100.0) == ("edge", 8)
+    assert _branch(lp, np.array([1.0, 1.0, 0.0, 1.0, 0.0]), 100.0) is None
 
 
 def test_an_lp_widened_to_every_pair_to_become_feasible_narrows_again(data_dir):
@@ -129,3 +132,51 @@ def test_an_lp_widened_to_every_pair_to_become_feasible_narrows_again(data_dir):
     assert 0 < ceil_div(total) <= known_optimum("kroA100", problem.n)
     assert len(lp.keys) < len(pool.u) // 5
     assert sol.x[lp._columns(keys[:1])[0]] == 0
+
+
+def test_a_parity_side_bounds_only_the_tours_on_that_side(make_problem):
+    # every tour of 8 nodes, split by how often it crosses S: the exact bound of the LP with
+    # x(delta(S)) = 2 (a capped row, whose dual may be negative), or >= 4, stays at or below
+    # the shortest tour of that side
+    problem = make_problem(8, seed=3)
+    inside = np.zeros(8, dtype=bool)
+    inside[[0, 1, 2]] = True
+    shortest = {2: np.inf, 4: np.inf}
+    for rest in itertools.permutations(range(1, 8)):
+        tour = np.array((0, *rest))
+        crossings = int(np.sum(inside[tour] != inside[np.roll(tour, -1)]))
+        side = 2 if crossings == 2 else 4
+        shortest[side] = min(shortest[side], problem.tour_length(tour))
+    pool = _pool(problem)
+    lp = EdgeLP(problem.n, pool, pool.keys())
+    for _ in range(5):
+        lp.add_cuts(separate(lp.n, lp.u, lp.v, lp.solve({}).x))
+    row = lp.subtour_row(np.flatnonzero(inside))
+    for side in (2, 4):
+        sol = lp.solve({}, {row: side})
+        assert ceil_div(lp.exact_bound(sol, {})[0]) <= shortest[side]
+        assert sol.value <= shortest[side] + 1e-6
+    assert lp.solve({}).value <= min(shortest.values()) + 1e-6   # the row is back to >= 2
+
+
+@pytest.mark.parametrize("name", ["eil101", "kroA100"])
+def test_branching_on_sets_alone_where_it_can_still_proves_the_optimum(data_dir, name,
+                                                                       monkeypatch):
+    # every branching that has a set near x(delta(S)) = 3 takes it: the tree's two sides
+    # cover every tour, so the optimum is still reached and never exceeded
+    taken = []
+
+    def sets_first(lp, x, value):
+        nodes = branch._odd_sets(lp, x)
+        if nodes and np.minimum(x, 1 - x).max() > 1e-6:
+            taken.append(nodes[0])
+            return "set", lp.subtour_row(nodes[0])
+        return original(lp, x, value)
+
+    original = branch._branch
+    monkeypatch.setattr(branch, "_branch", sets_first)
+    problem = load_problem(data_dir / f"{name}.tsp")
+    cert = branch_and_cut(problem, time.monotonic() + 90, tour=np.arange(problem.n))
+    assert cert.lower == cert.upper == known_optimum(name, problem.n)
+    assert problem.tour_length(cert.tour) == cert.upper
+    assert taken
