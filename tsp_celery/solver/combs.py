@@ -17,36 +17,15 @@ import itertools
 import math
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
 
 from tsp_celery.solver.cuts import (
     MIN_VIOLATION,
     Cut,
     blossom_cuts,
     exact_blossom_cuts,
+    shrink_ones,
     violated,
 )
-
-_EPS = 1e-6
-
-
-def shrink_ones(
-    n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray
-) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The support graph with each 1-path shrunk to a node: (node count, each original node's
-    label, shrunk edges a < b, their summed x)."""
-    whole = x >= 1.0 - _EPS
-    k, label = connected_components(
-        csr_matrix((np.ones(whole.sum()), (u[whole], v[whole])), shape=(n, n)), directed=False
-    )
-    on = x > _EPS
-    a, b = label[u[on]], label[v[on]]
-    cross = a != b
-    keys, inverse = np.unique(
-        np.minimum(a, b)[cross] * k + np.maximum(a, b)[cross], return_inverse=True
-    )
-    return k, label, keys // k, keys % k, np.bincount(inverse, x[on][cross], len(keys))
 
 
 def _expand(cut: Cut, label: np.ndarray) -> Cut | None:

@@ -127,18 +127,31 @@ def _cut_tree(k: int, a: np.ndarray, b: np.ndarray, cap: np.ndarray,
         yield inside, res.flow_value / _FLOW_SCALE
 
 
+def shrink_ones(
+    n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The support graph with each 1-path shrunk to a node: (node count, each original node's
+    label, shrunk edges a < b, their summed x)."""
+    whole = x >= 1.0 - _EPS
+    k, label = connected_components(
+        csr_matrix((np.ones(whole.sum()), (u[whole], v[whole])), shape=(n, n)), directed=False
+    )
+    on = x > _EPS
+    a, b = label[u[on]], label[v[on]]
+    cross = a != b
+    keys, inverse = np.unique(
+        np.minimum(a, b)[cross] * k + np.maximum(a, b)[cross], return_inverse=True
+    )
+    return k, label, keys // k, keys % k, np.bincount(inverse, x[on][cross], len(keys))
+
+
 def min_cut_cuts(n: int, u: np.ndarray, v: np.ndarray, x: np.ndarray,
                  deadline: float = math.inf) -> list[Cut]:
     """Exact subtour separation: a cut tree of the support graph with its 1-edges contracted
     (safe: a violated set never needs to split one); every cut below 2 is a violated subtour."""
-    on = x > _EPS
-    whole = x >= 1.0 - _EPS
-    k, label = connected_components(
-        csr_matrix((np.ones(whole.sum()), (u[whole], v[whole])), shape=(n, n)), directed=False)
-    a, b = label[u[on]], label[v[on]]
-    cross = a != b
+    k, label, a, b, y = shrink_ones(n, u, v, x)
     found: dict[tuple, Cut] = {}
-    for inside, value in _cut_tree(k, a[cross], b[cross], x[on][cross], deadline):
+    for inside, value in _cut_tree(k, a, b, y, deadline):
         if value < 2.0 - MIN_VIOLATION:
             cut = Cut((smaller_side(n, np.flatnonzero(inside[label])),), 2)
             if cut.slack(n, u, v, x) < -MIN_VIOLATION:

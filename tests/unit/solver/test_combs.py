@@ -10,8 +10,8 @@ import pytest
 
 from tsp_celery.problem import load_problem
 from tsp_celery.solver.branch import branch_and_cut
-from tsp_celery.solver.combs import _blocks, comb_cuts, shrink_ones
-from tsp_celery.solver.cuts import Cut
+from tsp_celery.solver.combs import _blocks, comb_cuts
+from tsp_celery.solver.cuts import Cut, shrink_ones
 from tsp_celery.solver.separation import separate
 from tsp_celery.solver.tighten import is_comb, support_graph, tighten, tightened_cuts
 
